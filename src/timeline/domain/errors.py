@@ -1,0 +1,52 @@
+"""Errors the domain and the application raise; the edges map them to statuses in one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One reason a request was refused, located by a field path such as ``data.municipality``."""
+
+    loc: str
+    msg: str
+    kind: str = "value_error"
+
+
+class TimelineError(Exception):
+    """Base class of every refusal. Nothing is written when one is raised."""
+
+
+class InvalidEvent(TimelineError):
+    """The event breaks a rule of the vocabulary or of the timeline (422)."""
+
+    def __init__(self, errors: list[FieldError], *, index: int | None = None) -> None:
+        self.errors = errors
+        self.index = index
+        super().__init__("; ".join(f"{e.loc}: {e.msg}" for e in errors))
+
+
+class Conflict(TimelineError):
+    """The append conflicts with what is stored (409): a stale ``expected_version`` or an
+    ``event_id`` reused with other content."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        event_id: str,
+        seeker_id: str,
+        current_version: int | None,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.event_id = event_id
+        self.seeker_id = seeker_id
+        self.current_version = current_version
+        self.index = index
+
+
+class NotFound(TimelineError):
+    """No such seeker or event (404)."""

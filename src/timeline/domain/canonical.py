@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,3 +32,8 @@ def chain_hash(
     """hash(n) = SHA-256(prev_hash | seeker | version | recorded_at | content digest)."""
     link = f"{prev_hash}|{seeker_id}|{version}|{recorded_at}|{digest}".encode("ascii")
     return hashlib.sha256(link).hexdigest()
+
+
+def iso_utc(moment: datetime) -> str:
+    """The one text form of a recorded time: UTC, microseconds always present, sortable."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

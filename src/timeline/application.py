@@ -1,0 +1,321 @@
+"""The write side: the ``eventsourcing`` Application that appends to timelines (idempotent,
+atomic per batch, optimistic concurrency per seeker) and reads histories, as known at any moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from timeline.clock import Clock, system_clock
+from timeline.domain.canonical import content_digest
+from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound
+from timeline.domain.facts import Fact
+from timeline.domain.identity import person_ref, validate_personal_identity_code
+from timeline.domain.timeline import Timeline, event_content
+from timeline.settings import Settings, store_env
+from timeline.store.index import EventIndex, IndexRow
+from timeline.vocabulary import HELSINKI, ParsedEvent
+
+MAX_CONCURRENCY_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The answer for one appended event (new or a duplicate of an earlier append)."""
+
+    event_id: str
+    seeker_id: str
+    version: int
+    position: int
+    recorded_at: datetime
+    hash: str
+    duplicate: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id, "seeker_id": self.seeker_id, "version": self.version,
+            "position": self.position, "recorded_at": self.recorded_at.isoformat(),
+            "hash": self.hash, "duplicate": self.duplicate,
+        }
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a history with both times and its audit status."""
+
+    index: IndexRow
+    fact: Fact
+    status: str = "valid"  # valid | superseded | void
+    superseded_by: list[str] = field(default_factory=list)
+    voided_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        occurred = self.fact.occurred_at or datetime.combine(
+            self.fact.occurred_on, datetime.min.time(), tzinfo=HELSINKI
+        )
+        late = self.index.recorded_at - occurred
+        return {
+            "event_id": self.index.event_id, "seeker_id": self.index.seeker_id,
+            "version": self.index.version, "position": self.index.position,
+            "type": self.index.type, "occurred_at": self.index.occurred_at,
+            "occurred_on": self.index.occurred_on,
+            "recorded_at": self.index.recorded_at.isoformat(),
+            "recorded_late_days": max(late.days, 0),
+            "actor": dict(self.fact.actor), "source": self.fact.source,
+            "data": dict(self.fact.data), "digest": self.index.digest, "hash": self.index.hash,
+            "status": self.status, "superseded_by": self.superseded_by,
+            "voided_by": self.voided_by,
+        }
+
+
+class TimelineApp(Application):
+    """The timeline service's write side. Construct with settings and a clock; or, as the
+    library's projection runner does, with an ``env`` mapping only."""
+
+    name = "timeline"
+    is_snapshotting_enabled = False
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or system_clock
+        self._person_key = self.settings.person_key.get_secret_value().encode("utf-8")
+        full_env = store_env(self.settings.database_url, pool_size=self.settings.postgres_pool_size)
+        full_env.update(env or {})
+        super().__init__(env=full_env)
+        self.index = cast(EventIndex, self.recorder)
+
+    # -- append --------------------------------------------------------------------------------
+
+    def append(self, events: Sequence[ParsedEvent]) -> list[Appended]:
+        """Append a batch atomically: every event is accepted (new or duplicate) or none is
+        written and :class:`InvalidEvent`/:class:`Conflict` says which and why."""
+        if not events:
+            return []
+        now = self.clock()
+        self._check_times(events, now)
+        prepared = [self._with_person_ref(e) for e in events]
+        for attempt in range(MAX_CONCURRENCY_RETRIES):
+            try:
+                return self._append_once(prepared, now)
+            except IntegrityError:
+                # A concurrent writer took a version or an event_id first: decide again.
+                if attempt == MAX_CONCURRENCY_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _append_once(
+        self, events: list[tuple[ParsedEvent, str | None]], now: datetime
+    ) -> list[Appended]:
+        known = self.index.index_by_event_ids([e.event_id for e, _ in events])
+        results: list[Appended | None] = [None] * len(events)
+        aggregates: dict[str, Timeline | None] = {}
+        seen_in_batch: dict[str, str] = {}
+        pending: list[tuple[int, Timeline, str]] = []
+        for i, (event, ref) in enumerate(events):
+            data = dict(event.data)
+            if ref is not None:
+                data["person_ref"] = ref
+            content = event_content(event.event_id, event.seeker_id, event.type,
+                                    event.occurred_at, event.occurred_on, event.actor,
+                                    event.source, data)
+            digest = content_digest(content)
+            if event.event_id in known or event.event_id in seen_in_batch:
+                stored_digest = (known[event.event_id].digest if event.event_id in known
+                                 else seen_in_batch[event.event_id])
+                if stored_digest != digest:
+                    raise Conflict(
+                        "event_id was already used for an event with other content",
+                        event_id=event.event_id, seeker_id=event.seeker_id,
+                        current_version=None, index=i,
+                    )
+                if event.event_id in known:
+                    results[i] = _answer(known[event.event_id], duplicate=True)
+                continue  # a repeat inside the batch is answered below, after the first
+            seen_in_batch[event.event_id] = digest
+            agg = self._load(event.seeker_id, aggregates)
+            current = agg.version if agg is not None else 0
+            if event.expected_version is not None and event.expected_version != current:
+                raise Conflict(
+                    f"expected_version {event.expected_version} but the timeline is at "
+                    f"version {current}", event_id=event.event_id, seeker_id=event.seeker_id,
+                    current_version=current, index=i,
+                )
+            try:
+                agg = self._decide(agg, event, data, now)
+            except InvalidEvent as exc:
+                raise InvalidEvent(exc.errors, index=i) from None
+            aggregates[event.seeker_id] = agg
+            pending.append((i, agg, event.event_id))
+        if pending:
+            self._save(pending, events, results, now)
+        # In-batch repeats get the answer of their first occurrence.
+        first: dict[str, Appended] = {r.event_id: r for r in results if r is not None}
+        return [r if r is not None else first[events[i][0].event_id] for i, r in
+                enumerate(results)]
+
+    def _load(self, seeker_id: str, cache: dict[str, Timeline | None]) -> Timeline | None:
+        if seeker_id not in cache:
+            try:
+                cache[seeker_id] = cast(Timeline, self.repository.get(UUID(seeker_id)))
+            except AggregateNotFoundError:
+                cache[seeker_id] = None
+        return cache[seeker_id]
+
+    def _decide(
+        self, agg: Timeline | None, event: ParsedEvent, data: dict[str, Any], now: datetime
+    ) -> Timeline:
+        kwargs: dict[str, Any] = {
+            "event_id": event.event_id, "occurred_at": event.occurred_at,
+            "occurred_on": event.occurred_on, "actor": event.actor, "source": event.source,
+            "data": data, "recorded_at": now,
+        }
+        if agg is None:
+            if event.type != "job_search_started":
+                raise InvalidEvent([FieldError(
+                    "type", "this seeker has no timeline yet: the first event must be "
+                    "job_search_started", "timeline_rule")])
+            return Timeline.open(UUID(event.seeker_id), **kwargs)
+        agg.record(event.type, **kwargs)
+        return agg
+
+    def _save(
+        self,
+        pending: list[tuple[int, Timeline, str]],
+        events: list[tuple[ParsedEvent, str | None]],
+        results: list[Appended | None],
+        now: datetime,
+    ) -> None:
+        aggregates = list({id(a): a for _, a, _ in pending}.values())
+        rows: list[IndexRow] = []
+        versions = {
+            ev.event_id: ev.originator_version  # type: ignore[attr-defined]
+            for agg in aggregates for ev in agg.pending_events
+        }
+        for i, agg, event_id in pending:
+            event, ref = events[i]
+            version = versions[event_id]
+            rows.append(IndexRow(
+                event_id=event_id, seeker_id=event.seeker_id, version=version, position=None,
+                type=event.type, occurred_at=event.occurred_at, occurred_on=event.occurred_on,
+                recorded_at=now,
+                digest=agg.digests[event_id], hash=agg.hashes[event_id], person_ref=ref,
+            ))
+        recordings = self.save(*aggregates, index_rows=rows)
+        positions = {(str(r.domain_event.originator_id), r.domain_event.originator_version):
+                     r.notification.id for r in recordings}
+        for (i, _, _), row in zip(pending, rows, strict=True):
+            results[i] = _answer(row.with_position(positions[(row.seeker_id, row.version)]),
+                                 duplicate=False)
+
+    def _with_person_ref(self, event: ParsedEvent) -> tuple[ParsedEvent, str | None]:
+        if event.personal_identity_code is None:
+            return event, None
+        return event, person_ref(event.personal_identity_code, self._person_key)
+
+    def _check_times(self, events: Sequence[ParsedEvent], now: datetime) -> None:
+        limit = now + timedelta(seconds=self.settings.future_tolerance_seconds)
+        limit_day = limit.astimezone(HELSINKI).date()
+        for i, e in enumerate(events):
+            if e.occurred_at is not None and datetime.fromisoformat(e.occurred_at) > limit:
+                raise InvalidEvent([FieldError("occurred_at", "is in the future beyond the "
+                                    "allowed tolerance", "future")], index=i)
+            if e.occurred_at is None and date.fromisoformat(e.occurred_on) > limit_day:
+                raise InvalidEvent([FieldError("occurred_on", "is in the future", "future")],
+                                   index=i)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def lookup_person(self, personal_identity_code: str) -> list[str]:
+        """Seeker ids whose timelines were opened for this identity code (via the keyed hash)."""
+        code = validate_personal_identity_code(
+            personal_identity_code, allow_temporary=self.settings.test_codes_allowed
+        )
+        return self.index.seekers_by_person_ref(person_ref(code, self._person_key))
+
+    def timeline(self, seeker_id: str, *, as_of: datetime | None = None) -> Timeline:
+        """The seeker's timeline as known at ``as_of`` (recorded time), or now."""
+        version: int | None = None
+        if as_of is not None:
+            rows = self.index.index_for_seeker(seeker_id, recorded_until=as_of.astimezone(UTC))
+            if not rows:
+                raise NotFound(f"no events of seeker {seeker_id} were recorded by {as_of}")
+            version = rows[-1].version
+        try:
+            return cast(Timeline, self.repository.get(UUID(seeker_id), version=version))
+        except AggregateNotFoundError:
+            raise NotFound(f"no timeline for seeker {seeker_id}") from None
+
+    def facts(self, seeker_id: str, *, as_of: datetime | None = None) -> list[Fact]:
+        return list(self.timeline(seeker_id, as_of=as_of).facts)
+
+    def history(
+        self, seeker_id: str, *, as_of: datetime | None = None, after_version: int = 0,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
+        """The history with both times, each event marked valid, superseded or void as known
+        at ``as_of``. Paged by version."""
+        facts = self.facts(seeker_id, as_of=as_of)
+        upto = facts[-1].version if facts else 0
+        rows = {r.version: r for r in self.index.index_for_seeker(seeker_id, to_version=upto)}
+        superseded: dict[str, list[str]] = {}
+        voided: dict[str, str] = {}
+        for f in facts:
+            if f.type == "correction":
+                superseded.setdefault(str(f.data["corrects_event_id"]), []).append(f.event_id)
+            elif f.type == "retraction":
+                voided[str(f.data["retracts_event_id"])] = f.event_id
+        out = []
+        for f in facts:
+            if f.version <= after_version:
+                continue
+            status = "void" if f.event_id in voided else (
+                "superseded" if f.event_id in superseded else "valid")
+            row = rows[f.version]
+            out.append(HistoryEntry(index=row, fact=f, status=status,
+                                    superseded_by=superseded.get(f.event_id, []),
+                                    voided_by=voided.get(f.event_id)))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def feed(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The global order for downstream consumers: events after a position."""
+        rows = self.index.index_after_position(after, limit)
+        notifications = {
+            n.id: n for n in self.recorder.select_notifications(
+                after, limit=max(limit * 2, 10), inclusive_of_start=False,
+                stop=rows[-1].position if rows else None,
+            )
+        } if rows else {}
+        out = []
+        for row in rows:
+            assert row.position is not None
+            ev = self.mapper.to_domain_event(notifications[row.position])
+            out.append({
+                "position": row.position, "event_id": row.event_id, "seeker_id": row.seeker_id,
+                "version": row.version, "type": row.type, "occurred_at": row.occurred_at,
+                "occurred_on": row.occurred_on, "recorded_at": row.recorded_at.isoformat(),
+                "actor": ev.actor, "source": ev.source,  # type: ignore[attr-defined]
+                "data": ev.data, "hash": row.hash,  # type: ignore[attr-defined]
+            })
+        return out
+
+
+def _answer(row: IndexRow, *, duplicate: bool) -> Appended:
+    assert row.position is not None
+    return Appended(event_id=row.event_id, seeker_id=row.seeker_id, version=row.version,
+                    position=row.position, recorded_at=row.recorded_at, hash=row.hash,
+                    duplicate=duplicate)

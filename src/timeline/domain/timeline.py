@@ -1,0 +1,294 @@
+"""The job seeker's timeline: one aggregate per seeker, one explicit event class per wire type.
+
+Decisions (is this event allowed here?) are plain methods that read the state and raise
+:class:`InvalidEvent`; :meth:`Timeline.record` then triggers the event. ``apply`` bodies only
+record facts, so a replay is deterministic and cheap. The event's library ``timestamp`` *is* the
+recorded time (set from the injected clock by the application).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
+from timeline.domain.errors import FieldError, InvalidEvent
+from timeline.domain.facts import Fact, Spell, effective_facts, spells
+
+
+class Timeline(Aggregate):
+    """A job seeker's timeline (työnhakijan aikajana). Its id is the ``seeker_id``."""
+
+    class Opened(Aggregate.Created):
+        """The first ``job_search_started`` of a seeker; it creates the timeline."""
+
+        WIRE_TYPE: ClassVar[str] = "job_search_started"
+        event_id: str
+        occurred_at: str | None
+        occurred_on: str
+        actor: dict[str, str]
+        source: str | None
+        data: dict[str, Any]
+
+    class Recorded(Aggregate.Event):
+        """Base of every later event; subclasses only name their wire type."""
+
+        WIRE_TYPE: ClassVar[str] = ""
+        event_id: str
+        occurred_at: str | None
+        occurred_on: str
+        actor: dict[str, str]
+        source: str | None
+        data: dict[str, Any]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Timeline)
+            aggregate._remember(self)
+
+    class JobSearchStarted(Recorded):
+        WIRE_TYPE = "job_search_started"
+
+    class CoachAssigned(Recorded):
+        WIRE_TYPE = "coach_assigned"
+
+    class LabourMarketStatusChanged(Recorded):
+        WIRE_TYPE = "labour_market_status_changed"
+
+    class ContactMade(Recorded):
+        WIRE_TYPE = "contact_made"
+
+    class MeetingScheduled(Recorded):
+        WIRE_TYPE = "meeting_scheduled"
+
+    class MeetingHeld(Recorded):
+        WIRE_TYPE = "meeting_held"
+
+    class MeetingMissed(Recorded):
+        WIRE_TYPE = "meeting_missed"
+
+    class EmploymentPlanAgreed(Recorded):
+        WIRE_TYPE = "employment_plan_agreed"
+
+    class JobSearchRequirementSet(Recorded):
+        WIRE_TYPE = "job_search_requirement_set"
+
+    class ApplicationReported(Recorded):
+        WIRE_TYPE = "application_reported"
+
+    class ServiceReferred(Recorded):
+        WIRE_TYPE = "service_referred"
+
+    class ServiceStarted(Recorded):
+        WIRE_TYPE = "service_started"
+
+    class ServiceEnded(Recorded):
+        WIRE_TYPE = "service_ended"
+
+    class DecisionRecorded(Recorded):
+        WIRE_TYPE = "decision_recorded"
+
+    class JobSearchEnded(Recorded):
+        WIRE_TYPE = "job_search_ended"
+
+    class SeekerTransferred(Recorded):
+        WIRE_TYPE = "seeker_transferred"
+
+    class Corrected(Recorded):
+        WIRE_TYPE = "correction"
+
+    class Retracted(Recorded):
+        WIRE_TYPE = "retraction"
+
+    def __init__(
+        self,
+        event_id: str,
+        occurred_at: str | None,
+        occurred_on: str,
+        actor: dict[str, str],
+        source: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        self.facts: list[Fact] = []
+        self.digests: dict[str, str] = {}
+        self.hashes: dict[str, str] = {}
+        self.chain_head = GENESIS_HASH
+        self._remember_values(event_id, "job_search_started", occurred_at, occurred_on, actor,
+                              source, data, version=1, recorded_at=self.created_on)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _remember(self, event: Timeline.Recorded) -> None:
+        self._remember_values(event.event_id, event.WIRE_TYPE, event.occurred_at,
+                              event.occurred_on, event.actor, event.source, event.data,
+                              version=event.originator_version, recorded_at=event.timestamp)
+
+    def _remember_values(
+        self,
+        event_id: str,
+        type_: str,
+        occurred_at: str | None,
+        occurred_on: str,
+        actor: dict[str, str],
+        source: str | None,
+        data: dict[str, Any],
+        *,
+        version: int,
+        recorded_at: datetime,
+    ) -> None:
+        content = event_content(event_id, str(self.id), type_, occurred_at, occurred_on, actor,
+                                source, data)
+        digest = content_digest(content)
+        self.chain_head = chain_hash(self.chain_head, digest=digest, seeker_id=str(self.id),
+                                     version=version, recorded_at=iso_utc(recorded_at))
+        self.hashes[event_id] = self.chain_head
+        self.digests[event_id] = digest
+        self.facts.append(
+            Fact(event_id=event_id, seeker_id=str(self.id), type=type_,
+                 occurred_on=date.fromisoformat(occurred_on), recorded_at=recorded_at,
+                 version=version, data=data,
+                 occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
+                 actor=actor, source=source)
+        )
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def check(self, type_: str, occurred_on: date, data: dict[str, Any]) -> None:
+        """Refuse an event that breaks the timeline's rules (nothing is written)."""
+        check_event(self.facts, type_, occurred_on, data)
+
+    def record(
+        self,
+        type_: str,
+        *,
+        event_id: str,
+        occurred_at: str | None,
+        occurred_on: str,
+        actor: dict[str, str],
+        source: str | None,
+        data: dict[str, Any],
+        recorded_at: datetime,
+    ) -> None:
+        self.check(type_, date.fromisoformat(occurred_on), data)
+        self.trigger_event(EVENT_CLASSES[type_], timestamp=recorded_at, event_id=event_id,
+                           occurred_at=occurred_at, occurred_on=occurred_on, actor=actor,
+                           source=source, data=data)
+
+    @classmethod
+    def open(
+        cls,
+        seeker_id: UUID,
+        *,
+        event_id: str,
+        occurred_at: str | None,
+        occurred_on: str,
+        actor: dict[str, str],
+        source: str | None,
+        data: dict[str, Any],
+        recorded_at: datetime,
+    ) -> Timeline:
+        return cls._create(cls.Opened, id=seeker_id, timestamp=recorded_at, event_id=event_id,
+                           occurred_at=occurred_at, occurred_on=occurred_on, actor=actor,
+                           source=source, data=data)
+
+
+EVENT_CLASSES: dict[str, type[Timeline.Recorded]] = {
+    cls.WIRE_TYPE: cls
+    for cls in vars(Timeline).values()
+    if isinstance(cls, type) and issubclass(cls, Timeline.Recorded) and cls.WIRE_TYPE
+}
+
+
+def wire_type(event: object) -> str:
+    """The wire name of a stored timeline event (``meeting_held`` for ``Timeline.MeetingHeld``)."""
+    return str(getattr(event, "WIRE_TYPE", ""))
+
+
+def event_content(
+    event_id: str,
+    seeker_id: str,
+    type_: str,
+    occurred_at: str | None,
+    occurred_on: str,
+    actor: dict[str, str],
+    source: str | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The canonical content of an event: what the digest covers and what makes a retry "the
+    same" (``expected_version`` is a precondition, not content)."""
+    return {
+        "event_id": event_id,
+        "seeker_id": seeker_id,
+        "type": type_,
+        "occurred_at": occurred_at,
+        "occurred_on": occurred_on,
+        "actor": actor,
+        "source": source,
+        "data": data,
+    }
+
+
+# -- the timeline's rules, as pure functions of the facts so far --------------------------------
+
+_SPELL_BOUND = ("job_search_started", "job_search_ended")
+
+
+def _spell_on(all_spells: list[Spell], day: date) -> Spell | None:
+    return next((s for s in reversed(all_spells) if s.covers(day)), None)
+
+
+def check_event(facts: list[Fact], type_: str, occurred_on: date, data: dict[str, Any]) -> None:
+    """Raise :class:`InvalidEvent` if an event of ``type_`` on ``occurred_on`` may not follow
+    ``facts`` (this seeker's recorded facts, in version order)."""
+    by_id = {f.event_id: f for f in facts}
+    if type_ in ("correction", "retraction"):
+        key = "corrects_event_id" if type_ == "correction" else "retracts_event_id"
+        target = by_id.get(str(data[key]))
+        if target is None:
+            raise _invalid(f"data.{key}", "names no event of this seeker")
+        if target.type in ("correction", "retraction"):
+            raise _invalid(f"data.{key}", "a correction or retraction cannot itself be corrected")
+        if any(f.type == "retraction" and f.data["retracts_event_id"] == target.event_id
+               for f in facts):
+            raise _invalid(f"data.{key}", "that event is already retracted")
+        if type_ == "correction":
+            new_type = str(data["replacement"]["type"])
+            if (target.type in _SPELL_BOUND or new_type in _SPELL_BOUND) and new_type != target.type:
+                raise _invalid("data.replacement.type",
+                               f"a {target.type} can only be corrected by a {target.type}")
+        return
+    effective = effective_facts(facts)
+    all_spells = spells(effective)
+    spell = _spell_on(all_spells, occurred_on)
+    if type_ == "job_search_started":
+        if spell is not None:
+            raise _invalid("occurred_on", f"a job-search spell is already open on that day "
+                                          f"(started {spell.started_on.isoformat()})")
+        if all_spells and all_spells[-1].ended_on is None and all_spells[-1].started_on > occurred_on:
+            raise _invalid("occurred_on", "a later job-search spell is open; end it first")
+        return
+    if spell is None:
+        raise _invalid("occurred_on", "no job-search spell is open on that day; only "
+                                      "job_search_started may open one")
+    if type_ == "job_search_ended" and spell.ended_on is not None:
+        raise _invalid("occurred_on", "the job-search spell of that day has already ended")
+    if type_ in ("service_started", "service_ended"):
+        _check_service(effective, type_, str(data["service_id"]))
+    if type_ == "decision_recorded":
+        missing = [str(i) for i in data["basis_event_ids"] if str(i) not in by_id]
+        if missing:
+            raise _invalid("data.basis_event_ids", f"names no event of this seeker: {missing[0]}")
+
+
+def _check_service(effective: list[Fact], type_: str, service_id: str) -> None:
+    seen = {f.type for f in effective if f.data.get("service_id") == service_id}
+    if type_ == "service_started" and "service_referred" not in seen:
+        raise _invalid("data.service_id", "no earlier service_referred for this service_id")
+    if type_ == "service_ended" and "service_started" not in seen:
+        raise _invalid("data.service_id", "no earlier service_started for this service_id")
+
+
+def _invalid(loc: str, msg: str) -> InvalidEvent:
+    return InvalidEvent([FieldError(loc=loc, msg=msg, kind="timeline_rule")])

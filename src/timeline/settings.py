@@ -1,0 +1,86 @@
+"""Typed settings from the environment (prefix ``TIMELINE_``), turned into the event-sourcing
+library's env dict in one place (:func:`store_env`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlparse
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PERSON_KEY = "development-only-person-key-never-use-in-production"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIMELINE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./timeline.db",
+        description="sqlite:///path, postgresql://user:pass@host:port/db[?schema=s], or memory:",
+    )
+    environment: Literal["development", "test", "production"] = "development"
+    person_key: SecretStr = Field(
+        default=SecretStr(DEV_PERSON_KEY),
+        description="HMAC key for person_ref (keyed hash of identity codes); required in production",
+    )
+    allow_test_identity_codes: bool | None = Field(
+        default=None,
+        description="accept temporary/test identity codes (900–999); default: not in production",
+    )
+    future_tolerance_seconds: int = Field(default=300, ge=0)
+    max_batch: int = Field(default=1000, ge=1, le=100_000)
+    postgres_pool_size: int = Field(default=5, ge=2)
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.person_key.get_secret_value() == DEV_PERSON_KEY
+            or len(self.person_key.get_secret_value()) < 32
+        ):
+            msg = "TIMELINE_PERSON_KEY must be set (≥ 32 characters) in production"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def test_codes_allowed(self) -> bool:
+        if self.allow_test_identity_codes is None:
+            return self.environment != "production"
+        return self.allow_test_identity_codes
+
+
+def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a database URL."""
+    if url in ("memory:", "memory://", "memory"):
+        return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
+        path = unquote(parsed.netloc + parsed.path)
+        path = path[1:] if path.startswith("/") and not parsed.netloc else path
+        if not path:
+            msg = f"no file in SQLite URL {url!r}; e.g. sqlite:///./timeline.db"
+            raise ValueError(msg)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "timeline.store.sqlite:TimelineSQLiteRecorder",
+        }
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parsed.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
+        }
+    msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
+    raise ValueError(msg)

@@ -1,0 +1,7 @@
+"""The event store: ``eventsourcing`` application recorders extended with the event index
+(idempotency key, recorded time, digest, hash chain, person look-up), written in the same
+transaction as the events, for the in-memory, SQLite and PostgreSQL stores."""
+
+from timeline.store.index import EventIndex, IndexRow
+
+__all__ = ["EventIndex", "IndexRow"]

@@ -1,0 +1,82 @@
+"""The event index: one row per stored event, written in the same transaction as the event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from eventsourcing.persistence import StoredEvent
+
+from timeline.domain.canonical import iso_utc
+
+INDEX_COLUMNS = (
+    "event_id", "seeker_id", "version", "position", "type", "occurred_at", "occurred_on",
+    "recorded_at", "digest", "hash", "person_ref",
+)
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    event_id: str
+    seeker_id: str
+    version: int
+    position: int | None
+    type: str
+    occurred_at: str | None
+    occurred_on: str
+    recorded_at: datetime
+    digest: str
+    hash: str
+    person_ref: str | None = None
+
+    def with_position(self, position: int) -> IndexRow:
+        return replace(self, position=position)
+
+    def as_params(self) -> tuple[Any, ...]:
+        return (self.event_id, self.seeker_id, self.version, self.position, self.type,
+                self.occurred_at, self.occurred_on, iso_utc(self.recorded_at), self.digest,
+                self.hash, self.person_ref)
+
+    @classmethod
+    def from_row(cls, row: Any) -> IndexRow:
+        recorded = row["recorded_at"]
+        return cls(
+            event_id=str(row["event_id"]), seeker_id=str(row["seeker_id"]),
+            version=int(row["version"]), position=int(row["position"]), type=str(row["type"]),
+            occurred_at=row["occurred_at"], occurred_on=str(row["occurred_on"]),
+            recorded_at=recorded if isinstance(recorded, datetime)
+            else datetime.fromisoformat(recorded),
+            digest=str(row["digest"]), hash=str(row["hash"]), person_ref=row["person_ref"],
+        )
+
+
+class EventIndex(Protocol):
+    """What the application reads from the index. Every store's recorder implements it."""
+
+    def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]: ...
+
+    def index_for_seeker(
+        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
+        limit: int | None = None, recorded_until: datetime | None = None,
+    ) -> list[IndexRow]: ...
+
+    def index_after_position(self, position: int, limit: int) -> list[IndexRow]: ...
+
+    def seekers_by_person_ref(self, person_ref: str) -> list[str]: ...
+
+    def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]: ...
+
+
+def positioned(
+    stored_events: Sequence[StoredEvent], ids: Sequence[int] | None, rows: Sequence[IndexRow]
+) -> list[IndexRow]:
+    """Give each index row the global position its stored event received."""
+    assert ids is not None and len(ids) == len(stored_events), "positions missing"
+    by_key = {(r.seeker_id, r.version): r for r in rows}
+    out = []
+    for stored, position in zip(stored_events, ids, strict=True):
+        row = by_key[(str(stored.originator_id), stored.originator_version)]
+        out.append(row.with_position(position))
+    return out

@@ -1,0 +1,70 @@
+"""In-memory: the library's POPO recorder with the index in dictionaries. For tests and demos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+
+from timeline.store.index import IndexRow, positioned
+
+
+class TimelineMemoryRecorder(POPOApplicationRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_event: dict[str, IndexRow] = {}
+        self._by_seeker: dict[str, list[IndexRow]] = {}
+        self._by_position: list[IndexRow] = []
+
+    def _insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
+        with self._database_lock:
+            self._assert_uniqueness(stored_events, **kwargs)
+            seen = set()
+            for r in rows:
+                if r.event_id in self._by_event or r.event_id in seen:
+                    msg = f"event_id already recorded: {r.event_id}"
+                    raise IntegrityError(msg)
+                seen.add(r.event_id)
+            ids = self._update_table(stored_events, **kwargs)
+            for row in positioned(stored_events, ids, rows) if rows else []:
+                self._by_event[row.event_id] = row
+                self._by_seeker.setdefault(row.seeker_id, []).append(row)
+                self._by_position.append(row)
+            return ids
+
+    def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
+        return {i: self._by_event[i] for i in event_ids if i in self._by_event}
+
+    def index_for_seeker(
+        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
+        limit: int | None = None, recorded_until: datetime | None = None,
+    ) -> list[IndexRow]:
+        rows = [
+            r for r in self._by_seeker.get(seeker_id, [])
+            if r.version > after_version
+            and (to_version is None or r.version <= to_version)
+            and (recorded_until is None or r.recorded_at <= recorded_until)
+        ]
+        return rows[:limit] if limit is not None else rows
+
+    def index_after_position(self, position: int, limit: int) -> list[IndexRow]:
+        return [r for r in self._by_position if (r.position or 0) > position][:limit]
+
+    def seekers_by_person_ref(self, person_ref: str) -> list[str]:
+        return sorted({r.seeker_id for r in self._by_position if r.person_ref == person_ref})
+
+    def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        return [s for s in sorted(self._by_seeker) if s > (after or "")][:limit]
+
+
+class MemoryFactory(POPOFactory):
+    """Selected with ``PERSISTENCE_MODULE=timeline.store.memory:MemoryFactory``."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return TimelineMemoryRecorder()

@@ -1,0 +1,106 @@
+"""SQLite: the embedded default. The index table lives in the same database file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from timeline.domain.canonical import iso_utc
+from timeline.store.index import INDEX_COLUMNS, IndexRow, positioned
+
+INDEX_TABLE = "timeline_event_index"
+
+
+class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        cols = ",".join(INDEX_COLUMNS)
+        marks = ",".join("?" * len(INDEX_COLUMNS))
+        self._insert_index = f"INSERT INTO {INDEX_TABLE} ({cols}) VALUES ({marks})"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {INDEX_TABLE} ("
+            "event_id TEXT PRIMARY KEY, seeker_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "position INTEGER NOT NULL UNIQUE, type TEXT NOT NULL, occurred_at TEXT, "
+            "occurred_on TEXT NOT NULL, recorded_at TEXT NOT NULL, digest TEXT NOT NULL, "
+            "hash TEXT NOT NULL, person_ref TEXT, UNIQUE (seeker_id, version))",
+            f"CREATE INDEX IF NOT EXISTS {INDEX_TABLE}_person ON {INDEX_TABLE} (person_ref) "
+            "WHERE person_ref IS NOT NULL",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
+        if rows:
+            c.executemany(
+                self._insert_index,
+                [r.as_params() for r in positioned(stored_events, ids, rows)],
+            )
+        return ids
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[IndexRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [IndexRow.from_row(r) for r in c.fetchall()]
+
+    def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
+        out: dict[str, IndexRow] = {}
+        ids = list(event_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._select(
+                f"SELECT * FROM {INDEX_TABLE} WHERE event_id IN ({marks})", chunk
+            ):
+                out[row.event_id] = row
+        return out
+
+    def index_for_seeker(
+        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
+        limit: int | None = None, recorded_until: datetime | None = None,
+    ) -> list[IndexRow]:
+        sql = f"SELECT * FROM {INDEX_TABLE} WHERE seeker_id=? AND version>?"
+        params: list[Any] = [seeker_id, after_version]
+        if to_version is not None:
+            sql += " AND version<=?"
+            params.append(to_version)
+        if recorded_until is not None:
+            sql += " AND recorded_at<=?"
+            params.append(iso_utc(recorded_until))
+        sql += " ORDER BY version"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._select(sql, params)
+
+    def index_after_position(self, position: int, limit: int) -> list[IndexRow]:
+        return self._select(
+            f"SELECT * FROM {INDEX_TABLE} WHERE position>? ORDER BY position LIMIT ?",
+            [position, limit],
+        )
+
+    def seekers_by_person_ref(self, person_ref: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT DISTINCT seeker_id FROM {INDEX_TABLE} WHERE person_ref=? "
+                "ORDER BY seeker_id", [person_ref],
+            )
+            return [str(r["seeker_id"]) for r in c.fetchall()]
+
+    def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT DISTINCT seeker_id FROM {INDEX_TABLE} WHERE seeker_id>? "
+                "ORDER BY seeker_id LIMIT ?", [after or "", limit],
+            )
+            return [str(r["seeker_id"]) for r in c.fetchall()]

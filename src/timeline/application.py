@@ -166,6 +166,43 @@ class TimelineApp(Application):
         return [r if r is not None else first[events[i][0].event_id] for i, r in
                 enumerate(results)]
 
+    def dry_run(self, events: Sequence[ParsedEvent]) -> list[tuple[int, Exception]]:
+        """Check a whole batch against the store and the timeline rules without writing.
+        Unlike :meth:`append` it does not stop at the first refusal: it returns every refused
+        event's index with the reason (a refused event is left out of the simulation)."""
+        now = self.clock()
+        refused: list[tuple[int, Exception]] = []
+        aggregates: dict[str, Timeline | None] = {}
+        known = self.index.index_by_event_ids([e.event_id for e in events])
+        seen: dict[str, str] = {}
+        for i, raw in enumerate(events):
+            try:
+                self._check_times([raw], now)
+                event, ref = self._with_person_ref(raw)
+                data = dict(event.data) | ({"person_ref": ref} if ref else {})
+                digest = content_digest(event_content(
+                    event.event_id, event.seeker_id, event.type, event.occurred_at,
+                    event.occurred_on, event.actor, event.source, data))
+                previous = known[event.event_id].digest if event.event_id in known else (
+                    seen.get(event.event_id))
+                if previous is not None:
+                    if previous != digest:
+                        raise Conflict("event_id was already used for an event with other "
+                                       "content", event_id=event.event_id,
+                                       seeker_id=event.seeker_id, current_version=None)
+                    continue
+                agg = self._load(event.seeker_id, aggregates)
+                current = agg.version if agg is not None else 0
+                if event.expected_version is not None and event.expected_version != current:
+                    raise Conflict(f"expected_version {event.expected_version} but the "
+                                   f"timeline is at version {current}", event_id=event.event_id,
+                                   seeker_id=event.seeker_id, current_version=current)
+                aggregates[event.seeker_id] = self._decide(agg, event, data, now)
+                seen[event.event_id] = digest
+            except (InvalidEvent, Conflict) as exc:
+                refused.append((i, exc))
+        return refused
+
     def _load(self, seeker_id: str, cache: dict[str, Timeline | None]) -> Timeline | None:
         if seeker_id not in cache:
             try:

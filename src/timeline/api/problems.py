@@ -1,0 +1,61 @@
+"""Errors as RFC 9457 problem documents: one table maps every refusal to its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, TimelineError
+from timeline.domain.identity import InvalidIdentifier
+from timeline.vocabulary import EventValidationError
+
+PROBLEM_TYPES = "https://timeline.example/problems/"
+
+
+class BadRequest(TimelineError):
+    def __init__(self, detail: str, *, status: int = 400, title: str = "Bad request") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+
+
+def _errors(errors: list[FieldError], index: int | None) -> list[dict[str, str]]:
+    prefix = f"[{index}]." if index is not None else ""
+    return [{"loc": prefix + e.loc, "msg": e.msg, "type": e.kind} for e in errors]
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_TYPES + slug, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def to_problem(exc: Exception) -> JSONResponse:
+    """The one table from refusal to answer."""
+    if isinstance(exc, (InvalidEvent, EventValidationError)):
+        index = exc.index if isinstance(exc, InvalidEvent) else None
+        errors = _errors(exc.errors, index)
+        where = f"event [{index}]: " if index is not None else ""
+        return problem(422, "invalid-event", "Invalid event", where + str(exc), errors=errors)
+    if isinstance(exc, Conflict):
+        return problem(409, "conflict", "Conflict", exc.detail, event_id=exc.event_id,
+                       seeker_id=exc.seeker_id, current_version=exc.current_version,
+                       errors=[{"loc": (f"[{exc.index}]." if exc.index is not None else "")
+                                + ("expected_version" if exc.current_version is not None
+                                   else "event_id"), "msg": exc.detail, "type": "conflict"}])
+    if isinstance(exc, InvalidIdentifier):
+        return problem(422, "invalid-identifier", "Invalid identifier", str(exc),
+                       errors=[{"loc": "personal_identity_code", "msg": str(exc),
+                                "type": "value_error"}])
+    if isinstance(exc, NotFound):
+        return problem(404, "not-found", "Not found", str(exc))
+    if isinstance(exc, BadRequest):
+        return problem(exc.status, exc.title.lower().replace(" ", "-"), exc.title, exc.detail)
+    return problem(500, "internal", "Internal error", "the service failed; nothing was written")
+
+
+async def handle(_: Request, exc: Exception) -> JSONResponse:
+    return to_problem(exc)

@@ -1,0 +1,80 @@
+"""Fixtures shared by every tier: stores (memory, SQLite, PostgreSQL), an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests import pg
+from timeline.application import TimelineApp
+from timeline.clock import FixedClock
+from timeline.settings import Settings
+
+STORES = ("memory", "sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with pg.temporary_database() as name:
+        yield name
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2025, 6, 10, 9, 0, tzinfo=UTC))
+
+
+def _store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "memory":
+        return "memory:"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'timeline.db'}"
+    dbname = request.getfixturevalue("pg_database")
+    return pg.url(dbname, pg.fresh_schema(dbname))
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test runs on every store."""
+    return _store_url(str(request.param), tmp_path, request)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _store_url("postgres", tmp_path, request)
+
+
+@pytest.fixture
+def url_for(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """A store URL of a named kind, for tests that only make sense on some stores."""
+    return lambda kind: _store_url(kind, tmp_path, request)
+
+
+MakeApp = Callable[..., TimelineApp]
+
+
+@pytest.fixture
+def make_app(store_url: str, clock: FixedClock) -> Iterator[MakeApp]:
+    """Build applications on this test's store (each closed afterwards)."""
+    apps: list[TimelineApp] = []
+
+    def make(url: str | None = None, **settings: object) -> TimelineApp:
+        app = TimelineApp(
+            settings=Settings(database_url=url or store_url, environment="test",
+                              **settings),  # type: ignore[arg-type]
+            clock=clock,
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> TimelineApp:
+    return make_app()

@@ -236,3 +236,29 @@ def test_a_reopened_persistent_store_keeps_everything(
         assert [e.fact.type for e in again.history(seeker)] == ["job_search_started"]
     finally:
         again.close()
+
+
+def test_an_event_id_race_lost_at_the_database_rolls_back_and_is_decided_again(
+    app: TimelineApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given another seeker's event already holds an event_id, and our pre-check misses it once
+    # (as when two writers race between the check and the insert)
+    first, second = new_seeker(), new_seeker()
+    [taken] = app.append([event("job_search_started", first)])
+    real = app.index.index_by_event_ids
+    calls = {"n": 0}
+
+    def racing(ids: list[str]) -> object:
+        calls["n"] += 1
+        return {} if calls["n"] == 1 else real(ids)
+
+    monkeypatch.setattr(app.index, "index_by_event_ids", racing)
+    # When the same event_id is appended for another seeker with other content
+    with pytest.raises(Conflict):
+        app.append([event("job_search_started", second, event_id=taken.event_id)])
+    # Then the unique index refused the insert, nothing of it was written, and the retry
+    # decided it as a conflict
+    assert calls["n"] == 2
+    assert [f["seeker_id"] for f in app.feed(0, 10)] == [first]
+    with pytest.raises(NotFound):
+        app.history(second)

@@ -1,0 +1,106 @@
+"""`timeline import`: validate every line first, write nothing on any error, idempotent reruns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import envelope, new_seeker
+from timeline.application import TimelineApp
+from timeline.cli import main
+from timeline.settings import Settings
+
+
+def _write(path: Path, envelopes: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in envelopes), encoding="utf-8")
+    return path
+
+
+def _count(url: str) -> int:
+    app = TimelineApp(settings=Settings(database_url=url, environment="test"))
+    try:
+        return len(app.feed(0, 10_000))
+    finally:
+        app.close()
+
+
+def _valid_file(tmp_path: Path) -> tuple[Path, int]:
+    seekers = [new_seeker() for _ in range(3)]
+    lines = []
+    for s in seekers:
+        lines += [envelope("job_search_started", s, on="2025-03-03"),
+                  envelope("coach_assigned", s, on="2025-03-04"),
+                  envelope("meeting_held", s, on="2025-03-05")]
+    return _write(tmp_path / "events.jsonl", lines), len(lines)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, url_for: Callable[[str], str]) -> str:
+    return url_for(str(request.param))
+
+
+def test_a_bad_identity_code_on_line_3_exits_2_names_the_line_and_field_and_writes_nothing(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, _ = _valid_file(tmp_path)
+    assert main(["import", str(good), "--db", db, "--quiet"]) == 0
+    before = _count(db)
+    capsys.readouterr()
+    s = new_seeker()
+    bad = envelope("job_search_started", s, data={
+        "municipality": "398", "labour_market_status": "unemployed",
+        "personal_identity_code": "010190-999K"})
+    path = _write(tmp_path / "bad.jsonl", [envelope("job_search_started", new_seeker()),
+                                           envelope("job_search_started", new_seeker()), bad])
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "line 3: data.personal_identity_code:" in err
+    assert "check character" in err
+    assert "nothing was written" in err
+    assert _count(db) == before
+
+
+def test_every_bad_line_is_listed_with_its_field_and_reason(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = new_seeker()
+    lines = [envelope("job_search_started", s),
+             {**envelope("meeting_held", s), "data": {"kind": "coffee", "channel": "phone"}},
+             {**envelope("coach_assigned", s), "surprise": 1}]
+    path = _write(tmp_path / "bad.jsonl", lines)
+    with path.open("a") as f:
+        f.write("{not json\n")
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: data.kind:" in err
+    assert "line 3: surprise: Extra inputs are not permitted" in err
+    assert "line 4: (line): not valid JSON" in err
+    assert _count(db) == 0
+
+
+def test_a_timeline_rule_broken_on_a_later_line_writes_nothing(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = new_seeker()
+    path = _write(tmp_path / "orphan.jsonl", [
+        envelope("job_search_started", s),
+        envelope("service_started", s, data={"service_id": "svc-1"}),
+    ])
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 2
+    assert "line 2: data.service_id: no earlier service_referred" in capsys.readouterr().err
+    assert _count(db) == 0
+
+
+def test_importing_a_valid_file_twice_keeps_one_copy_and_reports_duplicates(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, n = _valid_file(tmp_path)
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": n, "duplicates": 0}
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": 0, "duplicates": n}
+    assert _count(db) == n

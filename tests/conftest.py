@@ -63,8 +63,7 @@ def make_app(store_url: str, clock: FixedClock) -> Iterator[MakeApp]:
 
     def make(url: str | None = None, **settings: object) -> TimelineApp:
         app = TimelineApp(
-            settings=Settings(database_url=url or store_url, environment="test",
-                              **settings),  # type: ignore[arg-type]
+            settings=Settings(database_url=url or store_url, environment="test", **settings),  # type: ignore[arg-type]
             clock=clock,
         )
         apps.append(app)

@@ -20,7 +20,10 @@ PG_PASSWORD = os.environ.get("TIMELINE_TEST_PG_PASSWORD", "")
 
 def admin_dsn(dbname: str = "postgres") -> str:
     return psycopg.conninfo.make_conninfo(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname,
+        host=PG_HOST,
+        port=PG_PORT,
+        user=PG_USER,
+        dbname=dbname,
         **({"password": PG_PASSWORD} if PG_PASSWORD else {}),
     )
 

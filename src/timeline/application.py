@@ -40,9 +40,13 @@ class Appended:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "event_id": self.event_id, "seeker_id": self.seeker_id, "version": self.version,
-            "position": self.position, "recorded_at": self.recorded_at.isoformat(),
-            "hash": self.hash, "duplicate": self.duplicate,
+            "event_id": self.event_id,
+            "seeker_id": self.seeker_id,
+            "version": self.version,
+            "position": self.position,
+            "recorded_at": self.recorded_at.isoformat(),
+            "hash": self.hash,
+            "duplicate": self.duplicate,
         }
 
 
@@ -62,20 +66,27 @@ class HistoryEntry:
         )
         late = self.index.recorded_at - occurred
         return {
-            "event_id": self.index.event_id, "seeker_id": self.index.seeker_id,
-            "version": self.index.version, "position": self.index.position,
-            "type": self.index.type, "occurred_at": self.index.occurred_at,
+            "event_id": self.index.event_id,
+            "seeker_id": self.index.seeker_id,
+            "version": self.index.version,
+            "position": self.index.position,
+            "type": self.index.type,
+            "occurred_at": self.index.occurred_at,
             "occurred_on": self.index.occurred_on,
             "recorded_at": self.index.recorded_at.isoformat(),
             "recorded_late_days": max(late.days, 0),
-            "actor": dict(self.fact.actor), "source": self.fact.source,
-            "data": dict(self.fact.data), "digest": self.index.digest, "hash": self.index.hash,
-            "status": self.status, "superseded_by": self.superseded_by,
+            "actor": dict(self.fact.actor),
+            "source": self.fact.source,
+            "data": dict(self.fact.data),
+            "digest": self.index.digest,
+            "hash": self.index.hash,
+            "status": self.status,
+            "superseded_by": self.superseded_by,
             "voided_by": self.voided_by,
         }
 
 
-class TimelineApp(Application):
+class TimelineApp(Application[UUID]):
     """The timeline service's write side. Construct with settings and a clock; or, as the
     library's projection runner does, with an ``env`` mapping only."""
 
@@ -128,18 +139,30 @@ class TimelineApp(Application):
             data = dict(event.data)
             if ref is not None:
                 data["person_ref"] = ref
-            content = event_content(event.event_id, event.seeker_id, event.type,
-                                    event.occurred_at, event.occurred_on, event.actor,
-                                    event.source, data)
+            content = event_content(
+                event.event_id,
+                event.seeker_id,
+                event.type,
+                event.occurred_at,
+                event.occurred_on,
+                event.actor,
+                event.source,
+                data,
+            )
             digest = content_digest(content)
             if event.event_id in known or event.event_id in seen_in_batch:
-                stored_digest = (known[event.event_id].digest if event.event_id in known
-                                 else seen_in_batch[event.event_id])
+                stored_digest = (
+                    known[event.event_id].digest
+                    if event.event_id in known
+                    else seen_in_batch[event.event_id]
+                )
                 if stored_digest != digest:
                     raise Conflict(
                         "event_id was already used for an event with other content",
-                        event_id=event.event_id, seeker_id=event.seeker_id,
-                        current_version=None, index=i,
+                        event_id=event.event_id,
+                        seeker_id=event.seeker_id,
+                        current_version=None,
+                        index=i,
                     )
                 if event.event_id in known:
                     results[i] = _answer(known[event.event_id], duplicate=True)
@@ -150,8 +173,11 @@ class TimelineApp(Application):
             if event.expected_version is not None and event.expected_version != current:
                 raise Conflict(
                     f"expected_version {event.expected_version} but the timeline is at "
-                    f"version {current}", event_id=event.event_id, seeker_id=event.seeker_id,
-                    current_version=current, index=i,
+                    f"version {current}",
+                    event_id=event.event_id,
+                    seeker_id=event.seeker_id,
+                    current_version=current,
+                    index=i,
                 )
             try:
                 agg = self._decide(agg, event, data, now)
@@ -163,8 +189,7 @@ class TimelineApp(Application):
             self._save(pending, events, results, now)
         # In-batch repeats get the answer of their first occurrence.
         first: dict[str, Appended] = {r.event_id: r for r in results if r is not None}
-        return [r if r is not None else first[events[i][0].event_id] for i, r in
-                enumerate(results)]
+        return [r if r is not None else first[events[i][0].event_id] for i, r in enumerate(results)]
 
     def dry_run(self, events: Sequence[ParsedEvent]) -> list[tuple[int, Exception]]:
         """Check a whole batch against the store and the timeline rules without writing.
@@ -180,23 +205,42 @@ class TimelineApp(Application):
                 self._check_times([raw], now)
                 event, ref = self._with_person_ref(raw)
                 data = dict(event.data) | ({"person_ref": ref} if ref else {})
-                digest = content_digest(event_content(
-                    event.event_id, event.seeker_id, event.type, event.occurred_at,
-                    event.occurred_on, event.actor, event.source, data))
-                previous = known[event.event_id].digest if event.event_id in known else (
-                    seen.get(event.event_id))
+                digest = content_digest(
+                    event_content(
+                        event.event_id,
+                        event.seeker_id,
+                        event.type,
+                        event.occurred_at,
+                        event.occurred_on,
+                        event.actor,
+                        event.source,
+                        data,
+                    )
+                )
+                previous = (
+                    known[event.event_id].digest
+                    if event.event_id in known
+                    else (seen.get(event.event_id))
+                )
                 if previous is not None:
                     if previous != digest:
-                        raise Conflict("event_id was already used for an event with other "
-                                       "content", event_id=event.event_id,
-                                       seeker_id=event.seeker_id, current_version=None)
+                        raise Conflict(
+                            "event_id was already used for an event with other content",
+                            event_id=event.event_id,
+                            seeker_id=event.seeker_id,
+                            current_version=None,
+                        )
                     continue
                 agg = self._load(event.seeker_id, aggregates)
                 current = agg.version if agg is not None else 0
                 if event.expected_version is not None and event.expected_version != current:
-                    raise Conflict(f"expected_version {event.expected_version} but the "
-                                   f"timeline is at version {current}", event_id=event.event_id,
-                                   seeker_id=event.seeker_id, current_version=current)
+                    raise Conflict(
+                        f"expected_version {event.expected_version} but the "
+                        f"timeline is at version {current}",
+                        event_id=event.event_id,
+                        seeker_id=event.seeker_id,
+                        current_version=current,
+                    )
                 aggregates[event.seeker_id] = self._decide(agg, event, data, now)
                 seen[event.event_id] = digest
             except (InvalidEvent, Conflict) as exc:
@@ -215,15 +259,26 @@ class TimelineApp(Application):
         self, agg: Timeline | None, event: ParsedEvent, data: dict[str, Any], now: datetime
     ) -> Timeline:
         kwargs: dict[str, Any] = {
-            "event_id": event.event_id, "occurred_at": event.occurred_at,
-            "occurred_on": event.occurred_on, "actor": event.actor, "source": event.source,
-            "data": data, "recorded_at": now,
+            "event_id": event.event_id,
+            "occurred_at": event.occurred_at,
+            "occurred_on": event.occurred_on,
+            "actor": event.actor,
+            "source": event.source,
+            "data": data,
+            "recorded_at": now,
         }
         if agg is None:
             if event.type != "job_search_started":
-                raise InvalidEvent([FieldError(
-                    "type", "this seeker has no timeline yet: the first event must be "
-                    "job_search_started", "timeline_rule")])
+                raise InvalidEvent(
+                    [
+                        FieldError(
+                            "type",
+                            "this seeker has no timeline yet: the first event must be "
+                            "job_search_started",
+                            "timeline_rule",
+                        )
+                    ]
+                )
             return Timeline.open(UUID(event.seeker_id), **kwargs)
         agg.record(event.type, **kwargs)
         return agg
@@ -239,23 +294,39 @@ class TimelineApp(Application):
         rows: list[IndexRow] = []
         versions = {
             ev.event_id: ev.originator_version  # type: ignore[attr-defined]
-            for agg in aggregates for ev in agg.pending_events
+            for agg in aggregates
+            for ev in agg.pending_events
         }
         for i, agg, event_id in pending:
             event, ref = events[i]
             version = versions[event_id]
-            rows.append(IndexRow(
-                event_id=event_id, seeker_id=event.seeker_id, version=version, position=None,
-                type=event.type, occurred_at=event.occurred_at, occurred_on=event.occurred_on,
-                recorded_at=now,
-                digest=agg.digests[event_id], hash=agg.hashes[event_id], person_ref=ref,
-            ))
+            rows.append(
+                IndexRow(
+                    event_id=event_id,
+                    seeker_id=event.seeker_id,
+                    version=version,
+                    position=None,
+                    type=event.type,
+                    occurred_at=event.occurred_at,
+                    occurred_on=event.occurred_on,
+                    recorded_at=now,
+                    digest=agg.digests[event_id],
+                    hash=agg.hashes[event_id],
+                    person_ref=ref,
+                )
+            )
         recordings = self.save(*aggregates, index_rows=rows)
-        positions = {(str(r.domain_event.originator_id), r.domain_event.originator_version):
-                     r.notification.id for r in recordings}
+        positions = {
+            (
+                str(r.domain_event.originator_id),
+                r.domain_event.originator_version,
+            ): r.notification.id
+            for r in recordings
+        }
         for (i, _, _), row in zip(pending, rows, strict=True):
-            results[i] = _answer(row.with_position(positions[(row.seeker_id, row.version)]),
-                                 duplicate=False)
+            results[i] = _answer(
+                row.with_position(positions[(row.seeker_id, row.version)]), duplicate=False
+            )
 
     def _with_person_ref(self, event: ParsedEvent) -> tuple[ParsedEvent, str | None]:
         if event.personal_identity_code is None:
@@ -267,11 +338,18 @@ class TimelineApp(Application):
         limit_day = limit.astimezone(HELSINKI).date()
         for i, e in enumerate(events):
             if e.occurred_at is not None and datetime.fromisoformat(e.occurred_at) > limit:
-                raise InvalidEvent([FieldError("occurred_at", "is in the future beyond the "
-                                    "allowed tolerance", "future")], index=i)
+                raise InvalidEvent(
+                    [
+                        FieldError(
+                            "occurred_at", "is in the future beyond the allowed tolerance", "future"
+                        )
+                    ],
+                    index=i,
+                )
             if e.occurred_at is None and date.fromisoformat(e.occurred_on) > limit_day:
-                raise InvalidEvent([FieldError("occurred_on", "is in the future", "future")],
-                                   index=i)
+                raise InvalidEvent(
+                    [FieldError("occurred_on", "is in the future", "future")], index=i
+                )
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -299,7 +377,11 @@ class TimelineApp(Application):
         return list(self.timeline(seeker_id, as_of=as_of).facts)
 
     def history(
-        self, seeker_id: str, *, as_of: datetime | None = None, after_version: int = 0,
+        self,
+        seeker_id: str,
+        *,
+        as_of: datetime | None = None,
+        after_version: int = 0,
         limit: int | None = None,
     ) -> list[HistoryEntry]:
         """The history with both times, each event marked valid, superseded or void as known
@@ -318,12 +400,21 @@ class TimelineApp(Application):
         for f in facts:
             if f.version <= after_version:
                 continue
-            status = "void" if f.event_id in voided else (
-                "superseded" if f.event_id in superseded else "valid")
+            status = (
+                "void"
+                if f.event_id in voided
+                else ("superseded" if f.event_id in superseded else "valid")
+            )
             row = rows[f.version]
-            out.append(HistoryEntry(index=row, fact=f, status=status,
-                                    superseded_by=superseded.get(f.event_id, []),
-                                    voided_by=voided.get(f.event_id)))
+            out.append(
+                HistoryEntry(
+                    index=row,
+                    fact=f,
+                    status=status,
+                    superseded_by=superseded.get(f.event_id, []),
+                    voided_by=voided.get(f.event_id),
+                )
+            )
             if limit is not None and len(out) >= limit:
                 break
         return out
@@ -331,28 +422,50 @@ class TimelineApp(Application):
     def feed(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """The global order for downstream consumers: events after a position."""
         rows = self.index.index_after_position(after, limit)
-        notifications = {
-            n.id: n for n in self.recorder.select_notifications(
-                after, limit=max(limit * 2, 10), inclusive_of_start=False,
-                stop=rows[-1].position if rows else None,
-            )
-        } if rows else {}
+        notifications = (
+            {
+                n.id: n
+                for n in self.recorder.select_notifications(
+                    after,
+                    limit=max(limit * 2, 10),
+                    inclusive_of_start=False,
+                    stop=rows[-1].position if rows else None,
+                )
+            }
+            if rows
+            else {}
+        )
         out = []
         for row in rows:
             assert row.position is not None
-            ev = self.mapper.to_domain_event(notifications[row.position])
-            out.append({
-                "position": row.position, "event_id": row.event_id, "seeker_id": row.seeker_id,
-                "version": row.version, "type": row.type, "occurred_at": row.occurred_at,
-                "occurred_on": row.occurred_on, "recorded_at": row.recorded_at.isoformat(),
-                "actor": ev.actor, "source": ev.source,  # type: ignore[attr-defined]
-                "data": ev.data, "hash": row.hash,  # type: ignore[attr-defined]
-            })
+            ev = cast(Timeline.Recorded, self.mapper.to_domain_event(notifications[row.position]))
+            out.append(
+                {
+                    "position": row.position,
+                    "event_id": row.event_id,
+                    "seeker_id": row.seeker_id,
+                    "version": row.version,
+                    "type": row.type,
+                    "occurred_at": row.occurred_at,
+                    "occurred_on": row.occurred_on,
+                    "recorded_at": row.recorded_at.isoformat(),
+                    "actor": ev.actor,
+                    "source": ev.source,
+                    "data": ev.data,
+                    "hash": row.hash,
+                }
+            )
         return out
 
 
 def _answer(row: IndexRow, *, duplicate: bool) -> Appended:
     assert row.position is not None
-    return Appended(event_id=row.event_id, seeker_id=row.seeker_id, version=row.version,
-                    position=row.position, recorded_at=row.recorded_at, hash=row.hash,
-                    duplicate=duplicate)
+    return Appended(
+        event_id=row.event_id,
+        seeker_id=row.seeker_id,
+        version=row.version,
+        position=row.position,
+        recorded_at=row.recorded_at,
+        hash=row.hash,
+        duplicate=duplicate,
+    )

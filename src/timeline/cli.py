@@ -72,8 +72,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     app = _app(args)
     source: IO[str] = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     with source:
-        events, problems = parse_jsonl(_read_lines(source),
-                                       allow_test_codes=app.settings.test_codes_allowed)
+        events, problems = parse_jsonl(
+            _read_lines(source), allow_test_codes=app.settings.test_codes_allowed
+        )
     if not problems:
         for i, exc in app.dry_run([e for _, e in events]):
             number = events[i][0]
@@ -88,8 +89,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"refused: {len(problems)} problem(s); nothing was written", file=sys.stderr)
         return EXIT_INVALID
     accepted = duplicates = 0
-    with tqdm(total=len(events), unit="event", file=sys.stderr, disable=args.quiet,
-              desc="importing") as bar:
+    with tqdm(
+        total=len(events), unit="event", file=sys.stderr, disable=args.quiet, desc="importing"
+    ) as bar:
         for start in range(0, len(events), IMPORT_BATCH):
             batch = [e for _, e in events[start : start + IMPORT_BATCH]]
             for result in app.append(batch):
@@ -117,8 +119,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(json.dumps(entry.to_dict(), ensure_ascii=False))
         return 0
     header = f"{'ver':>4}  {'occurred':<16}  {'recorded':<16}  {'late':>5}  {'type':<28}  status"
-    print(f"seeker {args.seeker_id}" + (f", as known at {args.as_of.isoformat()}"
-                                        if args.as_of else ""))
+    print(
+        f"seeker {args.seeker_id}"
+        + (f", as known at {args.as_of.isoformat()}" if args.as_of else "")
+    )
     print(header)
     print("-" * len(header))
     for entry in entries:
@@ -130,16 +134,40 @@ def cmd_history(args: argparse.Namespace) -> int:
             status += f" by {entry.superseded_by[-1][:8]}"
         if entry.voided_by:
             status += f" by {entry.voided_by[:8]}"
-        print(f"{d['version']:>4}  {occurred:<16}  {recorded:<16}  {d['recorded_late_days']:>4}d"
-              f"  {d['type']:<28}  {status}")
+        print(
+            f"{d['version']:>4}  {occurred:<16}  {recorded:<16}  {d['recorded_late_days']:>4}d"
+            f"  {d['type']:<28}  {status}"
+        )
     return 0
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from timeline.verify import all_seekers, verify_seeker
+
+    app = _app(args)
+    seekers: Iterable[str] = [args.seeker] if args.seeker else all_seekers(app)
+    checked = broken = 0
+    for seeker_id in tqdm(
+        seekers, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying"
+    ):
+        checked += 1
+        found = verify_seeker(app, seeker_id)
+        if found is not None:
+            broken += 1
+            print(f"BROKEN {found}", file=sys.stderr)
+    print(json.dumps({"seekers_checked": checked, "broken": broken}))
+    return 1 if broken else 0
 
 
 # -- demo ---------------------------------------------------------------------------------------
 
 
-def load_demo(app: TimelineApp, clock: FixedClock, events: Iterable[Any], *,
-              quiet: bool = False) -> int:
+def load_demo(
+    app: TimelineApp, clock: FixedClock, events: Iterable[Any], *, quiet: bool = False
+) -> int:
     """Append demo events as a backend would have sent them: the injected clock is moved to
     each event's simulated recording time, so backdated entries are recorded late."""
     count = 0
@@ -194,13 +222,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
         loader = TimelineApp(settings=settings, clock=clock)
         if not loader.recorder.max_notification_id():
-            print(f"store is empty: loading demo data ({args.demo_if_empty} seekers)",
-                  file=sys.stderr)
+            print(
+                f"store is empty: loading demo data ({args.demo_if_empty} seekers)", file=sys.stderr
+            )
             load_demo(loader, clock, generate(seekers=args.demo_if_empty, seed=1))
         loader.close()
     api = create_app(TimelineApp(settings=settings))
-    print(f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
-          f"{settings.database_url})", file=sys.stderr)
+    print(
+        f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
+        f"{settings.database_url})",
+        file=sys.stderr,
+    )
     uvicorn.run(api, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -219,39 +251,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str, description: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=description or help_)
-        p.add_argument("--db", metavar="URL", help="database URL (default: "
-                       "$TIMELINE_DATABASE_URL or sqlite:///./timeline.db)")
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL (default: $TIMELINE_DATABASE_URL or sqlite:///./timeline.db)",
+        )
         return p
 
     p = add("serve", "run the HTTP service (OpenAPI docs at /docs)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--demo-if-empty", type=int, metavar="N", default=0,
-                   help="if the store is empty, first load a demo dataset of N seekers")
+    p.add_argument(
+        "--demo-if-empty",
+        type=int,
+        metavar="N",
+        default=0,
+        help="if the store is empty, first load a demo dataset of N seekers",
+    )
     p.set_defaults(func=cmd_serve)
 
-    p = add("import", "append events from a JSON Lines file (one envelope per line)",
-            "Validate every line first: if any line is invalid, list every bad line with its "
-            "line number, field path and reason on stderr, write nothing and exit 2. Otherwise "
-            "append in batches (a progress bar on stderr) and print "
-            '{"accepted": n, "duplicates": n}. Importing the same file again is safe: every '
-            "event is then reported as a duplicate.")
+    p = add(
+        "import",
+        "append events from a JSON Lines file (one envelope per line)",
+        "Validate every line first: if any line is invalid, list every bad line with its "
+        "line number, field path and reason on stderr, write nothing and exit 2. Otherwise "
+        "append in batches (a progress bar on stderr) and print "
+        '{"accepted": n, "duplicates": n}. Importing the same file again is safe: every '
+        "event is then reported as a duplicate.",
+    )
     p.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
     p = add("history", "print a seeker's history with both times (occurred and recorded)")
     p.add_argument("seeker_id", metavar="SEEKER_ID")
-    p.add_argument("--as-of", type=_aware, metavar="T",
-                   help="show the history as it was known at T (ISO 8601 with offset)")
+    p.add_argument(
+        "--as-of",
+        type=_aware,
+        metavar="T",
+        help="show the history as it was known at T (ISO 8601 with offset)",
+    )
     p.add_argument("--json", action="store_true", help="JSON Lines, one event a line")
     p.set_defaults(func=cmd_history)
 
-    p = add("demo", "write a realistic synthetic dataset (deterministic for a seed)",
-            "Generate job seekers in the Lahti region and elsewhere, 2022–2026: registrations, "
-            "interviews on time and late, conversations, applications, referrals, services, "
-            "ends, backdated entries and corrections. Appends to the store, or with --out writes "
-            "JSON Lines for `timeline import`.")
+    p = add(
+        "demo",
+        "write a realistic synthetic dataset (deterministic for a seed)",
+        "Generate job seekers in the Lahti region and elsewhere, 2022–2026: registrations, "
+        "interviews on time and late, conversations, applications, referrals, services, "
+        "ends, backdated entries and corrections. Appends to the store, or with --out writes "
+        "JSON Lines for `timeline import`.",
+    )
     p.add_argument("--seekers", type=int, default=200, metavar="N")
     p.add_argument("--seed", type=int, default=1, metavar="S")
     p.add_argument("--out", metavar="FILE", help="write JSON Lines here (- for stdout) instead")

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_PERSON_KEY = "development-only-person-key-never-use-in-production"  # noqa: S105
+DEV_PERSON_KEY = "development-only-person-key-never-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     person_key: SecretStr = Field(
         default=SecretStr(DEV_PERSON_KEY),
-        description="HMAC key for person_ref (keyed hash of identity codes); required in production",
+        description="HMAC key for person_ref (keyed hash of identity codes); "
+        "required in production",
     )
     allow_test_identity_codes: bool | None = Field(
         default=None,

@@ -35,32 +35,57 @@ def verify_seeker(app: TimelineApp, seeker_id: str) -> Break | None:
         version = item.originator_version
         row = rows.pop(version, None)
         if version != expected_version:
-            return Break(seeker_id, expected_version, None,
-                         f"stored event of version {expected_version} is missing")
+            return Break(
+                seeker_id,
+                expected_version,
+                None,
+                f"stored event of version {expected_version} is missing",
+            )
         if row is None:
             return Break(seeker_id, version, None, "stored event has no index entry")
         try:
             event = app.mapper.to_domain_event(item)
-        except Exception as exc:  # noqa: BLE001 — any decoding failure is tampering evidence
+        except Exception as exc:
             return Break(seeker_id, version, row.event_id, f"stored bytes unreadable: {exc}")
         if not isinstance(event, (Timeline.Opened, Timeline.Recorded)):
             return Break(seeker_id, version, row.event_id, "stored event of an unknown kind")
-        content = event_content(event.event_id, seeker_id, wire_type(event), event.occurred_at,
-                                event.occurred_on, event.actor, event.source, event.data)
+        content = event_content(
+            event.event_id,
+            seeker_id,
+            wire_type(event),
+            event.occurred_at,
+            event.occurred_on,
+            event.actor,
+            event.source,
+            event.data,
+        )
         digest = content_digest(content)
         if event.event_id != row.event_id or digest != row.digest:
-            return Break(seeker_id, version, row.event_id,
-                         "stored event content does not match its recorded digest")
+            return Break(
+                seeker_id,
+                version,
+                row.event_id,
+                "stored event content does not match its recorded digest",
+            )
         if iso_utc(event.timestamp) != iso_utc(row.recorded_at):
             return Break(seeker_id, version, row.event_id, "recorded time altered")
-        prev = chain_hash(prev, digest=digest, seeker_id=seeker_id, version=version,
-                          recorded_at=iso_utc(event.timestamp))
+        prev = chain_hash(
+            prev,
+            digest=digest,
+            seeker_id=seeker_id,
+            version=version,
+            recorded_at=iso_utc(event.timestamp),
+        )
         if prev != row.hash:
             return Break(seeker_id, version, row.event_id, "hash chain broken")
     if rows:
         version = min(rows)
-        return Break(seeker_id, version, rows[version].event_id,
-                     "index entry without a stored event (event deleted)")
+        return Break(
+            seeker_id,
+            version,
+            rows[version].event_id,
+            "index entry without a stored event (event deleted)",
+        )
     return None
 
 

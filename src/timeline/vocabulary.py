@@ -275,7 +275,9 @@ class RetractionData(_Strict):
 
 def _exactly_one_time(at: datetime | None, on: date | None) -> None:
     if at is None and on is None:
-        raise ValueError("one of occurred_at (instant with offset) or occurred_on (date) is required")
+        raise ValueError(
+            "one of occurred_at (instant with offset) or occurred_on (date) is required"
+        )
     if at is not None and on is not None:
         raise ValueError("give occurred_at or occurred_on, not both")
 
@@ -341,8 +343,13 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
         msg = str(err["msg"])
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        out.append(FieldError(loc=_loc(tuple(err["loc"]), prefix) or prefix or "(body)", msg=msg,
-                              kind=str(err["type"])))
+        out.append(
+            FieldError(
+                loc=_loc(tuple(err["loc"]), prefix) or prefix or "(body)",
+                msg=msg,
+                kind=str(err["type"]),
+            )
+        )
     return out
 
 
@@ -353,9 +360,9 @@ def _occurred_on(at: datetime | None, on: date | None) -> str:
     return on.isoformat()
 
 
-def _data(type_: str, raw: dict[str, Any], context: dict[str, Any], prefix: str) -> tuple[
-    dict[str, Any], str | None
-]:
+def _data(
+    type_: str, raw: dict[str, Any], context: dict[str, Any], prefix: str
+) -> tuple[dict[str, Any], str | None]:
     model = DATA_MODELS[type_]
     try:
         parsed = model.model_validate(raw, context=context)
@@ -386,9 +393,13 @@ def parse_event(raw: Any, *, allow_test_identity_codes: bool = False) -> ParsedE
         rep_data, rep_code = _data(rep.type, rep.data, context, "data.replacement.data")
         if rep_code is not None:
             raise EventValidationError(
-                [FieldError("data.replacement.data.personal_identity_code",
-                            "an identity code cannot be changed by a correction; start a new "
-                            "timeline", "not_allowed")]
+                [
+                    FieldError(
+                        "data.replacement.data.personal_identity_code",
+                        "an identity code cannot be changed by a correction; start a new timeline",
+                        "not_allowed",
+                    )
+                ]
             )
         data: dict[str, Any] = {
             "corrects_event_id": str(corr.corrects_event_id),

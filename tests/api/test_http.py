@@ -34,12 +34,16 @@ def test_post_one_event_answers_its_position_version_recorded_time_and_hash(
     r = client.post("/v1/events", json=body)
     assert r.status_code == 200
     [answer] = r.json()
-    assert answer["event_id"] == body["event_id"] and answer["seeker_id"] == seeker
-    assert answer["version"] == 1 and answer["position"] >= 1 and not answer["duplicate"]
+    assert answer["event_id"] == body["event_id"]
+    assert answer["seeker_id"] == seeker
+    assert answer["version"] == 1
+    assert answer["position"] >= 1
+    assert not answer["duplicate"]
     assert answer["recorded_at"].startswith(clock().strftime("%Y-%m-%dT%H:%M"))
     assert len(answer["hash"]) == 64
     again = client.post("/v1/events", json=body).json()[0]
-    assert again["duplicate"] and again["position"] == answer["position"]
+    assert again["duplicate"]
+    assert again["position"] == answer["position"]
 
 
 def test_a_batch_answers_per_event_in_order(client: TestClient) -> None:
@@ -52,23 +56,31 @@ def test_a_batch_answers_per_event_in_order(client: TestClient) -> None:
 
 def test_invalid_events_are_422_problems_naming_the_index_and_field(client: TestClient) -> None:
     s = new_seeker()
-    batch = [envelope("job_search_started", s),
-             envelope("meeting_held", s, data={"kind": "initial_interview"})]
+    batch = [
+        envelope("job_search_started", s),
+        envelope("meeting_held", s, data={"kind": "initial_interview"}),
+    ]
     r = client.post("/v1/events", json=batch)
     assert r.status_code == 422
     assert r.headers["content-type"].startswith(PROBLEM)
     problem = r.json()
-    assert problem["status"] == 422 and problem["title"] == "Invalid event"
+    assert problem["status"] == 422
+    assert problem["title"] == "Invalid event"
     assert {"loc": "[1].data.channel", "msg": "Field required", "type": "missing"} in (
-        problem["errors"])
+        problem["errors"]
+    )
     assert client.get(f"/v1/seekers/{s}/events").status_code == 404
 
 
 def test_a_timeline_rule_refusal_names_the_event_index(client: TestClient) -> None:
     s = new_seeker()
-    r = client.post("/v1/events", json=[envelope("job_search_started", s),
-                                        envelope("service_ended", s,
-                                                 data={"service_id": "x"})])
+    r = client.post(
+        "/v1/events",
+        json=[
+            envelope("job_search_started", s),
+            envelope("service_ended", s, data={"service_id": "x"}),
+        ],
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == "[1].data.service_id"
 
@@ -101,13 +113,16 @@ def test_history_pages_and_reads_as_of(client: TestClient, clock: FixedClock) ->
     client.post("/v1/events", json=envelope("job_search_started", s))
     t1 = clock().isoformat()
     clock.advance(days=3)
-    client.post("/v1/events", json=[envelope("coach_assigned", s, data={"coach_id": f"c{i}"})
-                                    for i in range(3)])
+    client.post(
+        "/v1/events",
+        json=[envelope("coach_assigned", s, data={"coach_id": f"c{i}"}) for i in range(3)],
+    )
     page = client.get(f"/v1/seekers/{s}/events", params={"limit": 2}).json()
     assert [e["version"] for e in page["events"]] == [1, 2]
     assert page["next_after_version"] == 2
     rest = client.get(f"/v1/seekers/{s}/events", params={"after_version": 2}).json()
-    assert [e["version"] for e in rest["events"]] == [3, 4] and rest["next_after_version"] is None
+    assert [e["version"] for e in rest["events"]] == [3, 4]
+    assert rest["next_after_version"] is None
     then = client.get(f"/v1/seekers/{s}/events", params={"as_of": t1}).json()
     assert [e["type"] for e in then["events"]] == ["job_search_started"]
 
@@ -120,7 +135,8 @@ def test_the_feed_and_the_person_lookup(client: TestClient) -> None:
     found = client.post("/v1/seekers/lookup", json={"personal_identity_code": "131052-308T"})
     assert found.json() == {"seeker_ids": [s]}
     bad = client.post("/v1/seekers/lookup", json={"personal_identity_code": "131052-308X"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == "personal_identity_code"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == "personal_identity_code"
 
 
 def test_openapi_documents_the_event_envelope(client: TestClient) -> None:

@@ -32,9 +32,11 @@ def _valid_file(tmp_path: Path) -> tuple[Path, int]:
     seekers = [new_seeker() for _ in range(3)]
     lines = []
     for s in seekers:
-        lines += [envelope("job_search_started", s, on="2025-03-03"),
-                  envelope("coach_assigned", s, on="2025-03-04"),
-                  envelope("meeting_held", s, on="2025-03-05")]
+        lines += [
+            envelope("job_search_started", s, on="2025-03-03"),
+            envelope("coach_assigned", s, on="2025-03-04"),
+            envelope("meeting_held", s, on="2025-03-05"),
+        ]
     return _write(tmp_path / "events.jsonl", lines), len(lines)
 
 
@@ -51,11 +53,23 @@ def test_a_bad_identity_code_on_line_3_exits_2_names_the_line_and_field_and_writ
     before = _count(db)
     capsys.readouterr()
     s = new_seeker()
-    bad = envelope("job_search_started", s, data={
-        "municipality": "398", "labour_market_status": "unemployed",
-        "personal_identity_code": "010190-999K"})
-    path = _write(tmp_path / "bad.jsonl", [envelope("job_search_started", new_seeker()),
-                                           envelope("job_search_started", new_seeker()), bad])
+    bad = envelope(
+        "job_search_started",
+        s,
+        data={
+            "municipality": "398",
+            "labour_market_status": "unemployed",
+            "personal_identity_code": "010190-999K",
+        },
+    )
+    path = _write(
+        tmp_path / "bad.jsonl",
+        [
+            envelope("job_search_started", new_seeker()),
+            envelope("job_search_started", new_seeker()),
+            bad,
+        ],
+    )
     assert main(["import", str(path), "--db", db, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "line 3: data.personal_identity_code:" in err
@@ -68,9 +82,11 @@ def test_every_bad_line_is_listed_with_its_field_and_reason(
     db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     s = new_seeker()
-    lines = [envelope("job_search_started", s),
-             {**envelope("meeting_held", s), "data": {"kind": "coffee", "channel": "phone"}},
-             {**envelope("coach_assigned", s), "surprise": 1}]
+    lines = [
+        envelope("job_search_started", s),
+        {**envelope("meeting_held", s), "data": {"kind": "coffee", "channel": "phone"}},
+        {**envelope("coach_assigned", s), "surprise": 1},
+    ]
     path = _write(tmp_path / "bad.jsonl", lines)
     with path.open("a") as f:
         f.write("{not json\n")
@@ -86,10 +102,13 @@ def test_a_timeline_rule_broken_on_a_later_line_writes_nothing(
     db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     s = new_seeker()
-    path = _write(tmp_path / "orphan.jsonl", [
-        envelope("job_search_started", s),
-        envelope("service_started", s, data={"service_id": "svc-1"}),
-    ])
+    path = _write(
+        tmp_path / "orphan.jsonl",
+        [
+            envelope("job_search_started", s),
+            envelope("service_started", s, data={"service_id": "svc-1"}),
+        ],
+    )
     assert main(["import", str(path), "--db", db, "--quiet"]) == 2
     assert "line 2: data.service_id: no earlier service_referred" in capsys.readouterr().err
     assert _count(db) == 0

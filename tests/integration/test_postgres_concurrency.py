@@ -10,18 +10,23 @@ from timeline.application import Appended, TimelineApp
 from timeline.clock import FixedClock
 from timeline.domain.errors import Conflict
 from timeline.settings import Settings
+from timeline.verify import verify_seeker
 
 
 def test_ten_concurrent_appends_with_the_same_expected_version_accept_exactly_one(
     postgres_url: str, clock: FixedClock
 ) -> None:
-    app = TimelineApp(settings=Settings(database_url=postgres_url, environment="test",
-                                        postgres_pool_size=12), clock=clock)
+    app = TimelineApp(
+        settings=Settings(database_url=postgres_url, environment="test", postgres_pool_size=12),
+        clock=clock,
+    )
     try:
         seeker = new_seeker()
         app.append([event("job_search_started", seeker)])
-        contenders = [event("coach_assigned", seeker, {"coach_id": f"coach-{i}"},
-                            expected_version=1) for i in range(10)]
+        contenders = [
+            event("coach_assigned", seeker, {"coach_id": f"coach-{i}"}, expected_version=1)
+            for i in range(10)
+        ]
         gate = threading.Barrier(10)
 
         def attempt(e: object) -> Appended | Conflict:
@@ -35,7 +40,8 @@ def test_ten_concurrent_appends_with_the_same_expected_version_accept_exactly_on
             outcomes = list(pool.map(attempt, contenders))
         accepted = [o for o in outcomes if isinstance(o, Appended)]
         conflicts = [o for o in outcomes if isinstance(o, Conflict)]
-        assert len(accepted) == 1 and len(conflicts) == 9
+        assert len(accepted) == 1
+        assert len(conflicts) == 9
         assert all(c.current_version == 2 for c in conflicts)
         history = app.history(seeker)
         assert [e.index.version for e in history] == [1, 2]
@@ -48,8 +54,10 @@ def test_ten_concurrent_appends_with_the_same_expected_version_accept_exactly_on
 def test_concurrent_writers_without_expected_version_all_land_in_order(
     postgres_url: str, clock: FixedClock
 ) -> None:
-    app = TimelineApp(settings=Settings(database_url=postgres_url, environment="test",
-                                        postgres_pool_size=10), clock=clock)
+    app = TimelineApp(
+        settings=Settings(database_url=postgres_url, environment="test", postgres_pool_size=10),
+        clock=clock,
+    )
     try:
         seeker = new_seeker()
         app.append([event("job_search_started", seeker)])
@@ -59,7 +67,6 @@ def test_concurrent_writers_without_expected_version_all_land_in_order(
         assert sorted(r.version for r in results) == list(range(2, 10))
         feed = app.feed(0, 100)
         assert [f["position"] for f in feed] == sorted(f["position"] for f in feed)
-        from timeline.verify import verify_seeker
         assert verify_seeker(app, seeker) is None
     finally:
         app.close()

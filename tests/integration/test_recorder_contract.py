@@ -57,8 +57,14 @@ class TestPostgresRecorder(ApplicationRecorderTestCase[TimelinePostgresRecorder]
         with psycopg.connect(pg.admin_dsn(self.dbname), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
         self.datastore = PostgresDatastore(
-            self.dbname, pg.PG_HOST, pg.PG_PORT, pg.PG_USER, pg.PG_PASSWORD,
-            schema=self.schema, pool_size=12, max_overflow=12,
+            self.dbname,
+            pg.PG_HOST,
+            pg.PG_PORT,
+            pg.PG_USER,
+            pg.PG_PASSWORD,
+            schema=self.schema,
+            pool_size=12,
+            max_overflow=12,
         )
 
     def tearDown(self) -> None:

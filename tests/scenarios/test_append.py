@@ -23,13 +23,15 @@ def test_appended_events_get_versions_positions_recorded_time_and_a_chain(
     app: TimelineApp, clock: FixedClock
 ) -> None:
     seeker = new_seeker()
-    results = app.append([event("job_search_started", seeker),
-                          event("meeting_held", seeker, on="2025-06-03")])
+    results = app.append(
+        [event("job_search_started", seeker), event("meeting_held", seeker, on="2025-06-03")]
+    )
     assert [r.version for r in results] == [1, 2]
     assert results[0].position < results[1].position
     assert all(r.recorded_at == clock() for r in results)
     assert all(not r.duplicate for r in results)
-    assert results[0].hash != results[1].hash and len(results[0].hash) == 64
+    assert results[0].hash != results[1].hash
+    assert len(results[0].hash) == 64
 
 
 def test_a_retry_with_the_same_content_is_a_duplicate_with_the_original_position(
@@ -42,7 +44,11 @@ def test_a_retry_with_the_same_content_is_a_duplicate_with_the_original_position
     [retry] = app.append([first])
     assert retry.duplicate
     assert (retry.position, retry.version, retry.hash, retry.recorded_at) == (
-        original.position, original.version, original.hash, original.recorded_at)
+        original.position,
+        original.version,
+        original.hash,
+        original.recorded_at,
+    )
     assert _positions(app) == [original.position]
 
 
@@ -52,8 +58,12 @@ def test_the_same_event_id_with_other_content_is_a_conflict_and_writes_nothing(
     seeker = new_seeker()
     first = event("job_search_started", seeker)
     app.append([first])
-    changed = event("job_search_started", seeker, event_id=first.event_id,
-                    data={"municipality": "091", "labour_market_status": "unemployed"})
+    changed = event(
+        "job_search_started",
+        seeker,
+        event_id=first.event_id,
+        data={"municipality": "091", "labour_market_status": "unemployed"},
+    )
     with pytest.raises(Conflict) as refused:
         app.append([changed])
     assert refused.value.event_id == first.event_id
@@ -93,8 +103,12 @@ def test_only_job_search_started_opens_a_timeline(app: TimelineApp) -> None:
 
 def test_nothing_but_a_new_start_after_the_spell_ended(app: TimelineApp) -> None:
     seeker = new_seeker()
-    app.append([event("job_search_started", seeker, on="2025-01-07"),
-                event("job_search_ended", seeker, on="2025-03-03")])
+    app.append(
+        [
+            event("job_search_started", seeker, on="2025-01-07"),
+            event("job_search_ended", seeker, on="2025-03-03"),
+        ]
+    )
     with pytest.raises(InvalidEvent, match="no job-search spell is open"):
         app.append([event("meeting_held", seeker, on="2025-04-01")])
     [restart] = app.append([event("job_search_started", seeker, on="2025-04-01")])
@@ -111,8 +125,9 @@ def test_a_second_start_while_a_spell_is_open_is_refused(app: TimelineApp) -> No
 def test_a_service_needs_an_earlier_referral_of_that_service(app: TimelineApp) -> None:
     seeker = new_seeker()
     app.append([event("job_search_started", seeker)])
-    referral = event("service_referred", seeker,
-                     {"service_id": "svc-9", "service_type": "coaching"})
+    referral = event(
+        "service_referred", seeker, {"service_id": "svc-9", "service_type": "coaching"}
+    )
     start = event("service_started", seeker, {"service_id": "svc-9"})
     end = event("service_ended", seeker, {"service_id": "svc-9", "end_reason": "completed"})
     with pytest.raises(InvalidEvent):
@@ -127,8 +142,15 @@ def test_corrections_and_retractions_must_name_an_event_of_the_same_seeker(
     [theirs] = app.append([event("job_search_started", other)])
     app.append([event("job_search_started", mine)])
     with pytest.raises(InvalidEvent) as refused:
-        app.append([event("retraction", mine, {"retracts_event_id": theirs.event_id,
-                                               "reason": "wrong seeker"})])
+        app.append(
+            [
+                event(
+                    "retraction",
+                    mine,
+                    {"retracts_event_id": theirs.event_id, "reason": "wrong seeker"},
+                )
+            ]
+        )
     assert refused.value.errors[0].loc == "data.retracts_event_id"
 
 
@@ -178,26 +200,44 @@ def test_a_correction_marks_the_original_superseded_and_both_stay(
 ) -> None:
     seeker = new_seeker()
     app.append([event("job_search_started", seeker)])
-    [held] = app.append([event("meeting_held", seeker,
-                               {"kind": "job_search_conversation", "channel": "phone"})])
+    [held] = app.append(
+        [event("meeting_held", seeker, {"kind": "job_search_conversation", "channel": "phone"})]
+    )
     clock.advance(days=1)
-    [fix] = app.append([event("correction", seeker, {
-        "corrects_event_id": held.event_id, "reason": "it was the initial interview",
-        "replacement": {"type": "meeting_held", "occurred_on": "2025-06-02",
-                        "data": {"kind": "initial_interview", "channel": "phone"}}})])
+    [fix] = app.append(
+        [
+            event(
+                "correction",
+                seeker,
+                {
+                    "corrects_event_id": held.event_id,
+                    "reason": "it was the initial interview",
+                    "replacement": {
+                        "type": "meeting_held",
+                        "occurred_on": "2025-06-02",
+                        "data": {"kind": "initial_interview", "channel": "phone"},
+                    },
+                },
+            )
+        ]
+    )
     history = {e.fact.event_id: e for e in app.history(seeker)}
     assert history[held.event_id].status == "superseded"
     assert history[held.event_id].superseded_by == [fix.event_id]
     assert history[fix.event_id].status == "valid"
-    before = {e.fact.event_id: e for e in app.history(seeker, as_of=fix.recorded_at
-                                                       - timedelta(seconds=1))}
+    before = {
+        e.fact.event_id: e
+        for e in app.history(seeker, as_of=fix.recorded_at - timedelta(seconds=1))
+    }
     assert before[held.event_id].status == "valid"
 
 
 def test_history_pages_by_version(app: TimelineApp) -> None:
     seeker = new_seeker()
-    app.append([event("job_search_started", seeker)]
-               + [event("coach_assigned", seeker, {"coach_id": f"c{i}"}) for i in range(5)])
+    app.append(
+        [event("job_search_started", seeker)]
+        + [event("coach_assigned", seeker, {"coach_id": f"c{i}"}) for i in range(5)]
+    )
     first = app.history(seeker, limit=4)
     rest = app.history(seeker, after_version=first[-1].index.version)
     assert [e.index.version for e in first + rest] == [1, 2, 3, 4, 5, 6]

@@ -53,11 +53,17 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
     single = isinstance(raw, dict)
     items = [raw] if single else raw
     if not isinstance(items, list):
-        raise BadRequest("the body must be one event envelope (object) or an array of them",
-                         status=422, title="Invalid body")
+        raise BadRequest(
+            "the body must be one event envelope (object) or an array of them",
+            status=422,
+            title="Invalid body",
+        )
     if len(items) > max_batch:
-        raise BadRequest(f"a batch may hold at most {max_batch} events; this one has "
-                         f"{len(items)}", status=413, title="Batch too large")
+        raise BadRequest(
+            f"a batch may hold at most {max_batch} events; this one has {len(items)}",
+            status=413,
+            title="Batch too large",
+        )
     if not items:
         raise BadRequest("the batch is empty", status=422, title="Invalid body")
     parsed, errors = [], []
@@ -66,8 +72,9 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
             parsed.append(parse_event(item, allow_test_identity_codes=allow_test_codes))
         except EventValidationError as exc:
             for e in exc.errors:
-                errors.append(type(e)(loc=e.loc if single else f"[{i}].{e.loc}", msg=e.msg,
-                                      kind=e.kind))
+                errors.append(
+                    type(e)(loc=e.loc if single else f"[{i}].{e.loc}", msg=e.msg, kind=e.kind)
+                )
     if errors:
         raise EventValidationError(errors)
     return parsed
@@ -87,10 +94,21 @@ def create_app(app: TimelineApp) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": ".".join(str(p) for p in e["loc"] if p != "body"),
-                   "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return problem(422, "invalid-request", "Invalid request",
-                       "; ".join(f"{e['loc']}: {e['msg']}" for e in errors), errors=errors)
+        errors = [
+            {
+                "loc": ".".join(str(p) for p in e["loc"] if p != "body"),
+                "msg": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "; ".join(f"{e['loc']}: {e['msg']}" for e in errors),
+            errors=errors,
+        )
 
     settings = app.settings
 
@@ -98,20 +116,39 @@ def create_app(app: TimelineApp) -> FastAPI:
         "/v1/events",
         response_model=list[AppendedPublic],
         summary="Append one event or a batch (atomic: all accepted or none)",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"anyOf": [_ENVELOPE_SCHEMA,
-                                 {"type": "array", "items": _ENVELOPE_SCHEMA,
-                                  "maxItems": settings.max_batch}]}}}}},
-        responses={409: {"description": "conflict"}, 413: {"description": "batch too large"},
-                   422: {"description": "invalid event"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                _ENVELOPE_SCHEMA,
+                                {
+                                    "type": "array",
+                                    "items": _ENVELOPE_SCHEMA,
+                                    "maxItems": settings.max_batch,
+                                },
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+        responses={
+            409: {"description": "conflict"},
+            413: {"description": "batch too large"},
+            422: {"description": "invalid event"},
+        },
     )
     def append(body: RawBody) -> list[dict[str, Any]]:
         try:
             raw = json.loads(body)
         except ValueError as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}") from None
-        events = parse_batch(raw, max_batch=settings.max_batch,
-                             allow_test_codes=settings.test_codes_allowed)
+        events = parse_batch(
+            raw, max_batch=settings.max_batch, allow_test_codes=settings.test_codes_allowed
+        )
         return [a.to_dict() for a in app.append(events)]
 
     @api.get("/v1/seekers/{seeker_id}/events", summary="A seeker's history, paged by version")
@@ -121,8 +158,9 @@ def create_app(app: TimelineApp) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         as_of: Annotated[datetime | None, Query(description="recorded time: as known then")] = None,
     ) -> dict[str, Any]:
-        entries = app.history(str(seeker_id), as_of=as_of, after_version=after_version,
-                              limit=limit + 1)
+        entries = app.history(
+            str(seeker_id), as_of=as_of, after_version=after_version, limit=limit + 1
+        )
         more = len(entries) > limit
         entries = entries[:limit]
         return {
@@ -140,8 +178,11 @@ def create_app(app: TimelineApp) -> FastAPI:
         items = app.feed(after, limit)
         return {"events": items, "next_after": items[-1]["position"] if items else after}
 
-    @api.post("/v1/seekers/lookup", response_model=LookupPublic,
-              summary="Identity code → seeker ids, through the keyed hash")
+    @api.post(
+        "/v1/seekers/lookup",
+        response_model=LookupPublic,
+        summary="Identity code → seeker ids, through the keyed hash",
+    )
     def lookup(body: LookupRequest) -> dict[str, Any]:
         return {"seeker_ids": app.lookup_person(body.personal_identity_code)}
 

@@ -41,15 +41,31 @@ def to_problem(exc: Exception) -> JSONResponse:
         where = f"event [{index}]: " if index is not None else ""
         return problem(422, "invalid-event", "Invalid event", where + str(exc), errors=errors)
     if isinstance(exc, Conflict):
-        return problem(409, "conflict", "Conflict", exc.detail, event_id=exc.event_id,
-                       seeker_id=exc.seeker_id, current_version=exc.current_version,
-                       errors=[{"loc": (f"[{exc.index}]." if exc.index is not None else "")
-                                + ("expected_version" if exc.current_version is not None
-                                   else "event_id"), "msg": exc.detail, "type": "conflict"}])
+        return problem(
+            409,
+            "conflict",
+            "Conflict",
+            exc.detail,
+            event_id=exc.event_id,
+            seeker_id=exc.seeker_id,
+            current_version=exc.current_version,
+            errors=[
+                {
+                    "loc": (f"[{exc.index}]." if exc.index is not None else "")
+                    + ("expected_version" if exc.current_version is not None else "event_id"),
+                    "msg": exc.detail,
+                    "type": "conflict",
+                }
+            ],
+        )
     if isinstance(exc, InvalidIdentifier):
-        return problem(422, "invalid-identifier", "Invalid identifier", str(exc),
-                       errors=[{"loc": "personal_identity_code", "msg": str(exc),
-                                "type": "value_error"}])
+        return problem(
+            422,
+            "invalid-identifier",
+            "Invalid identifier",
+            str(exc),
+            errors=[{"loc": "personal_identity_code", "msg": str(exc), "type": "value_error"}],
+        )
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):

@@ -115,15 +115,32 @@ class Timeline(Aggregate):
         self.digests: dict[str, str] = {}
         self.hashes: dict[str, str] = {}
         self.chain_head = GENESIS_HASH
-        self._remember_values(event_id, "job_search_started", occurred_at, occurred_on, actor,
-                              source, data, version=1, recorded_at=self.created_on)
+        self._remember_values(
+            event_id,
+            "job_search_started",
+            occurred_at,
+            occurred_on,
+            actor,
+            source,
+            data,
+            version=1,
+            recorded_at=self.created_on,
+        )
 
     # -- state ---------------------------------------------------------------------------------
 
     def _remember(self, event: Timeline.Recorded) -> None:
-        self._remember_values(event.event_id, event.WIRE_TYPE, event.occurred_at,
-                              event.occurred_on, event.actor, event.source, event.data,
-                              version=event.originator_version, recorded_at=event.timestamp)
+        self._remember_values(
+            event.event_id,
+            event.WIRE_TYPE,
+            event.occurred_at,
+            event.occurred_on,
+            event.actor,
+            event.source,
+            event.data,
+            version=event.originator_version,
+            recorded_at=event.timestamp,
+        )
 
     def _remember_values(
         self,
@@ -138,19 +155,32 @@ class Timeline(Aggregate):
         version: int,
         recorded_at: datetime,
     ) -> None:
-        content = event_content(event_id, str(self.id), type_, occurred_at, occurred_on, actor,
-                                source, data)
+        content = event_content(
+            event_id, str(self.id), type_, occurred_at, occurred_on, actor, source, data
+        )
         digest = content_digest(content)
-        self.chain_head = chain_hash(self.chain_head, digest=digest, seeker_id=str(self.id),
-                                     version=version, recorded_at=iso_utc(recorded_at))
+        self.chain_head = chain_hash(
+            self.chain_head,
+            digest=digest,
+            seeker_id=str(self.id),
+            version=version,
+            recorded_at=iso_utc(recorded_at),
+        )
         self.hashes[event_id] = self.chain_head
         self.digests[event_id] = digest
         self.facts.append(
-            Fact(event_id=event_id, seeker_id=str(self.id), type=type_,
-                 occurred_on=date.fromisoformat(occurred_on), recorded_at=recorded_at,
-                 version=version, data=data,
-                 occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
-                 actor=actor, source=source)
+            Fact(
+                event_id=event_id,
+                seeker_id=str(self.id),
+                type=type_,
+                occurred_on=date.fromisoformat(occurred_on),
+                recorded_at=recorded_at,
+                version=version,
+                data=data,
+                occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
+                actor=actor,
+                source=source,
+            )
         )
 
     # -- decisions -----------------------------------------------------------------------------
@@ -172,9 +202,16 @@ class Timeline(Aggregate):
         recorded_at: datetime,
     ) -> None:
         self.check(type_, date.fromisoformat(occurred_on), data)
-        self.trigger_event(EVENT_CLASSES[type_], timestamp=recorded_at, event_id=event_id,
-                           occurred_at=occurred_at, occurred_on=occurred_on, actor=actor,
-                           source=source, data=data)
+        self.trigger_event(
+            EVENT_CLASSES[type_],
+            timestamp=recorded_at,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            occurred_on=occurred_on,
+            actor=actor,
+            source=source,
+            data=data,
+        )
 
     @classmethod
     def open(
@@ -189,9 +226,17 @@ class Timeline(Aggregate):
         data: dict[str, Any],
         recorded_at: datetime,
     ) -> Timeline:
-        return cls._create(cls.Opened, id=seeker_id, timestamp=recorded_at, event_id=event_id,
-                           occurred_at=occurred_at, occurred_on=occurred_on, actor=actor,
-                           source=source, data=data)
+        return cls._create(
+            cls.Opened,
+            id=seeker_id,
+            timestamp=recorded_at,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            occurred_on=occurred_on,
+            actor=actor,
+            source=source,
+            data=data,
+        )
 
 
 EVENT_CLASSES: dict[str, type[Timeline.Recorded]] = {
@@ -242,44 +287,61 @@ def _spell_on(all_spells: list[Spell], day: date) -> Spell | None:
 def check_event(facts: list[Fact], type_: str, occurred_on: date, data: dict[str, Any]) -> None:
     """Raise :class:`InvalidEvent` if an event of ``type_`` on ``occurred_on`` may not follow
     ``facts`` (this seeker's recorded facts, in version order)."""
-    by_id = {f.event_id: f for f in facts}
     if type_ in ("correction", "retraction"):
-        key = "corrects_event_id" if type_ == "correction" else "retracts_event_id"
-        target = by_id.get(str(data[key]))
-        if target is None:
-            raise _invalid(f"data.{key}", "names no event of this seeker")
-        if target.type in ("correction", "retraction"):
-            raise _invalid(f"data.{key}", "a correction or retraction cannot itself be corrected")
-        if any(f.type == "retraction" and f.data["retracts_event_id"] == target.event_id
-               for f in facts):
-            raise _invalid(f"data.{key}", "that event is already retracted")
-        if type_ == "correction":
-            new_type = str(data["replacement"]["type"])
-            if (target.type in _SPELL_BOUND or new_type in _SPELL_BOUND) and new_type != target.type:
-                raise _invalid("data.replacement.type",
-                               f"a {target.type} can only be corrected by a {target.type}")
+        _check_amendment(facts, type_, data)
         return
     effective = effective_facts(facts)
     all_spells = spells(effective)
     spell = _spell_on(all_spells, occurred_on)
     if type_ == "job_search_started":
         if spell is not None:
-            raise _invalid("occurred_on", f"a job-search spell is already open on that day "
-                                          f"(started {spell.started_on.isoformat()})")
-        if all_spells and all_spells[-1].ended_on is None and all_spells[-1].started_on > occurred_on:
+            raise _invalid(
+                "occurred_on",
+                "a job-search spell is already open on that day "
+                f"(started {spell.started_on.isoformat()})",
+            )
+        if (
+            all_spells
+            and all_spells[-1].ended_on is None
+            and all_spells[-1].started_on > occurred_on
+        ):
             raise _invalid("occurred_on", "a later job-search spell is open; end it first")
         return
     if spell is None:
-        raise _invalid("occurred_on", "no job-search spell is open on that day; only "
-                                      "job_search_started may open one")
+        raise _invalid(
+            "occurred_on",
+            "no job-search spell is open on that day; only job_search_started may open one",
+        )
     if type_ == "job_search_ended" and spell.ended_on is not None:
         raise _invalid("occurred_on", "the job-search spell of that day has already ended")
     if type_ in ("service_started", "service_ended"):
         _check_service(effective, type_, str(data["service_id"]))
     if type_ == "decision_recorded":
-        missing = [str(i) for i in data["basis_event_ids"] if str(i) not in by_id]
+        known = {f.event_id for f in facts}
+        missing = [str(i) for i in data["basis_event_ids"] if str(i) not in known]
         if missing:
             raise _invalid("data.basis_event_ids", f"names no event of this seeker: {missing[0]}")
+
+
+def _check_amendment(facts: list[Fact], type_: str, data: dict[str, Any]) -> None:
+    """A correction or retraction names an existing, not yet retracted event of this seeker;
+    spell boundaries are corrected only by their own type."""
+    key = "corrects_event_id" if type_ == "correction" else "retracts_event_id"
+    target = next((f for f in facts if f.event_id == str(data[key])), None)
+    if target is None:
+        raise _invalid(f"data.{key}", "names no event of this seeker")
+    if target.type in ("correction", "retraction"):
+        raise _invalid(f"data.{key}", "a correction or retraction cannot itself be corrected")
+    if any(
+        f.type == "retraction" and f.data["retracts_event_id"] == target.event_id for f in facts
+    ):
+        raise _invalid(f"data.{key}", "that event is already retracted")
+    if type_ == "correction":
+        new_type = str(data["replacement"]["type"])
+        if (target.type in _SPELL_BOUND or new_type in _SPELL_BOUND) and new_type != target.type:
+            raise _invalid(
+                "data.replacement.type", f"a {target.type} can only be corrected by a {target.type}"
+            )
 
 
 def _check_service(effective: list[Fact], type_: str, service_id: str) -> None:

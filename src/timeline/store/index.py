@@ -12,8 +12,17 @@ from eventsourcing.persistence import StoredEvent
 from timeline.domain.canonical import iso_utc
 
 INDEX_COLUMNS = (
-    "event_id", "seeker_id", "version", "position", "type", "occurred_at", "occurred_on",
-    "recorded_at", "digest", "hash", "person_ref",
+    "event_id",
+    "seeker_id",
+    "version",
+    "position",
+    "type",
+    "occurred_at",
+    "occurred_on",
+    "recorded_at",
+    "digest",
+    "hash",
+    "person_ref",
 )
 
 
@@ -35,20 +44,37 @@ class IndexRow:
         return replace(self, position=position)
 
     def as_params(self) -> tuple[Any, ...]:
-        return (self.event_id, self.seeker_id, self.version, self.position, self.type,
-                self.occurred_at, self.occurred_on, iso_utc(self.recorded_at), self.digest,
-                self.hash, self.person_ref)
+        return (
+            self.event_id,
+            self.seeker_id,
+            self.version,
+            self.position,
+            self.type,
+            self.occurred_at,
+            self.occurred_on,
+            iso_utc(self.recorded_at),
+            self.digest,
+            self.hash,
+            self.person_ref,
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> IndexRow:
         recorded = row["recorded_at"]
         return cls(
-            event_id=str(row["event_id"]), seeker_id=str(row["seeker_id"]),
-            version=int(row["version"]), position=int(row["position"]), type=str(row["type"]),
-            occurred_at=row["occurred_at"], occurred_on=str(row["occurred_on"]),
-            recorded_at=recorded if isinstance(recorded, datetime)
+            event_id=str(row["event_id"]),
+            seeker_id=str(row["seeker_id"]),
+            version=int(row["version"]),
+            position=int(row["position"]),
+            type=str(row["type"]),
+            occurred_at=row["occurred_at"],
+            occurred_on=str(row["occurred_on"]),
+            recorded_at=recorded
+            if isinstance(recorded, datetime)
             else datetime.fromisoformat(recorded),
-            digest=str(row["digest"]), hash=str(row["hash"]), person_ref=row["person_ref"],
+            digest=str(row["digest"]),
+            hash=str(row["hash"]),
+            person_ref=row["person_ref"],
         )
 
 
@@ -58,8 +84,13 @@ class EventIndex(Protocol):
     def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]: ...
 
     def index_for_seeker(
-        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
-        limit: int | None = None, recorded_until: datetime | None = None,
+        self,
+        seeker_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        limit: int | None = None,
+        recorded_until: datetime | None = None,
     ) -> list[IndexRow]: ...
 
     def index_after_position(self, position: int, limit: int) -> list[IndexRow]: ...
@@ -73,7 +104,9 @@ def positioned(
     stored_events: Sequence[StoredEvent], ids: Sequence[int] | None, rows: Sequence[IndexRow]
 ) -> list[IndexRow]:
     """Give each index row the global position its stored event received."""
-    assert ids is not None and len(ids) == len(stored_events), "positions missing"
+    if ids is None or len(ids) != len(stored_events):
+        msg = "the recorder did not return a position for every stored event"
+        raise RuntimeError(msg)
     by_key = {(r.seeker_id, r.version): r for r in rows}
     out = []
     for stored, position in zip(stored_events, ids, strict=True):

@@ -42,11 +42,17 @@ class TimelineMemoryRecorder(POPOApplicationRecorder):
         return {i: self._by_event[i] for i in event_ids if i in self._by_event}
 
     def index_for_seeker(
-        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
-        limit: int | None = None, recorded_until: datetime | None = None,
+        self,
+        seeker_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        limit: int | None = None,
+        recorded_until: datetime | None = None,
     ) -> list[IndexRow]:
         rows = [
-            r for r in self._by_seeker.get(seeker_id, [])
+            r
+            for r in self._by_seeker.get(seeker_id, [])
             if r.version > after_version
             and (to_version is None or r.version <= to_version)
             and (recorded_until is None or r.recorded_at <= recorded_until)

@@ -24,18 +24,21 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)
         self._index = SQL("{}.{}").format(schema, Identifier(INDEX_TABLE))
-        self.sql_create_statements.extend([
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                "event_id uuid PRIMARY KEY, seeker_id uuid NOT NULL, version bigint NOT NULL, "
-                "position bigint NOT NULL UNIQUE, type text NOT NULL, occurred_at text, "
-                "occurred_on date NOT NULL, recorded_at timestamptz NOT NULL, "
-                "digest text NOT NULL, hash text NOT NULL, person_ref text, "
-                "UNIQUE (seeker_id, version))"
-            ).format(self._index),
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (person_ref) WHERE person_ref IS NOT NULL")
-            .format(Identifier(INDEX_TABLE + "_person"), self._index),
-        ])
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    "event_id uuid PRIMARY KEY, seeker_id uuid NOT NULL, version bigint NOT NULL, "
+                    "position bigint NOT NULL UNIQUE, type text NOT NULL, occurred_at text, "
+                    "occurred_on date NOT NULL, recorded_at timestamptz NOT NULL, "
+                    "digest text NOT NULL, hash text NOT NULL, person_ref text, "
+                    "UNIQUE (seeker_id, version))"
+                ).format(self._index),
+                SQL(
+                    "CREATE INDEX IF NOT EXISTS {} ON {} (person_ref) WHERE person_ref IS NOT NULL"
+                ).format(Identifier(INDEX_TABLE + "_person"), self._index),
+            ]
+        )
         self._insert_index = SQL("INSERT INTO {} ({}) VALUES ({})").format(
             self._index,
             SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
@@ -69,8 +72,13 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         return {r.event_id: r for r in rows}
 
     def index_for_seeker(
-        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
-        limit: int | None = None, recorded_until: datetime | None = None,
+        self,
+        seeker_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        limit: int | None = None,
+        recorded_until: datetime | None = None,
     ) -> list[IndexRow]:
         sql = SQL("SELECT * FROM {} WHERE seeker_id=%s AND version>%s").format(self._index)
         params: list[Any] = [seeker_id, after_version]
@@ -88,23 +96,29 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
 
     def index_after_position(self, position: int, limit: int) -> list[IndexRow]:
         return self._select(
-            SQL("SELECT * FROM {} WHERE position>%s ORDER BY position LIMIT %s")
-            .format(self._index), [position, limit],
+            SQL("SELECT * FROM {} WHERE position>%s ORDER BY position LIMIT %s").format(
+                self._index
+            ),
+            [position, limit],
         )
 
     def seekers_by_person_ref(self, person_ref: str) -> list[str]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                SQL("SELECT DISTINCT seeker_id FROM {} WHERE person_ref=%s ORDER BY seeker_id")
-                .format(self._index), [person_ref],
+                SQL(
+                    "SELECT DISTINCT seeker_id FROM {} WHERE person_ref=%s ORDER BY seeker_id"
+                ).format(self._index),
+                [person_ref],
             )
             return [str(r["seeker_id"]) for r in curs.fetchall()]
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                SQL("SELECT DISTINCT seeker_id FROM {} WHERE seeker_id > %s::uuid "
-                    "ORDER BY seeker_id LIMIT %s").format(self._index),
+                SQL(
+                    "SELECT DISTINCT seeker_id FROM {} WHERE seeker_id > %s::uuid "
+                    "ORDER BY seeker_id LIMIT %s"
+                ).format(self._index),
                 [after or "00000000-0000-0000-0000-000000000000", limit],
             )
             return [str(r["seeker_id"]) for r in curs.fetchall()]

@@ -66,8 +66,13 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
         return out
 
     def index_for_seeker(
-        self, seeker_id: str, *, after_version: int = 0, to_version: int | None = None,
-        limit: int | None = None, recorded_until: datetime | None = None,
+        self,
+        seeker_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        limit: int | None = None,
+        recorded_until: datetime | None = None,
     ) -> list[IndexRow]:
         sql = f"SELECT * FROM {INDEX_TABLE} WHERE seeker_id=? AND version>?"
         params: list[Any] = [seeker_id, after_version]
@@ -93,7 +98,8 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT DISTINCT seeker_id FROM {INDEX_TABLE} WHERE person_ref=? "
-                "ORDER BY seeker_id", [person_ref],
+                "ORDER BY seeker_id",
+                [person_ref],
             )
             return [str(r["seeker_id"]) for r in c.fetchall()]
 
@@ -101,6 +107,7 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT DISTINCT seeker_id FROM {INDEX_TABLE} WHERE seeker_id>? "
-                "ORDER BY seeker_id LIMIT ?", [after or "", limit],
+                "ORDER BY seeker_id LIMIT ?",
+                [after or "", limit],
             )
             return [str(r["seeker_id"]) for r in c.fetchall()]

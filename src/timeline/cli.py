@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any, TextIO
 
 from tqdm import tqdm
@@ -15,7 +16,7 @@ from timeline.application import TimelineApp
 from timeline.clock import Clock, FixedClock
 from timeline.domain.errors import Conflict, InvalidEvent, TimelineError
 from timeline.settings import Settings
-from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
+from timeline.vocabulary import HELSINKI, EventValidationError, ParsedEvent, parse_event
 
 EXIT_INVALID = 2
 IMPORT_BATCH = 500
@@ -162,25 +163,140 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+# -- obligations, rebuild, worker ---------------------------------------------------------------
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        msg = f"{value!r} is not a date; write YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _view(app: TimelineApp) -> Any:
+    from projections.obligations import ObligationsView
+
+    view = ObligationsView(app)
+    view.catch_up()
+    return view
+
+
+def cmd_obligations(args: argparse.Namespace) -> int:
+    app = _app(args)
+    view = _view(app)
+    on = args.on or app.clock().astimezone(HELSINKI).date()
+    if args.seeker_id:
+        items = view.for_seeker(args.seeker_id, on, as_of=args.as_of)
+        if args.status:
+            items = [i for i in items if i["status"] == args.status]
+    else:
+        items = view.worklist(
+            on,
+            status=args.status,
+            municipality=args.municipality,
+            coach=args.coach,
+            limit=args.limit,
+        )
+    if args.json or not args.seeker_id:
+        for item in items:
+            print(json.dumps(item, ensure_ascii=False))
+        return 0
+    print(
+        f"seeker {args.seeker_id}: obligations as on {on.isoformat()}"
+        + (f", as known at {args.as_of.isoformat()}" if args.as_of else "")
+    )
+    header = f"{'kind':<27}  {'due':<10}  {'status':<12}  {'met':<10}  {'late':>4}  rule"
+    print(header)
+    print("-" * len(header))
+    for i in items:
+        late = "" if i["days_late"] is None else str(i["days_late"])
+        extra = f"  ({i['counted']}/{i['required']})" if i["required"] is not None else ""
+        print(
+            f"{i['kind']:<27}  {i['due_on'] or '':<10}  {i['status']:<12}  "
+            f"{i['met_on'] or '':<10}  {late:>4}  {i['rule']}{extra}"
+        )
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from projections.obligations import ObligationsView
+
+    app = _app(args)
+    view = ObligationsView(app)
+    total = app.recorder.max_notification_id() or 0
+    with tqdm(
+        total=total,
+        unit="event",
+        file=sys.stderr,
+        disable=args.quiet,
+        desc=f"rebuilding {args.projection}",
+    ) as bar:
+        n = view.rebuild(progress=bar.update)
+    print(
+        json.dumps({"projection": args.projection, "events": n, "position": view.runner.position()})
+    )
+    return 0
+
+
+def _start_jobs(app: TimelineApp) -> Any:
+    from projections.obligations import ObligationsView
+    from timeline.jobs import Jobs, build_scheduler
+
+    view = ObligationsView(app)
+    jobs = Jobs(app, view, app.clock)
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
+    return view, scheduler
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = _app(args)
+    _, scheduler = _start_jobs(app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(
+        "timeline worker: catch-up every second, day change at 00:05 and month close on the "
+        "1st (Europe/Helsinki); Ctrl-C to stop",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    scheduler.shutdown()
+    return 0
+
+
 # -- demo ---------------------------------------------------------------------------------------
+
+
+DEMO_WINDOW = timedelta(minutes=1440)
 
 
 def load_demo(
     app: TimelineApp, clock: FixedClock, events: Iterable[Any], *, quiet: bool = False
 ) -> int:
-    """Append demo events as a backend would have sent them: the injected clock is moved to
-    each event's simulated recording time, so backdated entries are recorded late."""
+    """Append demo events as backends would have sent them: the injected clock is moved to each
+    batch's simulated recording time, so backdated entries are recorded late. Events sent within
+    an hour of each other go in one batch, recorded at the batch's last time."""
     count = 0
     batch: list[ParsedEvent] = []
     batch_at: datetime | None = None
+    first_at = datetime.min.replace(tzinfo=UTC)
     with tqdm(unit="event", file=sys.stderr, disable=quiet, desc="loading demo") as bar:
         for demo in events:
-            if batch and (batch_at != demo.recorded_at or len(batch) >= IMPORT_BATCH):
+            if batch and (demo.recorded_at - first_at > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
                 clock.set(batch_at)  # type: ignore[arg-type]
                 app.append(batch)
                 bar.update(len(batch))
                 count += len(batch)
                 batch = []
+            if not batch:
+                first_at = demo.recorded_at
             batch_at = demo.recorded_at
             batch.append(parse_event(demo.envelope, allow_test_identity_codes=True))
         if batch:
@@ -227,13 +343,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             load_demo(loader, clock, generate(seekers=args.demo_if_empty, seed=1))
         loader.close()
-    api = create_app(TimelineApp(settings=settings))
+    app = TimelineApp(settings=settings)
+    view, scheduler = _start_jobs(app)
+    api = create_app(app, view)
     print(
         f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
         f"{settings.database_url})",
         file=sys.stderr,
     )
-    uvicorn.run(api, host=args.host, port=args.port, log_level="info")
+    try:
+        uvicorn.run(api, host=args.host, port=args.port, log_level="info")
+    finally:
+        scheduler.shutdown()
     return 0
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = Field(default=300, ge=0)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     postgres_pool_size: int = Field(default=5, ge=2)
+    aggregate_cache_size: int = Field(
+        default=10_000, ge=0, description="timelines kept in memory per process (0: none)"
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from projections.obligations import ObligationsView
 from timeline.api.problems import BadRequest, handle, problem
 from timeline.application import TimelineApp
-from timeline.domain.errors import TimelineError
+from timeline.domain.errors import NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
-from timeline.vocabulary import EnvelopeIn, EventValidationError, parse_event
+from timeline.domain.rules import Status
+from timeline.vocabulary import HELSINKI, EnvelopeIn, EventValidationError, parse_event
 
 _ENVELOPE_SCHEMA = EnvelopeIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
@@ -80,7 +82,7 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
     return parsed
 
 
-def create_app(app: TimelineApp) -> FastAPI:
+def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> FastAPI:
     api = FastAPI(
         title="timeline",
         version="1",
@@ -186,8 +188,50 @@ def create_app(app: TimelineApp) -> FastAPI:
     def lookup(body: LookupRequest) -> dict[str, Any]:
         return {"seeker_ids": app.lookup_person(body.personal_identity_code)}
 
+    if obligations is not None:
+        _obligation_routes(api, app, obligations)
+
     @api.get("/health", summary="Liveness and the store's position")
     def health() -> dict[str, Any]:
         return {"status": "ok", "position": app.recorder.max_notification_id() or 0}
 
     return api
+
+
+def _obligation_routes(api: FastAPI, app: TimelineApp, view: ObligationsView) -> None:
+    @api.get(
+        "/v1/seekers/{seeker_id}/obligations",
+        summary="A seeker's obligations as on a day (optionally as known at a moment)",
+    )
+    def seeker_obligations(
+        seeker_id: UUID,
+        on: Annotated[date | None, Query(description="the day; default: today")] = None,
+        as_of: Annotated[datetime | None, Query(description="only events recorded by then")] = None,
+    ) -> dict[str, Any]:
+        day = on or app.clock().astimezone(HELSINKI).date()
+        if not view.has_seeker(str(seeker_id)):
+            raise NotFound(
+                f"no obligations for seeker {seeker_id} (unknown seeker, or the "
+                "projection has not caught up yet)"
+            )
+        return {
+            "seeker_id": str(seeker_id),
+            "on": day.isoformat(),
+            "as_of": as_of.isoformat() if as_of else None,
+            "position": view.runner.position(),
+            "obligations": view.for_seeker(str(seeker_id), day, as_of=as_of),
+        }
+
+    @api.get("/v1/worklists", summary="What is open or overdue as on a day, for an office")
+    def worklist(
+        on: Annotated[date | None, Query(description="the day; default: today")] = None,
+        status: Annotated[Status | None, Query()] = None,
+        municipality: Annotated[str | None, Query(pattern=r"^[0-9]{3}$")] = None,
+        coach: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        day = on or app.clock().astimezone(HELSINKI).date()
+        items = view.worklist(
+            day, status=status, municipality=municipality, coach=coach, limit=limit
+        )
+        return {"on": day.isoformat(), "position": view.runner.position(), "items": items}

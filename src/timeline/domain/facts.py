@@ -32,12 +32,20 @@ class Fact:
     #: set on an effective fact whose content was replaced by a ``correction``
     corrected_by: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Fact:
+        # Facts are immutable values: copies of a cached timeline can share them.
+        return self
+
     def sort_key(self) -> tuple[date, datetime, int]:
         """Valid-time order: the day, then the instant if known, then recording order."""
-        at = self.occurred_at or datetime.combine(self.occurred_on, datetime.min.time())
-        if at.tzinfo is not None:
-            at = at.replace(tzinfo=None)
-        return (self.occurred_on, at, self.version)
+        key = self.__dict__.get("_sort_key")
+        if key is None:
+            at = self.occurred_at or datetime.combine(self.occurred_on, datetime.min.time())
+            if at.tzinfo is not None:
+                at = at.replace(tzinfo=None)
+            key = (self.occurred_on, at, self.version)
+            object.__setattr__(self, "_sort_key", key)  # memo on a frozen value
+        return key
 
 
 def effective_facts(facts: Iterable[Fact]) -> list[Fact]:

@@ -8,6 +8,7 @@ recorded time (set from the injected clock by the application).
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -126,6 +127,16 @@ class Timeline(Aggregate):
             version=1,
             recorded_at=self.created_on,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Timeline:
+        """Cheap copies for the aggregate cache: facts, digests and hashes are immutable values,
+        so the copy gets new containers holding the same values."""
+        clone = copy.copy(self)
+        clone.facts = list(self.facts)
+        clone.digests = dict(self.digests)
+        clone.hashes = dict(self.hashes)
+        clone._pending_events = list(self._pending_events)
+        return clone
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -246,6 +257,25 @@ EVENT_CLASSES: dict[str, type[Timeline.Recorded]] = {
 }
 
 
+def fact_from_event(
+    event: Timeline.Opened | Timeline.Recorded, position: int | None = None
+) -> Fact:
+    """The fact a stored timeline event records (for projections reading the global log)."""
+    return Fact(
+        event_id=event.event_id,
+        seeker_id=str(event.originator_id),
+        type=wire_type(event),
+        occurred_on=date.fromisoformat(event.occurred_on),
+        recorded_at=event.timestamp,
+        version=event.originator_version,
+        data=event.data,
+        occurred_at=datetime.fromisoformat(event.occurred_at) if event.occurred_at else None,
+        actor=event.actor,
+        source=event.source,
+        position=position,
+    )
+
+
 def wire_type(event: object) -> str:
     """The wire name of a stored timeline event (``meeting_held`` for ``Timeline.MeetingHeld``)."""
     return str(getattr(event, "WIRE_TYPE", ""))
@@ -278,6 +308,8 @@ def event_content(
 # -- the timeline's rules, as pure functions of the facts so far --------------------------------
 
 _SPELL_BOUND = ("job_search_started", "job_search_ended")
+_AMENDMENTS = ("correction", "retraction")
+_SPELL_INPUTS = (*_SPELL_BOUND, *_AMENDMENTS)
 
 
 def _spell_on(all_spells: list[Spell], day: date) -> Spell | None:
@@ -290,8 +322,8 @@ def check_event(facts: list[Fact], type_: str, occurred_on: date, data: dict[str
     if type_ in ("correction", "retraction"):
         _check_amendment(facts, type_, data)
         return
-    effective = effective_facts(facts)
-    all_spells = spells(effective)
+    # Only spell boundaries (and what amends them) decide spells: a much smaller sort.
+    all_spells = spells(effective_facts(f for f in facts if f.type in _SPELL_INPUTS))
     spell = _spell_on(all_spells, occurred_on)
     if type_ == "job_search_started":
         if spell is not None:
@@ -315,7 +347,14 @@ def check_event(facts: list[Fact], type_: str, occurred_on: date, data: dict[str
     if type_ == "job_search_ended" and spell.ended_on is not None:
         raise _invalid("occurred_on", "the job-search spell of that day has already ended")
     if type_ in ("service_started", "service_ended"):
-        _check_service(effective, type_, str(data["service_id"]))
+        service_id = str(data["service_id"])
+        _check_service(
+            effective_facts(
+                f for f in facts if f.type in _AMENDMENTS or f.data.get("service_id") == service_id
+            ),
+            type_,
+            service_id,
+        )
     if type_ == "decision_recorded":
         known = {f.event_id for f in facts}
         missing = [str(i) for i in data["basis_event_ids"] if str(i) not in known]

@@ -1,0 +1,413 @@
+"""Obligations as tables, kept by the log.
+
+Tables (the public read interface, documented in docs/tables.md):
+
+- ``obligations_facts`` — the projection's own copy of every seeker's facts (re-evaluation and
+  reads for other days never touch the write side);
+- ``obligations_seekers`` — one row per seeker: municipality, coach, whether a spell is open;
+- ``obligations_items`` — each seeker's obligations as evaluated on ``evaluated_on``;
+- ``obligations_state`` — ``evaluated_on``: the day the items were evaluated for. It is set by
+  the day-change job (the projection never reads the clock); until then it is the latest
+  recorded day in the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from projections.runtime import Dialect, Runner, Tx, ViewDatabase
+from timeline.application import TimelineApp
+from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
+from timeline.domain.facts import Fact, effective_facts, spells
+from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
+from timeline.rulesets import default_rulesets
+from timeline.vocabulary import HELSINKI
+
+NAME = "obligations"
+FLAGS = ("missed_appointment", "requirement_shortfall")
+ITEM_COLUMNS = (
+    "seeker_id",
+    "seq",
+    "kind",
+    "ruleset",
+    "rule",
+    "status",
+    "due_on",
+    "period_start",
+    "period_end",
+    "met_on",
+    "days_late",
+    "required",
+    "counted",
+    "basis_event_ids",
+    "confidence",
+    "assumptions",
+    "consequence",
+)
+
+
+class ObligationsProjection:
+    name = NAME
+
+    def __init__(
+        self, rulesets: Rulesets | None = None, calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY
+    ) -> None:
+        self.rulesets = rulesets or default_rulesets()
+        self.calendar = calendar
+
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        big = "BIGINT" if dialect == "postgres" else "INTEGER"
+        return [
+            "CREATE TABLE IF NOT EXISTS obligations_facts (seeker_id TEXT NOT NULL, "
+            f"version INTEGER NOT NULL, position {big} NOT NULL, event_id TEXT NOT NULL, "
+            "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
+            "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))",
+            "CREATE TABLE IF NOT EXISTS obligations_seekers (seeker_id TEXT PRIMARY KEY, "
+            "municipality TEXT, coach_id TEXT, spell_open INTEGER NOT NULL, "
+            f"position {big} NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS obligations_items (seeker_id TEXT NOT NULL, "
+            "seq INTEGER NOT NULL, kind TEXT NOT NULL, ruleset TEXT NOT NULL, rule TEXT NOT NULL, "
+            "status TEXT NOT NULL, due_on TEXT, period_start TEXT, period_end TEXT, met_on TEXT, "
+            "days_late INTEGER, required INTEGER, counted INTEGER, basis_event_ids TEXT NOT NULL, "
+            "confidence TEXT NOT NULL, assumptions TEXT NOT NULL, consequence TEXT, "
+            "PRIMARY KEY (seeker_id, seq))",
+            "CREATE INDEX IF NOT EXISTS obligations_items_due ON obligations_items (due_on)",
+            "CREATE INDEX IF NOT EXISTS obligations_seekers_place ON obligations_seekers "
+            "(municipality, coach_id)",
+            "CREATE TABLE IF NOT EXISTS obligations_state (key TEXT PRIMARY KEY, value TEXT)",
+        ]
+
+    def drop_statements(self) -> list[str]:
+        return [
+            f"DROP TABLE IF EXISTS obligations_{t}" for t in ("facts", "seekers", "items", "state")
+        ]
+
+    # -- applying the log ----------------------------------------------------------------------
+
+    def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        tx.executemany(
+            "INSERT INTO obligations_facts (seeker_id, version, position, event_id, type, "
+            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    f.seeker_id,
+                    f.version,
+                    f.position,
+                    f.event_id,
+                    f.type,
+                    f.occurred_on.isoformat(),
+                    f.occurred_at.isoformat() if f.occurred_at else None,
+                    f.recorded_at.astimezone(UTC).isoformat(),
+                    json.dumps(dict(f.data)),
+                )
+                for f in facts
+            ],
+        )
+        # The day the items are evaluated for only moves forward with the log (the day-change
+        # job moves it to today). When it moves, every seeker is evaluated for the new day, so
+        # the tables never mix days and caught-up tables equal rebuilt ones.
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        on = self.evaluated_on(tx)
+        touched = {f.seeker_id: f.position or 0 for f in facts}
+        if on is None or latest > on:
+            self._set_state(tx, "evaluated_on", latest.isoformat())
+            others = [
+                r[0]
+                for r in tx.execute("SELECT seeker_id FROM obligations_seekers")
+                if r[0] not in touched
+            ]
+            self._reevaluate_paged(tx, [*touched, *others], latest, touched)
+        else:
+            self._reevaluate_paged(tx, list(touched), on, touched)
+
+    def _reevaluate_paged(
+        self,
+        tx: Tx,
+        ids: Sequence[str],
+        on: date,
+        positions: dict[str, int] | None = None,
+        page: int = 2000,
+    ) -> None:
+        for i in range(0, len(ids), page):
+            self.reevaluate(tx, ids[i : i + page], on, positions)
+
+    def start_from(self, tx: Tx, log_last_day: date) -> None:
+        """Before applying the log from its start: evaluate for the log's last recorded day
+        (or a later day already set), so a rebuild evaluates every seeker once."""
+        on = self.evaluated_on(tx)
+        if on is None or log_last_day > on:
+            self._set_state(tx, "evaluated_on", log_last_day.isoformat())
+
+    def reevaluate(
+        self, tx: Tx, seeker_ids: Sequence[str], on: date, positions: dict[str, int] | None = None
+    ) -> None:
+        """Evaluate these seekers' obligations as on ``on`` and replace their rows."""
+        by_seeker = load_facts(tx, seeker_ids)
+        items: list[tuple[Any, ...]] = []
+        seekers: list[tuple[Any, ...]] = []
+        for seeker_id in seeker_ids:
+            facts = by_seeker.get(seeker_id, [])
+            found = evaluate(facts, on, self.rulesets, self.calendar)
+            items.extend(_item_row(seeker_id, i, o) for i, o in enumerate(found))
+            seekers.append((seeker_id, *_place(facts), (positions or {}).get(seeker_id, 0)))
+        marks = ",".join("?" * len(seeker_ids))
+        tx.execute(f"DELETE FROM obligations_items WHERE seeker_id IN ({marks})", seeker_ids)
+        tx.executemany(
+            f"INSERT INTO obligations_items ({','.join(ITEM_COLUMNS)}) VALUES "
+            f"({','.join('?' * len(ITEM_COLUMNS))})",
+            items,
+        )
+        if tx.dialect == "postgres":
+            upsert = (
+                "INSERT INTO obligations_seekers AS s VALUES (?,?,?,?,?) ON CONFLICT "
+                "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
+                "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
+                "position=GREATEST(s.position, excluded.position)"
+            )
+        else:
+            upsert = (
+                "INSERT INTO obligations_seekers VALUES (?,?,?,?,?) ON CONFLICT "
+                "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
+                "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
+                "position=MAX(position, excluded.position)"
+            )
+        tx.executemany(upsert, seekers)
+
+    def evaluated_on(self, tx: Tx) -> date | None:
+        rows = tx.execute("SELECT value FROM obligations_state WHERE key = 'evaluated_on'")
+        return date.fromisoformat(rows[0][0]) if rows else None
+
+    def _set_state(self, tx: Tx, key: str, value: str) -> None:
+        tx.execute("DELETE FROM obligations_state WHERE key = ?", [key])
+        tx.execute("INSERT INTO obligations_state (key, value) VALUES (?, ?)", [key, value])
+
+    def change_day(self, tx: Tx, on: date, *, page: int = 2000) -> int:
+        """Re-evaluate every seeker for a new day (the day-change job); return how many."""
+        self._set_state(tx, "evaluated_on", on.isoformat())
+        ids = [r[0] for r in tx.execute("SELECT seeker_id FROM obligations_seekers ORDER BY 1")]
+        self._reevaluate_paged(tx, ids, on, page=page)
+        return len(ids)
+
+
+def load_facts(tx: Tx, seeker_ids: Iterable[str]) -> dict[str, list[Fact]]:
+    ids = list(seeker_ids)
+    out: dict[str, list[Fact]] = defaultdict(list)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in tx.execute(
+            "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
+            f"recorded_at, data FROM obligations_facts WHERE seeker_id IN ({marks}) "
+            "ORDER BY seeker_id, version",
+            chunk,
+        ):
+            out[row[0]].append(_fact(row))
+    return out
+
+
+def _fact(row: Sequence[Any]) -> Fact:
+    return Fact(
+        seeker_id=row[0],
+        version=int(row[1]),
+        position=int(row[2]),
+        event_id=row[3],
+        type=row[4],
+        occurred_on=date.fromisoformat(row[5]),
+        occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
+        recorded_at=datetime.fromisoformat(row[7]),
+        data=json.loads(row[8]),
+    )
+
+
+def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int]:
+    """Municipality (latest start or transfer), coach (latest assignment), spell open?"""
+    municipality = coach = None
+    effective = effective_facts(facts)
+    for f in effective:
+        if f.type == "job_search_started":
+            municipality = str(f.data.get("municipality"))
+        elif f.type == "seeker_transferred":
+            municipality = str(f.data.get("to_municipality"))
+        elif f.type == "coach_assigned":
+            coach = str(f.data.get("coach_id"))
+    found = spells(effective)
+    return municipality, coach, int(bool(found) and found[-1].ended_on is None)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _item_row(seeker_id: str, seq: int, o: Obligation) -> tuple[Any, ...]:
+    return (
+        seeker_id,
+        seq,
+        o.kind,
+        o.ruleset,
+        o.rule,
+        o.status,
+        _iso(o.due_on),
+        _iso(o.period_start),
+        _iso(o.period_end),
+        _iso(o.met_on),
+        o.days_late,
+        o.required,
+        o.counted,
+        json.dumps(list(o.basis_event_ids)),
+        o.confidence,
+        json.dumps(list(o.assumptions)),
+        o.consequence,
+    )
+
+
+def _item_dict(row: Sequence[Any], on: date | None = None) -> dict[str, Any]:
+    item = dict(zip(ITEM_COLUMNS, row, strict=True))
+    item.pop("seq")
+    item["basis_event_ids"] = json.loads(item["basis_event_ids"])
+    item["assumptions"] = json.loads(item["assumptions"])
+    if (
+        on is not None
+        and item["due_on"]
+        and item["kind"] not in FLAGS
+        and (item["status"] != "not_required")
+    ):
+        met = date.fromisoformat(item["met_on"]) if item["met_on"] else None
+        item["status"], item["days_late"] = status_on(date.fromisoformat(item["due_on"]), met, on)
+    return item
+
+
+class ObligationsView:
+    """Reads and upkeep of the obligations tables."""
+
+    def __init__(
+        self,
+        app: TimelineApp,
+        db: ViewDatabase | None = None,
+        projection: ObligationsProjection | None = None,
+    ) -> None:
+        self.app = app
+        self.db = db or ViewDatabase(app)
+        self.projection = projection or ObligationsProjection()
+        self.runner = Runner(app, self.db, self.projection)
+        self.runner.create_tables()
+
+    def _log_last_day(self) -> date | None:
+        last = self.app.recorder.max_notification_id()
+        if not last:
+            return None
+        [notification] = self.app.recorder.select_notifications(last, 1)
+        moment = self.app.mapper.to_domain_event(notification).timestamp
+        return moment.astimezone(HELSINKI).date()
+
+    def _start_from_log_end(self) -> None:
+        day = self._log_last_day()
+        if day is not None:
+            with self.db.transaction() as tx:
+                self.projection.start_from(tx, day)
+
+    def catch_up(self, limit: int = 2000) -> int:
+        if self.runner.position() == 0:
+            self._start_from_log_end()
+        return self.runner.catch_up(limit)
+
+    def rebuild(self, limit: int = 5000, progress: Callable[[int], object] | None = None) -> int:
+        """Drop and rebuild the tables from the whole log, keeping the evaluation day."""
+        with self.db.transaction() as tx:
+            kept = self.projection.evaluated_on(tx)
+        self.runner.drop_tables()
+        self.runner.create_tables()
+        if kept is not None:
+            with self.db.transaction() as tx:
+                self.projection.start_from(tx, kept)
+        self._start_from_log_end()
+        return self.runner.catch_up(limit, progress)
+
+    def evaluated_on(self) -> date | None:
+        with self.db.transaction() as tx:
+            return self.projection.evaluated_on(tx)
+
+    def change_day(self, on: date) -> int:
+        with self.db.transaction() as tx:
+            return self.projection.change_day(tx, on)
+
+    def for_seeker(
+        self, seeker_id: str, on: date, *, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """One seeker's obligations as on ``on``: the stored rows when ``on`` is the day they
+        were evaluated for; otherwise evaluated from the projection's own copy of the facts
+        (recorded up to ``as_of`` when given)."""
+        with self.db.transaction() as tx:
+            if as_of is None and on == self.projection.evaluated_on(tx):
+                rows = tx.execute(
+                    f"SELECT {','.join(ITEM_COLUMNS)} FROM obligations_items WHERE seeker_id = ? "
+                    "ORDER BY seq",
+                    [seeker_id],
+                )
+                return [_item_dict(r) for r in rows]
+            facts = load_facts(tx, [seeker_id]).get(seeker_id, [])
+        if as_of is not None:
+            facts = [f for f in facts if f.recorded_at <= as_of]
+        found = evaluate(facts, on, self.projection.rulesets, self.projection.calendar)
+        return [o.to_dict() for o in found]
+
+    def has_seeker(self, seeker_id: str) -> bool:
+        with self.db.transaction() as tx:
+            return bool(
+                tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [seeker_id])
+            )
+
+    def worklist(
+        self,
+        on: date,
+        *,
+        status: str | None = None,
+        municipality: str | None = None,
+        coach: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """What is open or overdue as on ``on`` (or has ``status``), by due date. Statuses are
+        derived in SQL from ``due_on``/``met_on`` for ``on``; the set of obligations is the one
+        evaluated for ``evaluated_on`` (today, once the day-change job has run)."""
+        flags = ",".join(f"'{f}'" for f in FLAGS)
+        derived = (
+            f"CASE WHEN i.kind IN ({flags}) OR i.status = 'not_required' OR i.due_on IS NULL "
+            "THEN i.status WHEN i.met_on IS NOT NULL AND i.met_on <= ? THEN "
+            "(CASE WHEN i.met_on <= i.due_on THEN 'met' ELSE 'met_late' END) "
+            "WHEN ? > i.due_on THEN 'overdue' ELSE 'open' END"
+        )
+        sql = (
+            f"SELECT * FROM (SELECT {','.join('i.' + c for c in ITEM_COLUMNS)}, "
+            f"s.municipality, s.coach_id, {derived} AS status_on "
+            "FROM obligations_items i JOIN obligations_seekers s ON s.seeker_id = i.seeker_id"
+        )
+        params: list[Any] = [on.isoformat(), on.isoformat()]
+        where = []
+        if municipality:
+            where.append("s.municipality = ?")
+            params.append(municipality)
+        if coach:
+            where.append("s.coach_id = ?")
+            params.append(coach)
+        sql += (" WHERE " + " AND ".join(where) if where else "") + ") w"
+        if status:
+            sql += " WHERE status_on = ?"
+            params.append(status)
+        else:
+            sql += " WHERE status_on IN ('open', 'overdue')"
+        sql += " ORDER BY due_on, seeker_id, seq LIMIT ?"
+        params.append(limit)
+        with self.db.transaction() as tx:
+            rows = tx.execute(sql, params)
+        out = []
+        for row in rows:
+            item = _item_dict(row[: len(ITEM_COLUMNS)], on)
+            item["municipality"], item["coach_id"], item["status"] = row[len(ITEM_COLUMNS) :]
+            out.append(item)
+        return out
+
+    def close(self) -> None:
+        self.db.close()

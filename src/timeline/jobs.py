@@ -1,0 +1,166 @@
+"""Scheduled jobs (APScheduler 3): projection catch-up, day change, month close.
+
+Each job is a few lines that call the application or a view. One instance of each job runs
+across processes: on PostgreSQL a session advisory lock per job, on SQLite an exclusive file
+lock beside the database. Every run is logged (logger ``timeline.jobs``) and recorded in the
+``timeline_job_runs`` table with its outcome."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from projections.obligations import ObligationsView
+from projections.runtime import ViewDatabase
+from timeline.application import TimelineApp
+from timeline.clock import Clock
+from timeline.vocabulary import HELSINKI
+
+log = logging.getLogger("timeline.jobs")
+
+RUNS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS timeline_job_runs (job TEXT NOT NULL, started_at TEXT NOT NULL, "
+    "finished_at TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT)"
+)
+
+
+class JobLock:
+    """At most one holder per job name across processes."""
+
+    def __init__(self, db: ViewDatabase, app: TimelineApp) -> None:
+        self.db = db
+        self.path = str(app.env.get("SQLITE_DBNAME") or "")
+
+    @contextmanager
+    def hold(self, job: str) -> Iterator[bool]:
+        if self.db.dialect == "postgres":
+            key = int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big", signed=True)
+            with self.db.connection() as conn:
+                got = conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]
+                try:
+                    yield bool(got)
+                finally:
+                    if got:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+            return
+        if not self.path or self.path == ":memory:":
+            yield True  # one process owns an in-memory store
+            return
+        fd = os.open(f"{self.path}.{job}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+class Jobs:
+    """The service's periodic work, callable directly (tests, CLI) or on a scheduler."""
+
+    def __init__(self, app: TimelineApp, view: ObligationsView, clock: Clock) -> None:
+        self.app = app
+        self.view = view
+        self.clock = clock
+        self.lock = JobLock(view.db, app)
+        with view.db.transaction() as tx:
+            tx.execute(RUNS_TABLE)
+
+    def run(self, job: str, work: Callable[[], Any]) -> str:
+        """Run ``work`` under the job's lock; record and log the outcome."""
+        started = self.clock()
+        with self.lock.hold(job) as held:
+            if not held:
+                log.debug("%s: another process holds the lock; skipped", job)
+                return "skipped"
+            t0 = time.perf_counter()
+            try:
+                detail = work()
+                outcome = "ok"
+            except Exception as exc:  # recorded, logged, and retried at the next run
+                outcome, detail = "failed", f"{exc!r}\n{traceback.format_exc(limit=5)}"
+            ms = (time.perf_counter() - t0) * 1000
+        quiet = job == "catch_up" and outcome == "ok" and not detail
+        if not quiet:
+            (log.info if outcome == "ok" else log.error)(
+                "%s %s in %.0f ms: %s", job, outcome, ms, detail
+            )
+            with self.view.db.transaction() as tx:
+                tx.execute(
+                    "INSERT INTO timeline_job_runs VALUES (?,?,?,?,?)",
+                    [
+                        job,
+                        started.isoformat(),
+                        self.clock().isoformat(),
+                        outcome,
+                        str(detail)[:4000],
+                    ],
+                )
+        return outcome
+
+    def today(self) -> Any:
+        return self.clock().astimezone(HELSINKI).date()
+
+    def catch_up(self) -> str:
+        return self.run("catch_up", lambda: self.view.catch_up() or "")
+
+    def day_change(self) -> str:
+        """Re-evaluate every seeker for today (Europe/Helsinki) if not done yet."""
+
+        def work() -> str:
+            self.view.catch_up()
+            today = self.today()
+            if self.view.evaluated_on() == today:
+                return f"already evaluated for {today}"
+            return f"{self.view.change_day(today)} seekers evaluated for {today}"
+
+        return self.run("day_change", work)
+
+    def month_close(self) -> str:
+        """On the 1st: review periods of the previous month close; shortfalls become visible."""
+
+        def work() -> str:
+            self.view.catch_up()
+            n = self.view.change_day(self.today())
+            flags = self.view.worklist(self.today(), status="open", limit=100_000)
+            shortfalls = sum(1 for f in flags if f["kind"] == "requirement_shortfall")
+            return f"{n} seekers re-evaluated; {shortfalls} open requirement shortfalls"
+
+        return self.run("month_close", work)
+
+
+def build_scheduler(jobs: Jobs, *, catch_up_seconds: float = 1.0) -> BackgroundScheduler:
+    """Catch-up every second, day change just after midnight in Helsinki (and at start), month
+    close on the 1st. Each job: one instance at a time, missed runs coalesced."""
+    scheduler = BackgroundScheduler(
+        timezone=HELSINKI,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    scheduler.add_job(jobs.catch_up, IntervalTrigger(seconds=catch_up_seconds), id="catch_up")
+    scheduler.add_job(
+        jobs.day_change,
+        CronTrigger(hour=0, minute=5, timezone=HELSINKI),
+        id="day_change",
+        next_run_time=jobs.clock(),
+    )
+    scheduler.add_job(
+        jobs.month_close, CronTrigger(day=1, hour=0, minute=20, timezone=HELSINKI), id="month_close"
+    )
+    return scheduler

@@ -300,7 +300,7 @@ class ObligationsView:
         if not last:
             return None
         [notification] = self.app.recorder.select_notifications(last, 1)
-        moment = self.app.mapper.to_domain_event(notification).timestamp
+        moment: datetime = self.app.mapper.to_domain_event(notification).timestamp
         return moment.astimezone(HELSINKI).date()
 
     def _start_from_log_end(self) -> None:

@@ -17,13 +17,14 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from projections.runtime import Dialect, Runner, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
+from timeline.domain.timeline import Timeline
 from timeline.rulesets import default_rulesets
 from timeline.vocabulary import HELSINKI
 
@@ -300,7 +301,8 @@ class ObligationsView:
         if not last:
             return None
         [notification] = self.app.recorder.select_notifications(last, 1)
-        moment: datetime = self.app.mapper.to_domain_event(notification).timestamp
+        event = cast(Timeline.Recorded, self.app.mapper.to_domain_event(notification))
+        moment = event.timestamp
         return moment.astimezone(HELSINKI).date()
 
     def _start_from_log_end(self) -> None:

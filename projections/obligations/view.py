@@ -68,7 +68,7 @@ class ObligationsProjection:
             "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
             "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))",
             "CREATE TABLE IF NOT EXISTS obligations_seekers (seeker_id TEXT PRIMARY KEY, "
-            "municipality TEXT, coach_id TEXT, spell_open INTEGER NOT NULL, "
+            "municipality TEXT, coach_id TEXT, spell_open INTEGER NOT NULL, spell_started_on TEXT, "
             f"position {big} NOT NULL)",
             "CREATE TABLE IF NOT EXISTS obligations_items (seeker_id TEXT NOT NULL, "
             "seq INTEGER NOT NULL, kind TEXT NOT NULL, ruleset TEXT NOT NULL, rule TEXT NOT NULL, "
@@ -164,16 +164,18 @@ class ObligationsProjection:
         )
         if tx.dialect == "postgres":
             upsert = (
-                "INSERT INTO obligations_seekers AS s VALUES (?,?,?,?,?) ON CONFLICT "
+                "INSERT INTO obligations_seekers AS s VALUES (?,?,?,?,?,?) ON CONFLICT "
                 "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
                 "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
+                "spell_started_on=excluded.spell_started_on, "
                 "position=GREATEST(s.position, excluded.position)"
             )
         else:
             upsert = (
-                "INSERT INTO obligations_seekers VALUES (?,?,?,?,?) ON CONFLICT "
+                "INSERT INTO obligations_seekers VALUES (?,?,?,?,?,?) ON CONFLICT "
                 "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
                 "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
+                "spell_started_on=excluded.spell_started_on, "
                 "position=MAX(position, excluded.position)"
             )
         tx.executemany(upsert, seekers)
@@ -224,8 +226,9 @@ def _fact(row: Sequence[Any]) -> Fact:
     )
 
 
-def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int]:
-    """Municipality (latest start or transfer), coach (latest assignment), spell open?"""
+def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | None]:
+    """Municipality (latest start or transfer), coach (latest assignment), whether the latest
+    spell is open, and when it started."""
     municipality = coach = None
     effective = effective_facts(facts)
     for f in effective:
@@ -236,7 +239,13 @@ def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int]:
         elif f.type == "coach_assigned":
             coach = str(f.data.get("coach_id"))
     found = spells(effective)
-    return municipality, coach, int(bool(found) and found[-1].ended_on is None)
+    latest = found[-1] if found else None
+    return (
+        municipality,
+        coach,
+        int(latest is not None and latest.ended_on is None),
+        latest.started_on.isoformat() if latest else None,
+    )
 
 
 def _iso(value: date | None) -> str | None:
@@ -371,7 +380,8 @@ class ObligationsView:
         coach: str | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        """What is open or overdue as on ``on`` (or has ``status``), by due date. Statuses are
+        """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, by
+        due date. Statuses are
         derived in SQL from ``due_on``/``met_on`` for ``on``; the set of obligations is the one
         evaluated for ``evaluated_on`` (today, once the day-change job has run)."""
         flags = ",".join(f"'{f}'" for f in FLAGS)
@@ -387,14 +397,19 @@ class ObligationsView:
             "FROM obligations_items i JOIN obligations_seekers s ON s.seeker_id = i.seeker_id"
         )
         params: list[Any] = [on.isoformat(), on.isoformat()]
-        where = []
+        # Work is in the seeker's open spell: earlier spells' obligations are history.
+        where = [
+            "s.spell_open = 1",
+            "COALESCE(i.due_on, i.period_end, i.period_start, i.met_on, s.spell_started_on)"
+            " >= s.spell_started_on",
+        ]
         if municipality:
             where.append("s.municipality = ?")
             params.append(municipality)
         if coach:
             where.append("s.coach_id = ?")
             params.append(coach)
-        sql += (" WHERE " + " AND ".join(where) if where else "") + ") w"
+        sql += " WHERE " + " AND ".join(where) + ") w"
         if status:
             sql += " WHERE status_on = ?"
             params.append(status)

@@ -210,3 +210,19 @@ def test_obligations_as_known_at_a_moment_ignore_later_backdated_entries(
     then = {i["kind"]: i for i in view.for_seeker(seeker, day, as_of=known_then)}
     assert now["initial_interview"]["status"] == "met"
     assert then["initial_interview"]["status"] == "overdue"
+
+
+def test_the_worklist_leaves_out_ended_spells(app: TimelineApp, view: ObligationsView) -> None:
+    ended, open_ = new_seeker(), new_seeker()
+    app.append(
+        [
+            event("job_search_started", ended, on="2025-05-05"),
+            event("job_search_ended", ended, {"reason": "employed_open_market"}, on="2025-06-02"),
+            event("job_search_started", open_, on="2025-05-05"),
+        ]
+    )
+    view.catch_up()
+    listed = {i["seeker_id"] for i in view.worklist(date(2025, 6, 9))}
+    assert listed == {open_}
+    history = {i["kind"]: i for i in view.for_seeker(ended, date(2025, 6, 9))}
+    assert history["initial_interview"]["status"] == "overdue"

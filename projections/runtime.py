@@ -7,105 +7,19 @@ See ops/adr/0002-projection-tracking.md for why this is not the library's per-ev
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
-
-from psycopg_pool import ConnectionPool
+from typing import Protocol, cast
 
 from timeline.application import TimelineApp
+from timeline.db import Dialect, SideDatabase, Tx
+
+__all__ = ["Dialect", "LostRace", "Projection", "Runner", "Tracking", "Tx", "ViewDatabase"]
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
 
-Dialect = Literal["sqlite", "postgres"]
-
-
-class Tx:
-    """A transaction on the view database. SQL is written with ``?`` placeholders."""
-
-    def __init__(self, conn: Any, dialect: Dialect) -> None:
-        self._conn = conn
-        self.dialect = dialect
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn.execute(self._sql(sql), tuple(params))
-        return list(cur.fetchall()) if cur.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        if self.dialect == "postgres":
-            with self._conn.cursor() as cur:
-                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
-        else:
-            self._conn.executemany(sql, [tuple(r) for r in rows])
-
-
-class ViewDatabase:
-    """The database a projection writes to: the events' SQLite file or PostgreSQL database,
-    or (for the in-memory store) a private in-memory SQLite database."""
-
-    def __init__(self, app: TimelineApp) -> None:
-        env = app.env
-        self._lock = threading.RLock()
-        module = str(env.get("PERSISTENCE_MODULE", ""))
-        if module == "eventsourcing.postgres":
-            self.dialect: Dialect = "postgres"
-            self.schema = str(env.get("POSTGRES_SCHEMA") or "public")
-            conninfo = (
-                f"host={env.get('POSTGRES_HOST')} port={env.get('POSTGRES_PORT')} "
-                f"dbname={env.get('POSTGRES_DBNAME')} user={env.get('POSTGRES_USER')}"
-            )
-            password = env.get("POSTGRES_PASSWORD")
-            kwargs: dict[str, Any] = {"password": password} if password else {}
-            kwargs["options"] = f"-c search_path={self.schema}"
-            self._pool: Any = ConnectionPool(
-                conninfo, kwargs=kwargs, min_size=1, max_size=4, open=True
-            )
-        else:
-            self.dialect = "sqlite"
-            path = str(env.get("SQLITE_DBNAME") or ":memory:")
-            self._sqlite = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30
-            )
-            self._sqlite.execute("PRAGMA busy_timeout = 30000")
-
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        if self.dialect == "postgres":
-            with self._pool.connection() as conn, conn.transaction():
-                yield Tx(conn, "postgres")
-            return
-        with self._lock:
-            self._sqlite.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(self._sqlite, "sqlite")
-            except BaseException:
-                self._sqlite.execute("ROLLBACK")
-                raise
-            self._sqlite.execute("COMMIT")
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        """A PostgreSQL connection of the pool, in autocommit mode (advisory locks)."""
-        with self._pool.connection() as conn:
-            conn.autocommit = True
-            try:
-                yield conn
-            finally:
-                conn.autocommit = False
-
-    def close(self) -> None:
-        if self.dialect == "postgres":
-            self._pool.close()
-        else:
-            self._sqlite.close()
+ViewDatabase = SideDatabase
+"""The database a projection writes to (the events' own database)."""
 
 
 class Projection(Protocol):

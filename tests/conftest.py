@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from tests import pg
 from timeline.application import TimelineApp
+from timeline.auth import token_hash
+from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
 from timeline.settings import Settings
 
@@ -77,3 +80,50 @@ def make_app(store_url: str, clock: FixedClock) -> Iterator[MakeApp]:
 @pytest.fixture
 def app(make_app: MakeApp) -> TimelineApp:
     return make_app()
+
+
+#: tokens every API test may use: name → (token, role, scope)
+TOKENS = {
+    "admin": ("tok-admin", "admin", "*"),
+    "writer": ("tok-writer", "writer", "*"),
+    "writer-lahti": ("tok-writer-lahti", "writer", ["398"]),
+    "caseworker-lahti": ("tok-cw-lahti", "caseworker", ["398", "016"]),
+    "auditor": ("tok-auditor", "auditor", "*"),
+    "reporter": ("tok-reporter", "reporter", "*"),
+}
+
+
+def tokens_json() -> str:
+    return json.dumps(
+        [
+            {"name": name, "sha256": token_hash(tok), "role": role, "scope": scope}
+            for name, (tok, role, scope) in TOKENS.items()
+        ]
+    )
+
+
+def bearer(name: str, purpose: str | None = "testing") -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {TOKENS[name][0]}"}
+    if purpose:
+        headers["X-Purpose"] = purpose
+    return headers
+
+
+MakeServices = Callable[..., Services]
+
+
+@pytest.fixture
+def make_services(store_url: str, clock: FixedClock) -> Iterator[MakeServices]:
+    built: list[Services] = []
+
+    def make(**settings: object) -> Services:
+        services = bootstrap(
+            Settings(database_url=store_url, environment="test", tokens=tokens_json(), **settings),  # type: ignore[arg-type]
+            clock,
+        )
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        services.close()

@@ -6,13 +6,14 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any, TextIO
 
 from tqdm import tqdm
 
 from timeline.application import TimelineApp
+from timeline.bootstrap import Services, bootstrap
 from timeline.clock import Clock, FixedClock
 from timeline.domain.errors import Conflict, InvalidEvent, TimelineError
 from timeline.settings import Settings
@@ -115,6 +116,13 @@ def _conflict_loc(exc: Exception) -> str:
 def cmd_history(args: argparse.Namespace) -> int:
     app = _app(args)
     entries = app.history(args.seeker_id, as_of=args.as_of)
+    _log_cli_read(
+        app,
+        args.seeker_id,
+        "history",
+        args.purpose,
+        {"as_of": args.as_of.isoformat() if args.as_of else None},
+    )
     if args.json:
         for entry in entries:
             print(json.dumps(entry.to_dict(), ensure_ascii=False))
@@ -188,6 +196,13 @@ def cmd_obligations(args: argparse.Namespace) -> int:
     on = args.on or app.clock().astimezone(HELSINKI).date()
     if args.seeker_id:
         items = view.for_seeker(args.seeker_id, on, as_of=args.as_of)
+        _log_cli_read(
+            app,
+            args.seeker_id,
+            "obligations",
+            args.purpose,
+            {"on": on.isoformat(), "as_of": args.as_of.isoformat() if args.as_of else None},
+        )
         if args.status:
             items = [i for i in items if i["status"] == args.status]
     else:
@@ -239,15 +254,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_jobs(app: TimelineApp) -> Any:
-    from projections.obligations import ObligationsView
+def _start_jobs(services: Services) -> Any:
     from timeline.jobs import Jobs, build_scheduler
 
-    view = ObligationsView(app)
-    jobs = Jobs(app, view, app.clock)
+    jobs = Jobs(services.app, services.obligations, services.clock)
     scheduler = build_scheduler(jobs)
     scheduler.start()
-    return view, scheduler
+    return scheduler
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -256,8 +269,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = _app(args)
-    _, scheduler = _start_jobs(app)
+    services = bootstrap(_settings(args))
+    scheduler = _start_jobs(services)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(
@@ -271,10 +284,44 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from timeline.auth import new_token, token_hash
+
+    token = new_token()
+    scope: object = "*" if args.scope == "*" else [c.strip() for c in args.scope.split(",")]
+    entry = {"name": args.name, "sha256": token_hash(token), "role": args.role, "scope": scope}
+    print(f"token (shown once; give it to {args.name}): {token}", file=sys.stderr)
+    print(json.dumps(entry))
+    return 0
+
+
+def _log_cli_read(
+    app: TimelineApp, seeker_id: str, action: str, purpose: str | None, detail: dict[str, Any]
+) -> None:
+    """A personal read from the command line is logged like any other."""
+    import getpass
+
+    from timeline.audit.access_log import AccessLog
+    from timeline.db import SideDatabase
+
+    log = AccessLog(SideDatabase(app), app.clock)
+    log.record(
+        actor=f"cli:{getpass.getuser()}",
+        role="operator",
+        action=action,
+        seeker_id=seeker_id,
+        purpose=purpose or "unstated (command line)",
+        detail=detail,
+    )
+
+
 # -- demo ---------------------------------------------------------------------------------------
 
 
-DEMO_WINDOW = timedelta(minutes=1440)
+DEMO_WINDOW = timedelta(minutes=60)
 
 
 def load_demo(
@@ -343,9 +390,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             load_demo(loader, clock, generate(seekers=args.demo_if_empty, seed=1))
         loader.close()
-    app = TimelineApp(settings=settings)
-    view, scheduler = _start_jobs(app)
-    api = create_app(app, view)
+    services = bootstrap(settings)
+    if services.tokens.open_development:
+        print(
+            "no tokens configured (TIMELINE_TOKENS/TIMELINE_TOKENS_FILE): development mode, "
+            "every request acts as an admin",
+            file=sys.stderr,
+        )
+    scheduler = _start_jobs(services)
+    api = create_app(services)
     print(
         f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
         f"{settings.database_url})",
@@ -359,6 +412,54 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------------
+
+
+AddCommand = Callable[..., argparse.ArgumentParser]
+
+
+def _operations_commands(add: AddCommand) -> None:
+    """verify, rebuild, worker, token: the operators' commands."""
+    p = add(
+        "verify",
+        "recompute every seeker's hash chain from the stored events",
+        "Recompute each event's digest and each link of each seeker's hash chain from the "
+        "stored events and compare them with the event index. Exit 0 when intact; exit 1 "
+        "naming, for every broken seeker, the first broken link and why.",
+    )
+    p.add_argument("--seeker", metavar="ID", help="verify one seeker only")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_verify)
+
+    p = add("rebuild", "rebuild a projection from zero, from the whole log")
+    p.add_argument("projection", choices=["obligations"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = add(
+        "worker",
+        "run the scheduled jobs without the HTTP service",
+        "Projection catch-up every second, day change (Europe/Helsinki), month close; one "
+        "instance of each job across processes. For deployments that run the API and the "
+        "jobs separately; `timeline serve` runs them too.",
+    )
+    p.set_defaults(func=cmd_worker)
+
+    p = add(
+        "token",
+        "make a bearer token for the API and print its configuration entry",
+        "Print a new random token once (stderr) and the JSON entry to add to "
+        "TIMELINE_TOKENS_FILE (stdout); only the token's SHA-256 is ever stored.",
+    )
+    p.add_argument("--name", required=True, help="who or what holds it, e.g. lahti-case-system")
+    p.add_argument(
+        "--role", required=True, choices=["writer", "caseworker", "auditor", "reporter", "admin"]
+    )
+    p.add_argument(
+        "--scope",
+        default="*",
+        help="municipality codes, comma-separated (e.g. 398,016), or * for all",
+    )
+    p.set_defaults(func=cmd_token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,7 +514,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the history as it was known at T (ISO 8601 with offset)",
     )
     p.add_argument("--json", action="store_true", help="JSON Lines, one event a line")
+    p.add_argument("--purpose", help="why you read it (recorded in the access log)")
     p.set_defaults(func=cmd_history)
+
+    p = add(
+        "obligations",
+        "a seeker's obligations, or every seeker's open/overdue (worklist)",
+        "With SEEKER_ID: that seeker's obligations as on --on (default today), each with "
+        "its rule, due date, status and the events it rests on. Without: the worklist "
+        "export, one obligation per line as JSON (open and overdue by default).",
+    )
+    p.add_argument("seeker_id", metavar="SEEKER_ID", nargs="?")
+    p.add_argument("--on", type=_date, metavar="DATE", help="the day (default: today)")
+    p.add_argument("--as-of", type=_aware, metavar="T", help="only events recorded by T")
+    p.add_argument("--status", choices=["open", "met", "met_late", "overdue", "not_required"])
+    p.add_argument("--municipality", metavar="CODE")
+    p.add_argument("--coach", metavar="ID")
+    p.add_argument("--limit", type=int, default=100_000)
+    p.add_argument("--json", action="store_true", help="JSON Lines")
+    p.add_argument("--purpose", help="why you read it (recorded in the access log)")
+    p.set_defaults(func=cmd_obligations)
+
+    _operations_commands(add)
 
     p = add(
         "demo",

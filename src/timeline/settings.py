@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = Field(default=300, ge=0)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     postgres_pool_size: int = Field(default=5, ge=2)
+    tokens: SecretStr | None = Field(
+        default=None, description="JSON list of token entries (see timeline.auth)"
+    )
+    tokens_file: str | None = Field(default=None, description="file holding that JSON list")
+    digest_key: SecretStr | None = Field(
+        default=None, description="HMAC key signing the daily digests; required in production"
+    )
     aggregate_cache_size: int = Field(
         default=10_000, ge=0, description="timelines kept in memory per process (0: none)"
     )
@@ -43,6 +50,9 @@ class Settings(BaseSettings):
             or len(self.person_key.get_secret_value()) < 32
         ):
             msg = "TIMELINE_PERSON_KEY must be set (≥ 32 characters) in production"
+            raise ValueError(msg)
+        if self.environment == "production" and not (self.tokens or self.tokens_file):
+            msg = "TIMELINE_TOKENS or TIMELINE_TOKENS_FILE must be set in production"
             raise ValueError(msg)
         return self
 

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import MakeServices, bearer
 from tests.factories import envelope, new_seeker
 from timeline.api import create_app
-from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def client(make_app: object) -> Iterator[TestClient]:
-    app: TimelineApp = make_app(max_batch=5)  # type: ignore[operator]
-    with TestClient(create_app(app)) as c:
+def client(make_services: MakeServices) -> Iterator[TestClient]:
+    services = make_services(max_batch=5)
+    with TestClient(create_app(services), headers=bearer("admin")) as c:
         yield c
 
 

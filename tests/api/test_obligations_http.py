@@ -8,18 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.obligations import ObligationsView
+from tests.conftest import MakeServices, bearer
 from tests.factories import envelope, new_seeker
 from timeline.api import create_app
-from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 
 
 @pytest.fixture
-def setup(app: TimelineApp) -> Iterator[tuple[TestClient, ObligationsView]]:
-    view = ObligationsView(app)
-    with TestClient(create_app(app, view)) as client:
-        yield client, view
-    view.close()
+def setup(make_services: MakeServices) -> Iterator[tuple[TestClient, ObligationsView]]:
+    services = make_services()
+    with TestClient(create_app(services), headers=bearer("admin")) as client:
+        yield client, services.obligations
 
 
 def test_a_seekers_obligations_on_a_day(

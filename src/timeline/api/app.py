@@ -12,9 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.obligations import ObligationsView
+from timeline.api.deps import Access, Caller, personal_read, seeker_municipality
 from timeline.api.problems import BadRequest, handle, problem
-from timeline.application import TimelineApp
+from timeline.auth import AuthError, require
+from timeline.bootstrap import Services
 from timeline.domain.errors import NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
@@ -82,17 +83,22 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
     return parsed
 
 
-def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> FastAPI:
+def create_app(services: Services) -> FastAPI:
+    """The HTTP service over one set of services (see :func:`timeline.bootstrap.bootstrap`)."""
     api = FastAPI(
         title="timeline",
         version="1",
         description="Event-sourced timelines of job seekers' public employment service: append "
-        "events (idempotent, ordered per seeker), read histories as known at any moment, follow "
-        "the global feed. Errors are RFC 9457 problem documents naming the field and the reason.",
+        "events (idempotent, ordered per seeker), read histories and obligations as known at "
+        "any moment, follow the global feed. Bearer tokens carry a role and an organisation "
+        "scope; personal reads need a stated purpose (X-Purpose header) and are logged. Errors "
+        "are RFC 9457 problem documents naming the field and the reason.",
     )
+    api.state.services = services
     api.add_exception_handler(TimelineError, handle)
     api.add_exception_handler(EventValidationError, handle)
     api.add_exception_handler(InvalidIdentifier, handle)
+    api.add_exception_handler(AuthError, handle)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,7 +118,20 @@ def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> 
             errors=errors,
         )
 
-    settings = app.settings
+    _write_routes(api, services)
+    _personal_routes(api, services)
+    _audit_routes(api, services)
+
+    @api.get("/health", summary="Liveness and the store's position")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "position": services.app.recorder.max_notification_id() or 0}
+
+    return api
+
+
+def _write_routes(api: FastAPI, services: Services) -> None:
+    app = services.app
+    settings = services.settings
 
     @api.post(
         "/v1/events",
@@ -143,7 +162,8 @@ def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> 
             422: {"description": "invalid event"},
         },
     )
-    def append(body: RawBody) -> list[dict[str, Any]]:
+    def append(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
+        require(caller, "append")
         try:
             raw = json.loads(body)
         except ValueError as exc:
@@ -151,15 +171,35 @@ def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> 
         events = parse_batch(
             raw, max_batch=settings.max_batch, allow_test_codes=settings.test_codes_allowed
         )
+        for i, e in enumerate(events):
+            if not caller.covers(e.actor.get("organisation")):
+                raise AuthError(
+                    403,
+                    f"event [{i}]: actor.organisation "
+                    f"{e.actor.get('organisation')!r} is outside your scope",
+                )
         return [a.to_dict() for a in app.append(events)]
+
+
+def _personal_routes(api: FastAPI, services: Services) -> None:
+    app = services.app
+    view = services.obligations
 
     @api.get("/v1/seekers/{seeker_id}/events", summary="A seeker's history, paged by version")
     def history(
         seeker_id: UUID,
+        access: Access,
         after_version: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         as_of: Annotated[datetime | None, Query(description="recorded time: as known then")] = None,
     ) -> dict[str, Any]:
+        personal_read(
+            services,
+            access,
+            str(seeker_id),
+            "history",
+            {"as_of": as_of.isoformat() if as_of else None, "after_version": after_version},
+        )
         entries = app.history(
             str(seeker_id), as_of=as_of, after_version=after_version, limit=limit + 1
         )
@@ -172,43 +212,24 @@ def create_app(app: TimelineApp, obligations: ObligationsView | None = None) -> 
             "next_after_version": entries[-1].index.version if more and entries else None,
         }
 
-    @api.get("/v1/feed", summary="The global order of events, for downstream consumers")
-    def feed(
-        after: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
-        items = app.feed(after, limit)
-        return {"events": items, "next_after": items[-1]["position"] if items else after}
-
-    @api.post(
-        "/v1/seekers/lookup",
-        response_model=LookupPublic,
-        summary="Identity code → seeker ids, through the keyed hash",
-    )
-    def lookup(body: LookupRequest) -> dict[str, Any]:
-        return {"seeker_ids": app.lookup_person(body.personal_identity_code)}
-
-    if obligations is not None:
-        _obligation_routes(api, app, obligations)
-
-    @api.get("/health", summary="Liveness and the store's position")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "position": app.recorder.max_notification_id() or 0}
-
-    return api
-
-
-def _obligation_routes(api: FastAPI, app: TimelineApp, view: ObligationsView) -> None:
     @api.get(
         "/v1/seekers/{seeker_id}/obligations",
         summary="A seeker's obligations as on a day (optionally as known at a moment)",
     )
     def seeker_obligations(
         seeker_id: UUID,
+        access: Access,
         on: Annotated[date | None, Query(description="the day; default: today")] = None,
         as_of: Annotated[datetime | None, Query(description="only events recorded by then")] = None,
     ) -> dict[str, Any]:
         day = on or app.clock().astimezone(HELSINKI).date()
+        personal_read(
+            services,
+            access,
+            str(seeker_id),
+            "obligations",
+            {"on": day.isoformat(), "as_of": as_of.isoformat() if as_of else None},
+        )
         if not view.has_seeker(str(seeker_id)):
             raise NotFound(
                 f"no obligations for seeker {seeker_id} (unknown seeker, or the "
@@ -224,14 +245,90 @@ def _obligation_routes(api: FastAPI, app: TimelineApp, view: ObligationsView) ->
 
     @api.get("/v1/worklists", summary="What is open or overdue as on a day, for an office")
     def worklist(
+        caller: Caller,
         on: Annotated[date | None, Query(description="the day; default: today")] = None,
         status: Annotated[Status | None, Query()] = None,
         municipality: Annotated[str | None, Query(pattern=r"^[0-9]{3}$")] = None,
         coach: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
+        require(caller, "worklist")
+        if caller.scope is not None and municipality is None:
+            raise AuthError(
+                403, f"name a municipality of your scope: {', '.join(sorted(caller.scope))}"
+            )
+        if not caller.covers(municipality):
+            raise AuthError(403, f"municipality {municipality} is outside your scope")
         day = on or app.clock().astimezone(HELSINKI).date()
         items = view.worklist(
             day, status=status, municipality=municipality, coach=coach, limit=limit
         )
+        services.access_log.record(
+            actor=caller.actor,
+            role=caller.role,
+            action="worklist",
+            seeker_id=None,
+            purpose="worklist",
+            detail={
+                "on": day.isoformat(),
+                "status": status,
+                "municipality": municipality,
+                "coach": coach,
+                "rows": len(items),
+            },
+        )
         return {"on": day.isoformat(), "position": view.runner.position(), "items": items}
+
+    @api.post(
+        "/v1/seekers/lookup",
+        response_model=LookupPublic,
+        summary="Identity code → seeker ids, through the keyed hash",
+    )
+    def lookup(body: LookupRequest, access: Access) -> dict[str, Any]:
+        caller, purpose = access
+        require(caller, "lookup")
+        found = app.lookup_person(body.personal_identity_code)
+        if caller.role == "caseworker":
+            found = [s for s in found if caller.covers(seeker_municipality(services, s))]
+        services.access_log.record(
+            actor=caller.actor,
+            role=caller.role,
+            action="lookup",
+            seeker_id=found[0] if len(found) == 1 else None,
+            purpose=purpose,
+            detail={"found": found},
+        )
+        return {"seeker_ids": found}
+
+
+def _audit_routes(api: FastAPI, services: Services) -> None:
+    app = services.app
+
+    @api.get("/v1/feed", summary="The global order of events, for downstream consumers")
+    def feed(
+        caller: Caller,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        require(caller, "feed")
+        items = app.feed(after, limit)
+        return {"events": items, "next_after": items[-1]["position"] if items else after}
+
+    @api.get("/v1/access-log", summary="Who read which personal timeline, when and why")
+    def access_log(
+        caller: Caller,
+        seeker_id: UUID | None = None,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        from_: Annotated[datetime | None, Query(alias="from")] = None,
+        to: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        require(caller, "access_log")
+        rows = services.access_log.query(
+            seeker_id=str(seeker_id) if seeker_id else None,
+            actor=actor,
+            since=from_,
+            until=to,
+            limit=limit,
+        )
+        return {"entries": [r.to_dict() for r in rows]}

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from timeline.auth import AuthError
 from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.vocabulary import EventValidationError
@@ -66,6 +67,12 @@ def to_problem(exc: Exception) -> JSONResponse:
             str(exc),
             errors=[{"loc": "personal_identity_code", "msg": str(exc), "type": "value_error"}],
         )
+    if isinstance(exc, AuthError):
+        title = "Unauthorized" if exc.status == 401 else "Forbidden"
+        response = problem(exc.status, title.lower(), title, exc.detail)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):

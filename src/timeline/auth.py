@@ -1,0 +1,136 @@
+"""Who is asking: bearer tokens (stored only as SHA-256 hashes) carrying a role and an
+organisation scope (municipality codes, or ``*`` for all).
+
+Tokens come from ``TIMELINE_TOKENS_FILE`` (a JSON list) or ``TIMELINE_TOKENS`` (the same JSON
+inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": [codes] |
+"*"}``. ``timeline token new`` makes a token and prints its entry. With no tokens configured and
+``TIMELINE_ENVIRONMENT=development``, every request acts as a development admin (the README's demo);
+in any other environment a request without a valid token is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Role = Literal["writer", "caseworker", "auditor", "reporter", "admin"]
+ROLES: tuple[Role, ...] = ("writer", "caseworker", "auditor", "reporter", "admin")
+
+#: roles that must state a purpose for every read of a personal timeline
+PURPOSE_REQUIRED: frozenset[str] = frozenset({"caseworker", "auditor", "admin"})
+
+#: what each role may do; the API checks these by name
+PERMISSIONS: Mapping[str, frozenset[Role]] = {
+    "append": frozenset({"writer", "admin"}),
+    "lookup": frozenset({"writer", "caseworker", "auditor", "admin"}),
+    "read_personal": frozenset({"caseworker", "auditor", "admin"}),
+    "worklist": frozenset({"caseworker", "auditor", "admin"}),
+    "feed": frozenset({"auditor", "admin"}),
+    "access_log": frozenset({"auditor", "admin"}),
+    "statistics": frozenset({"reporter", "auditor", "admin"}),
+    "audit": frozenset({"auditor", "admin"}),
+}
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+    scope: frozenset[str] | None  # None: every organisation
+
+    def may(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+    def covers(self, municipality: str | None) -> bool:
+        return self.scope is None or (municipality is not None and municipality in self.scope)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+DEVELOPMENT_ADMIN = Principal("development", "admin", None)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return "tl_" + secrets.token_urlsafe(32)
+
+
+class TokenRegistry:
+    def __init__(self, entries: Iterable[Mapping[str, object]], *, development: bool) -> None:
+        self._by_hash: dict[str, Principal] = {}
+        for i, entry in enumerate(entries):
+            role = str(entry.get("role"))
+            if role not in ROLES:
+                msg = f"token entry {i}: role must be one of {', '.join(ROLES)}, not {role!r}"
+                raise ValueError(msg)
+            digest = str(entry.get("sha256", "")).lower()
+            if len(digest) != 64:
+                msg = f"token entry {i}: sha256 must be the 64-hex SHA-256 of the token"
+                raise ValueError(msg)
+            scope = entry.get("scope", "*")
+            if scope != "*" and not isinstance(scope, list):
+                msg = f'token entry {i}: scope must be "*" or a list of municipality codes'
+                raise ValueError(msg)
+            codes = None if scope == "*" else frozenset(str(c) for c in scope)
+            self._by_hash[digest] = Principal(str(entry.get("name", f"token-{i}")), role, codes)
+        self.open_development = development and not self._by_hash
+
+    @classmethod
+    def from_settings(
+        cls, tokens_json: str | None, tokens_file: str | None, *, development: bool
+    ) -> TokenRegistry:
+        entries: list[Mapping[str, object]] = []
+        if tokens_file:
+            entries += json.loads(Path(tokens_file).read_text(encoding="utf-8"))
+        if tokens_json:
+            entries += json.loads(tokens_json)
+        return cls(entries, development=development)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if authorization is None or not authorization.lower().startswith("bearer "):
+            if self.open_development:
+                return DEVELOPMENT_ADMIN
+            raise AuthError(401, "a bearer token is required (Authorization: Bearer …)")
+        digest = token_hash(authorization[7:].strip())
+        for known, principal in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return principal
+        raise AuthError(401, "unknown or revoked token")
+
+
+def require(principal: Principal, permission: str) -> None:
+    if not principal.may(permission):
+        raise AuthError(403, f"the {principal.role} role may not {permission.replace('_', ' ')}")
+
+
+def require_purpose(principal: Principal, purpose: str | None) -> str:
+    if purpose and purpose.strip():
+        return purpose.strip()
+    if principal.role in PURPOSE_REQUIRED and principal is not DEVELOPMENT_ADMIN:
+        raise AuthError(
+            403,
+            f"the {principal.role} role must state a purpose for reading a "
+            "personal timeline (X-Purpose header or ?purpose=)",
+        )
+    return "unstated"
+
+
+def scope_list(scope: Sequence[str] | None) -> object:
+    return "*" if scope is None else sorted(scope)

@@ -1,0 +1,137 @@
+"""Every CLI command a user runs: help, history, obligations, verify, rebuild, token."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.factories import event, new_seeker
+from timeline.application import TimelineApp
+from timeline.auth import TokenRegistry
+from timeline.cli import build_parser, main
+from timeline.settings import Settings
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def _seed(db: str) -> str:
+    app = TimelineApp(settings=Settings(database_url=db, environment="test"))
+    seeker = new_seeker()
+    app.append(
+        [
+            event("job_search_started", seeker, on="2025-06-02"),
+            event("meeting_held", seeker, on="2025-06-04"),
+        ]
+    )
+    app.close()
+    return seeker
+
+
+def test_every_command_has_help_that_explains_it() -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert set(commands) == {
+        "serve",
+        "import",
+        "history",
+        "verify",
+        "obligations",
+        "rebuild",
+        "worker",
+        "token",
+        "demo",
+    }
+    for name, sub in commands.items():
+        assert sub.description, name
+        assert "--db" in sub.format_help(), name
+
+
+def test_history_prints_both_times_and_is_logged(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeker = _seed(db)
+    assert main(["history", seeker, "--db", db, "--purpose", "complaint 12/2025"]) == 0
+    out = capsys.readouterr().out
+    assert "job_search_started" in out and "meeting_held" in out
+    assert main(["history", seeker, "--db", db, "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["version"] for x in lines] == [1, 2]
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT action, seeker_id, purpose FROM timeline_access_log ORDER BY seq"
+        ).fetchall()
+    assert rows[0] == ("history", seeker, "complaint 12/2025")
+    assert rows[1][2].startswith("unstated")
+
+
+def test_obligations_for_a_seeker_and_the_worklist_export(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeker = _seed(db)
+    assert main(["obligations", seeker, "--on", "2025-06-10", "--db", db, "--json"]) == 0
+    items = {i["kind"]: i for i in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert items["initial_interview"]["status"] == "met"
+    assert items["initial_interview"]["met_on"] == "2025-06-04"
+    other = _seed_second(db)
+    assert main(["obligations", "--on", "2025-06-10", "--status", "overdue", "--db", db]) == 0
+    overdue = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {o["seeker_id"] for o in overdue if o["kind"] == "initial_interview"} == {other}
+
+
+def _seed_second(db: str) -> str:
+    app = TimelineApp(settings=Settings(database_url=db, environment="test"))
+    seeker = new_seeker()
+    app.append([event("job_search_started", seeker, on="2025-06-02")])
+    app.close()
+    return seeker
+
+
+def test_verify_is_clean_then_names_a_tampered_seeker(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeker = _seed(db)
+    assert main(["verify", "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"seekers_checked": 1, "broken": 0}
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = replace(state, 'phone', 'video') "
+            "WHERE originator_version = 2"
+        )
+    assert main(["verify", "--db", db, "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert f"seeker {seeker} version 2" in captured.err
+
+
+def test_rebuild_reports_the_events_it_applied(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(db)
+    assert main(["rebuild", "obligations", "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 2
+
+
+def test_a_new_token_works_and_only_its_hash_is_printed_for_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["token", "--name", "lahti", "--role", "caseworker", "--scope", "398,016"]) == 0
+    captured = capsys.readouterr()
+    entry = json.loads(captured.out)
+    token = captured.err.strip().rsplit(" ", 1)[-1]
+    assert token not in captured.out
+    principal = TokenRegistry([entry], development=False).authenticate(f"Bearer {token}")
+    assert (principal.role, principal.scope) == ("caseworker", frozenset({"398", "016"}))
+
+
+def test_bad_arguments_are_explained(
+    capsys: pytest.CaptureFixture[str], url_for: Callable[[str], str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["history", "x", "--as-of", "2025-06-01"])
+    assert exited.value.code == 2
+    assert "no UTC offset" in capsys.readouterr().err

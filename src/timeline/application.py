@@ -4,8 +4,9 @@ atomic per batch, optimistic concurrency per seeker) and reads histories, as kno
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -24,6 +25,7 @@ from timeline.store.index import EventIndex, IndexRow
 from timeline.vocabulary import HELSINKI, ParsedEvent
 
 MAX_CONCURRENCY_RETRIES = 8
+LOOKUP_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,7 @@ class TimelineApp(Application[UUID]):
         if not events:
             return []
         now = self.clock()
-        self._check_times(events, now)
-        prepared = [self._with_person_ref(e) for e in events]
+        prepared = self.prepare(events, now)
         for attempt in range(MAX_CONCURRENCY_RETRIES):
             try:
                 return self._append_once(prepared, now)
@@ -133,122 +134,50 @@ class TimelineApp(Application[UUID]):
     def _append_once(
         self, events: list[tuple[ParsedEvent, str | None]], now: datetime
     ) -> list[Appended]:
-        known = self.index.index_by_event_ids([e.event_id for e, _ in events])
-        results: list[Appended | None] = [None] * len(events)
-        aggregates: dict[str, Timeline | None] = {}
-        seen_in_batch: dict[str, str] = {}
-        pending: list[tuple[int, Timeline, str]] = []
-        for i, (event, ref) in enumerate(events):
-            data = dict(event.data)
-            if ref is not None:
-                data["person_ref"] = ref
-            content = event_content(
-                event.event_id,
-                event.seeker_id,
-                event.type,
-                event.occurred_at,
-                event.occurred_on,
-                event.actor,
-                event.source,
-                data,
-            )
-            digest = content_digest(content)
-            if event.event_id in known or event.event_id in seen_in_batch:
-                stored_digest = (
-                    known[event.event_id].digest
-                    if event.event_id in known
-                    else seen_in_batch[event.event_id]
-                )
-                if stored_digest != digest:
-                    raise Conflict(
-                        "event_id was already used for an event with other content",
-                        event_id=event.event_id,
-                        seeker_id=event.seeker_id,
-                        current_version=None,
-                        index=i,
-                    )
-                if event.event_id in known:
-                    results[i] = _answer(known[event.event_id], duplicate=True)
-                continue  # a repeat inside the batch is answered below, after the first
-            seen_in_batch[event.event_id] = digest
-            agg = self._load(event.seeker_id, aggregates)
-            current = agg.version if agg is not None else 0
-            if event.expected_version is not None and event.expected_version != current:
-                raise Conflict(
-                    f"expected_version {event.expected_version} but the timeline is at "
-                    f"version {current}",
-                    event_id=event.event_id,
-                    seeker_id=event.seeker_id,
-                    current_version=current,
-                    index=i,
-                )
-            try:
-                agg = self._decide(agg, event, data, now)
-            except InvalidEvent as exc:
-                raise InvalidEvent(exc.errors, index=i) from None
-            aggregates[event.seeker_id] = agg
-            pending.append((i, agg, event.event_id))
-        if pending:
-            self._save(pending, events, results, now)
-        # In-batch repeats get the answer of their first occurrence.
-        first: dict[str, Appended] = {r.event_id: r for r in results if r is not None}
-        return [r if r is not None else first[events[i][0].event_id] for i, r in enumerate(results)]
+        decisions = self.decisions(now, [e.event_id for e, _ in events])
+        slots = decisions.decide(events)
+        return decisions.answer(slots, decisions.save())
 
     def dry_run(self, events: Sequence[ParsedEvent]) -> list[tuple[int, Exception]]:
         """Check a whole batch against the store and the timeline rules without writing.
         Unlike :meth:`append` it does not stop at the first refusal: it returns every refused
         event's index with the reason (a refused event is left out of the simulation)."""
+        return self.decide_each(events)[0]
+
+    # -- reusable steps of an append (group commit and bulk import) ----------------------------
+    # BEGIN performance steps (issue 6): `append` = prepare + decisions + decide + save + answer.
+
+    def prepare(
+        self, events: Sequence[ParsedEvent], now: datetime
+    ) -> list[tuple[ParsedEvent, str | None]]:
+        """Check recorded-time limits and derive person refs; raises :class:`InvalidEvent`."""
+        self._check_times(events, now)
+        return [self._with_person_ref(e) for e in events]
+
+    def decisions(self, now: datetime, event_ids: Sequence[str]) -> Decisions:
+        """A fresh set of decisions at ``now``, knowing which of ``event_ids`` are stored."""
+        known: dict[str, IndexRow] = {}
+        ids = list(dict.fromkeys(event_ids))
+        for i in range(0, len(ids), LOOKUP_CHUNK):
+            known.update(self.index.index_by_event_ids(ids[i : i + LOOKUP_CHUNK]))
+        return Decisions(self, now, known)
+
+    def decide_each(
+        self, events: Sequence[ParsedEvent]
+    ) -> tuple[list[tuple[int, Exception]], Decisions]:
+        """Decide every event on its own against the store (nothing written): the refused
+        ones with their reasons, and the decisions of the others, ready to :meth:`save`."""
         now = self.clock()
+        decisions = self.decisions(now, [e.event_id for e in events])
         refused: list[tuple[int, Exception]] = []
-        aggregates: dict[str, Timeline | None] = {}
-        known = self.index.index_by_event_ids([e.event_id for e in events])
-        seen: dict[str, str] = {}
         for i, raw in enumerate(events):
             try:
-                self._check_times([raw], now)
-                event, ref = self._with_person_ref(raw)
-                data = dict(event.data) | ({"person_ref": ref} if ref else {})
-                digest = content_digest(
-                    event_content(
-                        event.event_id,
-                        event.seeker_id,
-                        event.type,
-                        event.occurred_at,
-                        event.occurred_on,
-                        event.actor,
-                        event.source,
-                        data,
-                    )
-                )
-                previous = (
-                    known[event.event_id].digest
-                    if event.event_id in known
-                    else (seen.get(event.event_id))
-                )
-                if previous is not None:
-                    if previous != digest:
-                        raise Conflict(
-                            "event_id was already used for an event with other content",
-                            event_id=event.event_id,
-                            seeker_id=event.seeker_id,
-                            current_version=None,
-                        )
-                    continue
-                agg = self._load(event.seeker_id, aggregates)
-                current = agg.version if agg is not None else 0
-                if event.expected_version is not None and event.expected_version != current:
-                    raise Conflict(
-                        f"expected_version {event.expected_version} but the "
-                        f"timeline is at version {current}",
-                        event_id=event.event_id,
-                        seeker_id=event.seeker_id,
-                        current_version=current,
-                    )
-                aggregates[event.seeker_id] = self._decide(agg, event, data, now)
-                seen[event.event_id] = digest
+                decisions.decide(self.prepare([raw], now), index=False)
             except (InvalidEvent, Conflict) as exc:
                 refused.append((i, exc))
-        return refused
+        return refused, decisions
+
+    # END performance steps (issue 6)
 
     def _load(self, seeker_id: str, cache: dict[str, Timeline | None]) -> Timeline | None:
         if seeker_id not in cache:
@@ -285,51 +214,6 @@ class TimelineApp(Application[UUID]):
             return Timeline.open(UUID(event.seeker_id), **kwargs)
         agg.record(event.type, **kwargs)
         return agg
-
-    def _save(
-        self,
-        pending: list[tuple[int, Timeline, str]],
-        events: list[tuple[ParsedEvent, str | None]],
-        results: list[Appended | None],
-        now: datetime,
-    ) -> None:
-        aggregates = list({id(a): a for _, a, _ in pending}.values())
-        rows: list[IndexRow] = []
-        versions = {
-            ev.event_id: ev.originator_version  # type: ignore[attr-defined]
-            for agg in aggregates
-            for ev in agg.pending_events
-        }
-        for i, agg, event_id in pending:
-            event, ref = events[i]
-            version = versions[event_id]
-            rows.append(
-                IndexRow(
-                    event_id=event_id,
-                    seeker_id=event.seeker_id,
-                    version=version,
-                    position=None,
-                    type=event.type,
-                    occurred_at=event.occurred_at,
-                    occurred_on=event.occurred_on,
-                    recorded_at=now,
-                    digest=agg.digests[event_id],
-                    hash=agg.hashes[event_id],
-                    person_ref=ref,
-                )
-            )
-        recordings = self.save(*aggregates, index_rows=rows)
-        positions = {
-            (
-                str(r.domain_event.originator_id),
-                r.domain_event.originator_version,
-            ): r.notification.id
-            for r in recordings
-        }
-        for (i, _, _), row in zip(pending, rows, strict=True):
-            results[i] = _answer(
-                row.with_position(positions[(row.seeker_id, row.version)]), duplicate=False
-            )
 
     def _with_person_ref(self, event: ParsedEvent) -> tuple[ParsedEvent, str | None]:
         if event.personal_identity_code is None:
@@ -459,6 +343,201 @@ class TimelineApp(Application[UUID]):
                 }
             )
         return out
+
+
+# BEGIN performance steps (issue 6): decisions shared by the requests of one transaction.
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One new event decided for writing: its request's slot, the domain event, chain values."""
+
+    event: ParsedEvent
+    person_ref: str | None
+    domain_event: Timeline.Event
+    digest: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A slot answered by an event decided earlier in the same decisions (``duplicate`` when
+    that was another request)."""
+
+    event_id: str
+    duplicate: bool
+
+
+Slot = Appended | Planned | Repeat
+
+
+class Decisions:
+    """Decisions of one or more requests against shared timelines, written by one save.
+
+    :meth:`decide` takes one request (a batch that is all accepted or all refused): its
+    events are decided after every earlier request's, so a later request sees their effects
+    (versions, rules). A refused request raises and leaves no trace: the other requests'
+    decisions stand. Used by :meth:`TimelineApp.append` (one request), the group committer
+    (many) and the bulk import (one per event, saved in chunks)."""
+
+    def __init__(self, app: TimelineApp, now: datetime, known: dict[str, IndexRow]) -> None:
+        self.app = app
+        self.now = now
+        self.known = known
+        self.aggregates: dict[str, Timeline | None] = {}
+        self.seen: dict[str, tuple[str, int]] = {}  # event_id -> (digest, request number)
+        self.planned: list[Planned] = []
+        self.requests = 0
+
+    def decide(
+        self, events: list[tuple[ParsedEvent, str | None]], *, index: bool = True
+    ) -> list[Slot]:
+        """Decide one request; raise :class:`InvalidEvent`/:class:`Conflict` (with the event's
+        index in the request when ``index``) and undo this request's effects if refused."""
+        request = self.requests
+        self.requests += 1
+        mark = len(self.planned)
+        added: list[str] = []
+        saved: dict[str, Timeline | None] = {}  # seeker -> its timeline before this request
+        try:
+            return self._decide(events, request, added, saved, index=index)
+        except BaseException:
+            del self.planned[mark:]
+            for event_id in added:
+                del self.seen[event_id]
+            self.aggregates.update(saved)
+            raise
+
+    def _decide(
+        self,
+        events: list[tuple[ParsedEvent, str | None]],
+        request: int,
+        added: list[str],
+        saved: dict[str, Timeline | None],
+        *,
+        index: bool,
+    ) -> list[Slot]:
+        app = self.app
+        slots: list[Slot] = []
+        for i, (event, ref) in enumerate(events):
+            at = i if index else None
+            data = dict(event.data)
+            if ref is not None:
+                data["person_ref"] = ref
+            digest = content_digest(
+                event_content(
+                    event.event_id,
+                    event.seeker_id,
+                    event.type,
+                    event.occurred_at,
+                    event.occurred_on,
+                    event.actor,
+                    event.source,
+                    data,
+                )
+            )
+            stored = self.known.get(event.event_id)
+            earlier = self.seen.get(event.event_id)
+            if stored is not None or earlier is not None:
+                previous = stored.digest if stored is not None else earlier[0]  # type: ignore[index]
+                if previous != digest:
+                    raise Conflict(
+                        "event_id was already used for an event with other content",
+                        event_id=event.event_id,
+                        seeker_id=event.seeker_id,
+                        current_version=None,
+                        index=at,
+                    )
+                if stored is not None:
+                    slots.append(_answer(stored, duplicate=True))
+                else:
+                    slots.append(Repeat(event.event_id, duplicate=earlier[1] != request))  # type: ignore[index]
+                continue
+            agg = app._load(event.seeker_id, self.aggregates)
+            current = agg.version if agg is not None else 0
+            if event.expected_version is not None and event.expected_version != current:
+                raise Conflict(
+                    f"expected_version {event.expected_version} but the timeline is at "
+                    f"version {current}",
+                    event_id=event.event_id,
+                    seeker_id=event.seeker_id,
+                    current_version=current,
+                    index=at,
+                )
+            if len(events) > 1 and event.seeker_id not in saved:
+                # A refusal may only come after this request changed the timeline: keep a copy.
+                saved[event.seeker_id] = copy.deepcopy(agg)
+            try:
+                agg = app._decide(agg, event, data, self.now)
+            except InvalidEvent as exc:
+                raise InvalidEvent(exc.errors, index=at) from None
+            self.aggregates[event.seeker_id] = agg
+            self.seen[event.event_id] = (digest, request)
+            added.append(event.event_id)
+            planned = Planned(
+                event=event,
+                person_ref=ref,
+                domain_event=cast(Timeline.Event, agg.pending_events[-1]),
+                digest=agg.digests[event.event_id],
+                hash=agg.hashes[event.event_id],
+            )
+            self.planned.append(planned)
+            slots.append(planned)
+        return slots
+
+    def save(self, planned: Sequence[Planned] | None = None) -> dict[str, Appended]:
+        """Write the planned events (all, or a slice in order) and their index rows in one
+        transaction; the answers by event_id. Raises ``IntegrityError`` if another writer took
+        a version or an event_id first (nothing of this save is then written)."""
+        todo = self.planned if planned is None else planned
+        if not todo:
+            return {}
+        rows = [
+            IndexRow(
+                event_id=p.event.event_id,
+                seeker_id=p.event.seeker_id,
+                version=p.domain_event.originator_version,
+                position=None,
+                type=p.event.type,
+                occurred_at=p.event.occurred_at,
+                occurred_on=p.event.occurred_on,
+                recorded_at=self.now,
+                digest=p.digest,
+                hash=p.hash,
+                person_ref=p.person_ref,
+            )
+            for p in todo
+        ]
+        recordings = self.app.save(*(p.domain_event for p in todo), index_rows=rows)
+        positions = {
+            (str(r.domain_event.originator_id), r.domain_event.originator_version): (
+                r.notification.id
+            )
+            for r in recordings
+        }
+        return {
+            row.event_id: _answer(
+                row.with_position(positions[(row.seeker_id, row.version)]), duplicate=False
+            )
+            for row in rows
+        }
+
+    @staticmethod
+    def answer(slots: Sequence[Slot], saved: Mapping[str, Appended]) -> list[Appended]:
+        """One request's answers once its events are saved."""
+        out = []
+        for slot in slots:
+            if isinstance(slot, Appended):
+                out.append(slot)
+            elif isinstance(slot, Planned):
+                out.append(saved[slot.event.event_id])
+            else:
+                first = saved[slot.event_id]
+                out.append(replace(first, duplicate=True) if slot.duplicate else first)
+        return out
+
+
+# END performance steps (issue 6)
 
 
 def _answer(row: IndexRow, *, duplicate: bool) -> Appended:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from projections.obligations import ObligationsView
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog
+from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
 from timeline.db import SideDatabase
@@ -23,6 +24,7 @@ class Services:
     obligations: ObligationsView
     access_log: AccessLog
     tokens: TokenRegistry
+    digests: Digests
 
     def close(self) -> None:
         self.db.close()
@@ -41,6 +43,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> S
         db=db,
         obligations=ObligationsView(app, db),
         access_log=AccessLog(db, clock),
+        digests=Digests(app, db, settings.digest_key_bytes, clock),
         tokens=TokenRegistry.from_settings(
             settings.tokens.get_secret_value() if settings.tokens else None,
             settings.tokens_file,

@@ -21,6 +21,7 @@ from timeline.vocabulary import HELSINKI, EventValidationError, ParsedEvent, par
 
 EXIT_INVALID = 2
 IMPORT_BATCH = 500
+IMPORT_CHUNK = 5000  # events per transaction of `timeline import`
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -71,36 +72,54 @@ def parse_jsonl(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    # Decide every event once (the validation pass), then write those very decisions in large
+    # chunks: no second load or decision per seeker. The decisions hold every timeline of the
+    # file in memory until written (as the dry run always did).
+    from eventsourcing.persistence import IntegrityError
+
     app = _app(args)
     source: IO[str] = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     with source:
         events, problems = parse_jsonl(
             _read_lines(source), allow_test_codes=app.settings.test_codes_allowed
         )
+    decisions = None
     if not problems:
-        for i, exc in app.dry_run([e for _, e in events]):
+        refused, decisions = app.decide_each([e for _, e in events])
+        for i, exc in refused:
             number = events[i][0]
             errors = exc.errors if isinstance(exc, InvalidEvent) else []
             if errors:
                 problems.extend(f"line {number}: {e.loc}: {e.msg}" for e in errors)
             else:
                 problems.append(f"line {number}: {_conflict_loc(exc)}: {exc}")
-    if problems:
+    if problems or decisions is None:
         for p in problems:
             print(p, file=sys.stderr)
         print(f"refused: {len(problems)} problem(s); nothing was written", file=sys.stderr)
         return EXIT_INVALID
-    accepted = duplicates = 0
+    planned = decisions.planned
+    accepted = 0
     with tqdm(
         total=len(events), unit="event", file=sys.stderr, disable=args.quiet, desc="importing"
     ) as bar:
-        for start in range(0, len(events), IMPORT_BATCH):
-            batch = [e for _, e in events[start : start + IMPORT_BATCH]]
-            for result in app.append(batch):
-                duplicates += result.duplicate
-                accepted += not result.duplicate
-            bar.update(len(batch))
-    print(json.dumps({"accepted": accepted, "duplicates": duplicates}))
+        bar.update(len(events) - len(planned))  # duplicates: nothing to write
+        for start in range(0, len(planned), IMPORT_CHUNK):
+            chunk = planned[start : start + IMPORT_CHUNK]
+            try:
+                decisions.save(chunk)
+            except IntegrityError:
+                # Another writer took a version or an event_id since the validation pass:
+                # decide the rest again, batch by batch, as a live append would.
+                rest = [p.event for p in planned[start:]]
+                for at in range(0, len(rest), IMPORT_BATCH):
+                    batch = rest[at : at + IMPORT_BATCH]
+                    accepted += sum(not r.duplicate for r in app.append(batch))
+                    bar.update(len(batch))
+                break
+            accepted += len(chunk)
+            bar.update(len(chunk))
+    print(json.dumps({"accepted": accepted, "duplicates": len(events) - accepted}))
     return 0
 
 
@@ -154,21 +173,70 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from timeline.verify import all_seekers, verify_seeker
+    from timeline.audit.checks import verify_store
 
-    app = _app(args)
-    seekers: Iterable[str] = [args.seeker] if args.seeker else all_seekers(app)
-    checked = broken = 0
-    for seeker_id in tqdm(
-        seekers, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying"
-    ):
-        checked += 1
-        found = verify_seeker(app, seeker_id)
-        if found is not None:
-            broken += 1
-            print(f"BROKEN {found}", file=sys.stderr)
-    print(json.dumps({"seekers_checked": checked, "broken": broken}))
-    return 1 if broken else 0
+    services = bootstrap(_settings(args))
+    kept = None
+    if args.digests:
+        with open(args.digests, encoding="utf-8") as f:
+            kept = [json.loads(line) for line in f if line.strip()]
+
+    def progress(it: Iterable[str]) -> Iterable[str]:
+        return tqdm(it, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying")
+
+    report = verify_store(
+        services, seeker=args.seeker, since=args.since, kept_digests=kept, progress=progress
+    )
+    for broken in report.broken:
+        print(f"BROKEN {broken}", file=sys.stderr)
+    if report.access_log:
+        print(f"BROKEN {report.access_log}", file=sys.stderr)
+    for problem in report.digest_problems:
+        print(f"BROKEN digest {problem}", file=sys.stderr)
+    summary = report.to_dict()
+    summary["broken"] = len(report.broken)
+    print(json.dumps(summary))
+    return 0 if report.ok else 1
+
+
+# -- audit exports --------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from timeline.audit.export import export_seeker
+
+    services = bootstrap(_settings(args))
+    out = Path(args.out or f"export-{args.seeker_id}")
+    exported = export_seeker(services, args.seeker_id, out, as_of=args.as_of)
+    _log_cli_read(
+        services.app,
+        args.seeker_id,
+        "export",
+        args.purpose,
+        {"as_of": args.as_of.isoformat() if args.as_of else None, "out": str(out)},
+    )
+    print(json.dumps({"directory": str(out), **exported.manifest}, indent=2))
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from timeline.audit.digests import export_lines
+
+    services = bootstrap(_settings(args))
+    if args.export:
+        text = export_lines(services.digests.kept())
+        if args.export == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.export, "w", encoding="utf-8") as f:
+                f.write(text)
+        return 0
+    yesterday = services.clock().astimezone(HELSINKI).date() - timedelta(days=1)
+    digest = services.digests.seal(args.day or yesterday)
+    print(json.dumps(digest.to_dict()))
+    return 0
 
 
 # -- obligations, rebuild, worker ---------------------------------------------------------------
@@ -255,10 +323,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _start_jobs(services: Services) -> Any:
-    from timeline.jobs import Jobs, build_scheduler
+    from timeline.jobs import Jobs, NightlyAudit, build_scheduler
 
     jobs = Jobs(services.app, services.obligations, services.clock)
-    scheduler = build_scheduler(jobs)
+    scheduler = build_scheduler(jobs, nightly=NightlyAudit(jobs, services))
     scheduler.start()
     return scheduler
 
@@ -427,8 +495,46 @@ def _operations_commands(add: AddCommand) -> None:
         "naming, for every broken seeker, the first broken link and why.",
     )
     p.add_argument("--seeker", metavar="ID", help="verify one seeker only")
+    p.add_argument(
+        "--since",
+        type=_date,
+        metavar="DATE",
+        help="only seekers with events recorded on or after DATE",
+    )
+    p.add_argument(
+        "--digests",
+        metavar="FILE",
+        help="daily digests kept outside the system (from `timeline digest --export`)"
+        ": name every day the store no longer matches",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_verify)
+
+    p = add(
+        "export",
+        "export a seeker's history for an auditor (JSONL, manifest, HTML report)",
+        "Write DIR/events.jsonl (every event with both times, position, digest and chain "
+        "hash), DIR/manifest.json and DIR/report.html (the timeline on a time axis with "
+        "obligations). Verify offline with `python ops/verify_export.py DIR`. The read is "
+        "recorded in the access log.",
+    )
+    p.add_argument("seeker_id", metavar="SEEKER_ID")
+    p.add_argument("--as-of", type=_aware, metavar="T", help="as known at T")
+    p.add_argument("--out", metavar="DIR", help="default: export-SEEKER_ID")
+    p.add_argument("--purpose", help="why you read it (recorded in the access log)")
+    p.set_defaults(func=cmd_export)
+
+    p = add(
+        "digest",
+        "seal a finished day's digest, or export the kept digests",
+        "A day's digest is a Merkle root over the chain hashes of the events recorded that "
+        "day (Europe/Helsinki), signed with TIMELINE_DIGEST_KEY. Without options, seal "
+        "yesterday's. Keep the export outside the system; `timeline verify --digests FILE` "
+        "later proves the log unchanged.",
+    )
+    p.add_argument("--day", type=_date, metavar="DATE", help="seal this day instead")
+    p.add_argument("--export", metavar="FILE", help="write every kept digest as JSON Lines")
+    p.set_defaults(func=cmd_digest)
 
     p = add("rebuild", "rebuild a projection from zero, from the whole log")
     p.add_argument("projection", choices=["obligations"])

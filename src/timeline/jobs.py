@@ -15,6 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from projections.obligations import ObligationsView
 from projections.runtime import ViewDatabase
 from timeline.application import TimelineApp
+from timeline.audit.checks import verify_store
+from timeline.bootstrap import Services
 from timeline.clock import Clock
 from timeline.vocabulary import HELSINKI
 
@@ -146,7 +149,39 @@ class Jobs:
         return self.run("month_close", work)
 
 
-def build_scheduler(jobs: Jobs, *, catch_up_seconds: float = 1.0) -> BackgroundScheduler:
+class NightlyAudit:
+    """Seal yesterday's digest (and any earlier unsealed day since the last one), then verify
+    every seeker's chain, the access log, and every kept digest against the store. (A full pass:
+    at national scale run it weekly and use ``timeline verify --since`` nightly.)"""
+
+    def __init__(self, jobs: Jobs, services: Services) -> None:
+        self.jobs = jobs
+        self.services = services
+
+    def __call__(self) -> str:
+        return self.jobs.run("nightly_audit", self.work)
+
+    def work(self) -> str:
+        today = self.jobs.today()
+        yesterday = today - timedelta(days=1)
+        kept = self.services.digests.kept()
+        day = date.fromisoformat(kept[-1].day) + timedelta(days=1) if kept else yesterday
+        sealed = 0
+        while day <= yesterday:
+            self.services.digests.seal(day)
+            sealed += 1
+            day += timedelta(days=1)
+        report = verify_store(
+            self.services, kept_digests=[d.to_dict() for d in self.services.digests.kept()]
+        )
+        if not report.ok:
+            raise RuntimeError(f"verification failed: {report.to_dict()}")
+        return f"{sealed} day digest(s) sealed; {report.seekers_checked} seekers verified clean"
+
+
+def build_scheduler(
+    jobs: Jobs, *, catch_up_seconds: float = 1.0, nightly: NightlyAudit | None = None
+) -> BackgroundScheduler:
     """Catch-up every second, day change just after midnight in Helsinki (and at start), month
     close on the 1st. Each job: one instance at a time, missed runs coalesced."""
     scheduler = BackgroundScheduler(
@@ -163,4 +198,8 @@ def build_scheduler(jobs: Jobs, *, catch_up_seconds: float = 1.0) -> BackgroundS
     scheduler.add_job(
         jobs.month_close, CronTrigger(day=1, hour=0, minute=20, timezone=HELSINKI), id="month_close"
     )
+    if nightly is not None:
+        scheduler.add_job(
+            nightly, CronTrigger(hour=2, minute=0, timezone=HELSINKI), id="nightly_audit"
+        )
     return scheduler

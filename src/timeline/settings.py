@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PERSON_KEY = "development-only-person-key-never-use-in-production"
+DEV_DIGEST_KEY = "development-only-digest-key-never-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -51,10 +52,18 @@ class Settings(BaseSettings):
         ):
             msg = "TIMELINE_PERSON_KEY must be set (≥ 32 characters) in production"
             raise ValueError(msg)
+        if self.environment == "production" and self.digest_key is None:
+            msg = "TIMELINE_DIGEST_KEY must be set in production (it signs the daily digests)"
+            raise ValueError(msg)
         if self.environment == "production" and not (self.tokens or self.tokens_file):
             msg = "TIMELINE_TOKENS or TIMELINE_TOKENS_FILE must be set in production"
             raise ValueError(msg)
         return self
+
+    @property
+    def digest_key_bytes(self) -> bytes:
+        key = self.digest_key.get_secret_value() if self.digest_key else DEV_DIGEST_KEY
+        return key.encode("utf-8")
 
     @property
     def test_codes_allowed(self) -> bool:

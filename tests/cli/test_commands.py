@@ -47,6 +47,8 @@ def test_every_command_has_help_that_explains_it() -> None:
         "worker",
         "token",
         "demo",
+        "export",
+        "digest",
     }
     for name, sub in commands.items():
         assert sub.description, name
@@ -99,7 +101,8 @@ def test_verify_is_clean_then_names_a_tampered_seeker(
 ) -> None:
     seeker = _seed(db)
     assert main(["verify", "--db", db, "--quiet"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"seekers_checked": 1, "broken": 0}
+    clean = json.loads(capsys.readouterr().out)
+    assert (clean["ok"], clean["seekers_checked"], clean["broken"]) == (True, 1, 0)
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
         conn.execute(
             "UPDATE stored_events SET state = replace(state, 'phone', 'video') "
@@ -135,3 +138,19 @@ def test_bad_arguments_are_explained(
         main(["history", "x", "--as-of", "2025-06-01"])
     assert exited.value.code == 2
     assert "no UTC offset" in capsys.readouterr().err
+
+
+def test_digests_sealed_exported_and_checked_from_the_command_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeker = _seed(db)  # recorded today (system clock): seal yesterday, an empty day
+    assert main(["digest", "--db", db]) == 0
+    sealed = json.loads(capsys.readouterr().out)
+    assert sealed["events"] == 0
+    kept = tmp_path / "digests.jsonl"
+    assert main(["digest", "--db", db, "--export", str(kept)]) == 0
+    assert json.loads(kept.read_text())["merkle_root"] == sealed["merkle_root"]
+    assert main(["verify", "--db", db, "--digests", str(kept), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["export", seeker, "--db", db, "--out", str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x" / "report.html").exists()

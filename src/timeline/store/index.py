@@ -97,6 +97,10 @@ class EventIndex(Protocol):
 
     def seekers_by_person_ref(self, person_ref: str) -> list[str]: ...
 
+    def index_recorded_between(self, start: datetime, end: datetime) -> list[IndexRow]:
+        """Rows recorded in [start, end), in position order."""
+        ...
+
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]: ...
 
 

@@ -62,6 +62,9 @@ class TimelineMemoryRecorder(POPOApplicationRecorder):
     def index_after_position(self, position: int, limit: int) -> list[IndexRow]:
         return [r for r in self._by_position if (r.position or 0) > position][:limit]
 
+    def index_recorded_between(self, start: datetime, end: datetime) -> list[IndexRow]:
+        return [r for r in self._by_position if start <= r.recorded_at < end]
+
     def seekers_by_person_ref(self, person_ref: str) -> list[str]:
         return sorted({r.seeker_id for r in self._by_position if r.person_ref == person_ref})
 

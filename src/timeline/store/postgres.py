@@ -102,6 +102,14 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             [position, limit],
         )
 
+    def index_recorded_between(self, start: datetime, end: datetime) -> list[IndexRow]:
+        return self._select(
+            SQL(
+                "SELECT * FROM {} WHERE recorded_at >= %s AND recorded_at < %s ORDER BY position"
+            ).format(self._index),
+            [start, end],
+        )
+
     def seekers_by_person_ref(self, person_ref: str) -> list[str]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(

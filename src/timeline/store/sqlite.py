@@ -94,6 +94,13 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
             [position, limit],
         )
 
+    def index_recorded_between(self, start: datetime, end: datetime) -> list[IndexRow]:
+        return self._select(
+            f"SELECT * FROM {INDEX_TABLE} WHERE recorded_at >= ? AND recorded_at < ? "
+            "ORDER BY position",
+            [iso_utc(start), iso_utc(end)],
+        )
+
     def seekers_by_person_ref(self, person_ref: str) -> list[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(

@@ -1,0 +1,69 @@
+"""The whole audit check: every seeker's hash chain (or those recorded since a day), the access
+log's chain, and digests kept outside the system. Used by ``timeline verify`` and the nightly
+job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from timeline.bootstrap import Services
+from timeline.verify import Break, all_seekers, verify_seeker
+from timeline.vocabulary import HELSINKI
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=HELSINKI)
+
+
+@dataclass
+class Report:
+    seekers_checked: int = 0
+    broken: list[Break] = field(default_factory=list)
+    access_log: str | None = None
+    digest_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken and self.access_log is None and not self.digest_problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "seekers_checked": self.seekers_checked,
+            "broken": [str(b) for b in self.broken],
+            "access_log": self.access_log or "ok",
+            "digest_problems": self.digest_problems,
+        }
+
+
+def seekers_recorded_since(services: Services, day: date) -> list[str]:
+    start = datetime.combine(day, time.min, tzinfo=HELSINKI)
+    rows = services.app.index.index_recorded_between(start, FAR_FUTURE)
+    return sorted({r.seeker_id for r in rows})
+
+
+def verify_store(
+    services: Services,
+    *,
+    seeker: str | None = None,
+    since: date | None = None,
+    kept_digests: list[dict[str, Any]] | None = None,
+    progress: Callable[[Iterable[str]], Iterable[str]] = lambda it: it,
+) -> Report:
+    report = Report()
+    if seeker:
+        seekers: Iterable[str] = [seeker]
+    elif since:
+        seekers = seekers_recorded_since(services, since)
+    else:
+        seekers = all_seekers(services.app)
+    for seeker_id in progress(seekers):
+        report.seekers_checked += 1
+        found = verify_seeker(services.app, seeker_id)
+        if found is not None:
+            report.broken.append(found)
+    report.access_log = services.access_log.verify()
+    if kept_digests:
+        report.digest_problems = services.digests.check(kept_digests)
+    return report

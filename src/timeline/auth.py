@@ -3,9 +3,9 @@ organisation scope (municipality codes, or ``*`` for all).
 
 Tokens come from ``TIMELINE_TOKENS_FILE`` (a JSON list) or ``TIMELINE_TOKENS`` (the same JSON
 inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": [codes] |
-"*"}``. ``timeline token --name N --role R`` makes a token and prints its entry. With no tokens configured and
-``TIMELINE_ENVIRONMENT=development``, every request acts as a development admin (the README's demo);
-in any other environment a request without a valid token is refused."""
+"*"}``. ``timeline token --name N --role R`` makes a token and prints its entry. With no
+tokens configured and ``TIMELINE_ENVIRONMENT=development``, every request acts as a development
+admin (the README's demo); in any other environment a request without a valid token is refused."""
 
 from __future__ import annotations
 

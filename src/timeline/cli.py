@@ -323,10 +323,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _start_jobs(services: Services) -> Any:
-    from timeline.jobs import Jobs, NightlyAudit, build_scheduler
+    from timeline.jobs import Jobs, NightlyAudit, PostgresFollower, build_scheduler
 
     jobs = Jobs(services.app, services.obligations, services.clock)
-    scheduler = build_scheduler(jobs, nightly=NightlyAudit(jobs, services))
+    following = services.db.dialect == "postgres"
+    if following:  # PostgreSQL: follow by LISTEN/NOTIFY, poll only as a safety net
+        PostgresFollower(jobs).start()
+    scheduler = build_scheduler(
+        jobs, nightly=NightlyAudit(jobs, services), catch_up_seconds=30.0 if following else 1.0
+    )
     scheduler.start()
     return scheduler
 

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -177,6 +178,43 @@ class NightlyAudit:
         if not report.ok:
             raise RuntimeError(f"verification failed: {report.to_dict()}")
         return f"{sealed} day digest(s) sealed; {report.seekers_checked} seekers verified clean"
+
+
+class PostgresFollower:
+    """Follows the PostgreSQL log by subscription: LISTEN on the channel the event store NOTIFYs
+    on every insert, and catch the projection up (in batches) on each notification. A dropped
+    connection is logged and re-established; the interval catch-up job stays as a safety net."""
+
+    def __init__(self, jobs: Jobs, *, idle_seconds: float = 30.0) -> None:
+        self.jobs = jobs
+        self.idle_seconds = idle_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="timeline-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        channel = str(getattr(self.jobs.app.recorder, "channel_name", "timeline_events"))
+        while not self._stop.is_set():
+            try:
+                with self.jobs.view.db.connection() as conn:
+                    conn.execute(f'LISTEN "{channel}"')
+                    self.jobs.catch_up()
+                    idle = 0.0
+                    while not self._stop.is_set():
+                        woke = any(True for _ in conn.notifies(timeout=1.0, stop_after=1))
+                        idle = 0.0 if woke else idle + 1.0
+                        if woke or idle >= self.idle_seconds:
+                            self.jobs.catch_up()
+                            idle = 0.0
+            except Exception:  # restarted below; the error is logged with its traceback
+                log.exception("follower lost its connection; restarting in 1 s")
+                self._stop.wait(1.0)
 
 
 def build_scheduler(

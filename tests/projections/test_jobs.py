@@ -66,3 +66,28 @@ def test_a_failing_job_is_recorded_as_failed(app: TimelineApp, clock: FixedClock
     assert jobs.run("catch_up", boom) == "failed"
     assert _runs(view)[-1] == ("catch_up", "failed")
     view.close()
+
+
+def test_postgres_is_followed_by_notification_without_polling(
+    postgres_url: str, clock: FixedClock
+) -> None:
+    import time
+
+    from timeline.jobs import PostgresFollower
+
+    app = TimelineApp(settings=Settings(database_url=postgres_url, environment="test"), clock=clock)
+    view = ObligationsView(app)
+    follower = PostgresFollower(Jobs(app, view, clock), idle_seconds=60)
+    follower.start()
+    try:
+        time.sleep(0.3)  # listening
+        [appended] = app.append([event("job_search_started", new_seeker())])
+        deadline = time.monotonic() + 10
+        while view.runner.position() < appended.position and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # idle_seconds=60: only the notification can have woken it within the deadline
+        assert view.runner.position() >= appended.position
+    finally:
+        follower.stop()
+        view.close()
+        app.close()

@@ -92,7 +92,7 @@ class Runner:
                 tx.execute(sql)
 
     def position(self) -> int:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return self.tracking.position(tx)
 
     def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:

@@ -338,7 +338,7 @@ class ObligationsView:
         return self.runner.catch_up(limit, progress)
 
     def evaluated_on(self) -> date | None:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return self.projection.evaluated_on(tx)
 
     def change_day(self, on: date) -> int:
@@ -351,7 +351,7 @@ class ObligationsView:
         """One seeker's obligations as on ``on``: the stored rows when ``on`` is the day they
         were evaluated for; otherwise evaluated from the projection's own copy of the facts
         (recorded up to ``as_of`` when given)."""
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             if as_of is None and on == self.projection.evaluated_on(tx):
                 rows = tx.execute(
                     f"SELECT {','.join(ITEM_COLUMNS)} FROM obligations_items WHERE seeker_id = ? "
@@ -366,7 +366,7 @@ class ObligationsView:
         return [o.to_dict() for o in found]
 
     def has_seeker(self, seeker_id: str) -> bool:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return bool(
                 tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [seeker_id])
             )
@@ -417,7 +417,7 @@ class ObligationsView:
             sql += " WHERE status_on IN ('open', 'overdue')"
         sql += " ORDER BY due_on, seeker_id, seq LIMIT ?"
         params.append(limit)
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             rows = tx.execute(sql, params)
         out = []
         for row in rows:

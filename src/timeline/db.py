@@ -85,6 +85,21 @@ class SideDatabase:
             self._sqlite.execute("COMMIT")
 
     @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction: on SQLite a deferred one, so readers do not queue behind a
+        writer (WAL mode gives them the last committed snapshot)."""
+        if self.dialect == "postgres":
+            with self._pool.connection() as conn, conn.transaction():
+                yield Tx(conn, "postgres")
+            return
+        with self._lock:
+            self._sqlite.execute("BEGIN")
+            try:
+                yield Tx(self._sqlite, "sqlite")
+            finally:
+                self._sqlite.execute("COMMIT")
+
+    @contextmanager
     def connection(self) -> Iterator[Any]:
         """A PostgreSQL connection of the pool, in autocommit mode (advisory locks)."""
         with self._pool.connection() as conn:

@@ -57,6 +57,9 @@ def test_a_worker_killed_mid_catch_up_resumes_without_loss_or_duplicates(
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
     total = load_demo(app, clock, generate(seekers=15, seed=11), quiet=True)
+    # our tables exist before the worker starts: creating them while it holds SQLite's write
+    # lock could wait until it has finished, and then the kill would land too late
+    view = ObligationsView(app)
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER, url],
         stdout=subprocess.PIPE,
@@ -65,7 +68,6 @@ def test_a_worker_killed_mid_catch_up_resumes_without_loss_or_duplicates(
     )
     assert worker.stdout is not None
     assert worker.stdout.readline().strip() == "started"
-    view = ObligationsView(app)
     deadline = time.monotonic() + 60
     while view.runner.position() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)

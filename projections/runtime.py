@@ -9,14 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol, cast
 
 from timeline.application import TimelineApp
 from timeline.db import Dialect, SideDatabase, Tx
-
-__all__ = ["Dialect", "LostRace", "Projection", "Runner", "Tracking", "Tx", "ViewDatabase"]
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
+from timeline.vocabulary import HELSINKI
+
+__all__ = [
+    "BulkProjection",
+    "DatedView",
+    "Dialect",
+    "LostRace",
+    "Projection",
+    "Runner",
+    "Tracking",
+    "Tx",
+    "ViewDatabase",
+]
 
 ViewDatabase = SideDatabase
 """The database a projection writes to (the events' own database)."""
@@ -32,6 +44,29 @@ class Projection(Protocol):
     def drop_statements(self) -> list[str]: ...
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None: ...
+
+
+class BulkProjection(Projection, Protocol):
+    """A projection that can take a long stretch of the log cheaply: ``load`` only keeps the
+    facts and marks what they make stale (in the batch's transaction, so a crash loses
+    nothing); ``settle`` then brings the stale part up to date a page at a time. Loading and
+    settling a stretch leaves the tables exactly as applying it batch by batch would."""
+
+    def load(self, tx: Tx, facts: Sequence[Fact]) -> None: ...
+
+    def settle(self, tx: Tx, position: int) -> bool:
+        """Bring one page of stale rows up to date as of log ``position``; True if more
+        remain."""
+        ...
+
+
+class DayKeyed(BulkProjection, Protocol):
+    """A bulk projection evaluated for one day that only moves forward (the obligations'
+    evaluation day, the statistics' horizon)."""
+
+    def kept_day(self, tx: Tx) -> date | None: ...
+
+    def start_from(self, tx: Tx, log_last_day: date) -> None: ...
 
 
 @dataclass
@@ -106,8 +141,9 @@ class Runner:
             facts.append(fact_from_event(cast(Timeline.Recorded, event), position=n.id))
         return facts, (notifications[-1].id if notifications else after)
 
-    def step(self, limit: int = 1000) -> int:
-        """Apply the next batch; return how many events it held (0: caught up)."""
+    def step(self, limit: int = 1000, *, bulk: bool = False) -> int:
+        """Apply (or, ``bulk``, load) the next batch; return how many events it held (0: caught
+        up)."""
         start = self.position()
         facts, last = self.read_batch(start, limit)
         if not facts:
@@ -115,19 +151,90 @@ class Runner:
         with self.db.transaction() as tx:
             if self.tracking.position(tx, lock=True) != start:
                 raise LostRace(self.projection.name)
-            self.projection.apply(tx, facts)
+            if bulk:
+                cast(BulkProjection, self.projection).load(tx, facts)
+            else:
+                self.projection.apply(tx, facts)
             self.tracking.advance(tx, last)
         return len(facts)
 
+    def settle(self) -> None:
+        """Bring whatever bulk loading left stale up to date (a no-op query when nothing is).
+        Each page holds the tracking row, so it never interleaves with another worker's."""
+        if not hasattr(self.projection, "settle"):
+            return
+        projection = cast(BulkProjection, self.projection)
+        more = True
+        while more:
+            with self.db.transaction() as tx:
+                more = projection.settle(tx, self.tracking.position(tx, lock=True))
+
     def catch_up(self, limit: int = 1000, progress: Callable[[int], object] | None = None) -> int:
+        """Apply the log to its end. A backlog longer than one batch is loaded in bulk and
+        settled once at the end, instead of re-evaluating the same seekers batch after batch."""
+        behind = (self.app.recorder.max_notification_id() or 0) - self.position()
+        bulk = behind > limit and hasattr(self.projection, "load")
         total = 0
         while True:
             try:
-                n = self.step(limit)
+                n = self.step(limit, bulk=bulk)
             except LostRace:
                 continue
             if not n:
-                return total
+                break
             total += n
             if progress is not None:
                 progress(n)
+        self.settle()
+        return total
+
+
+class DatedView:
+    """Upkeep shared by the views of day-keyed projections: catch-up and rebuild start from
+    the log's last recorded day (or a later day already kept), so a rebuild evaluates every
+    seeker once, for the same day as the tables it replaces."""
+
+    def __init__(self, app: TimelineApp, db: ViewDatabase, projection: DayKeyed) -> None:
+        self.app = app
+        self.db = db
+        self.dated = projection
+        self.runner = Runner(app, db, projection)
+        self.runner.create_tables()
+
+    def log_last_day(self) -> date | None:
+        """The Helsinki day on which the log's last event was recorded."""
+        last = self.app.recorder.max_notification_id()
+        if not last:
+            return None
+        [notification] = self.app.recorder.select_notifications(last, 1)
+        event = cast(Timeline.Recorded, self.app.mapper.to_domain_event(notification))
+        return event.timestamp.astimezone(HELSINKI).date()
+
+    def _start_from_log_end(self) -> None:
+        day = self.log_last_day()
+        if day is not None:
+            with self.db.transaction() as tx:
+                self.dated.start_from(tx, day)
+
+    def catch_up(self, limit: int = 5000, progress: Callable[[int], object] | None = None) -> int:
+        if self.runner.position() == 0:
+            self._start_from_log_end()
+        return self.runner.catch_up(limit, progress)
+
+    def rebuild(self, limit: int = 5000, progress: Callable[[int], object] | None = None) -> int:
+        """Drop and rebuild the tables from the whole log, keeping the day they were kept
+        for."""
+        with self.db.read() as tx:
+            kept = self.dated.kept_day(tx)
+        self.runner.drop_tables()
+        self.runner.create_tables()
+        if kept is not None:
+            with self.db.transaction() as tx:
+                self.dated.start_from(tx, kept)
+        return self.catch_up(limit, progress)
+
+    def position(self) -> int:
+        return self.runner.position()
+
+    def close(self) -> None:
+        self.db.close()

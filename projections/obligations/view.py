@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
-from projections.runtime import Dialect, Runner, Tx, ViewDatabase
+from projections.runtime import DatedView, Dialect, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
-from timeline.domain.timeline import Timeline
 from timeline.rulesets import default_rulesets
 from timeline.vocabulary import HELSINKI
 
@@ -80,16 +79,74 @@ class ObligationsProjection:
             "CREATE INDEX IF NOT EXISTS obligations_seekers_place ON obligations_seekers "
             "(municipality, coach_id)",
             "CREATE TABLE IF NOT EXISTS obligations_state (key TEXT PRIMARY KEY, value TEXT)",
+            "CREATE TABLE IF NOT EXISTS obligations_pending (seeker_id TEXT PRIMARY KEY, "
+            f"position {big} NOT NULL)",
         ]
 
     def drop_statements(self) -> list[str]:
         return [
-            f"DROP TABLE IF EXISTS obligations_{t}" for t in ("facts", "seekers", "items", "state")
+            f"DROP TABLE IF EXISTS obligations_{t}"
+            for t in ("facts", "seekers", "items", "state", "pending")
         ]
 
     # -- applying the log ----------------------------------------------------------------------
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        self._keep(tx, facts)
+        # The day the items are evaluated for only moves forward with the log (the day-change
+        # job moves it to today). When it moves, every seeker is evaluated for the new day, so
+        # the tables never mix days and caught-up tables equal rebuilt ones.
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        on = self.evaluated_on(tx)
+        touched = _positions(facts)
+        if on is None or latest > on:
+            self._set_state(tx, "evaluated_on", latest.isoformat())
+            others = [
+                r[0]
+                for r in tx.execute("SELECT seeker_id FROM obligations_seekers")
+                if r[0] not in touched
+            ]
+            self._reevaluate_paged(tx, [*touched, *others], latest, touched)
+        else:
+            self._reevaluate_paged(tx, list(touched), on, touched)
+
+    def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        """Bulk: keep the facts and mark their seekers pending (every seeker, if the
+        evaluation day moves); :meth:`settle` evaluates them once."""
+        self._keep(tx, facts)
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        on = self.evaluated_on(tx)
+        if on is None or latest > on:
+            self._set_state(tx, "evaluated_on", latest.isoformat())
+            tx.execute(
+                "INSERT INTO obligations_pending (seeker_id, position) SELECT seeker_id, 0 "
+                "FROM obligations_seekers WHERE true ON CONFLICT (seeker_id) DO NOTHING"
+            )
+        greatest = "GREATEST" if tx.dialect == "postgres" else "MAX"
+        tx.executemany(
+            "INSERT INTO obligations_pending AS p (seeker_id, position) VALUES (?, ?) "
+            "ON CONFLICT (seeker_id) DO UPDATE SET "
+            f"position = {greatest}(p.position, excluded.position)",
+            list(_positions(facts).items()),
+        )
+
+    def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
+        """Evaluate one page of pending seekers for the evaluation day."""
+        del position  # obligations rows carry the seeker's own last position
+        rows = tx.execute(
+            "SELECT seeker_id, position FROM obligations_pending ORDER BY seeker_id LIMIT ?",
+            [page],
+        )
+        on = self.evaluated_on(tx)
+        if not rows or on is None:
+            return False
+        pending = {str(r[0]): int(r[1]) for r in rows}
+        self.reevaluate(tx, list(pending), on, pending)
+        marks = ",".join("?" * len(pending))
+        tx.execute(f"DELETE FROM obligations_pending WHERE seeker_id IN ({marks})", list(pending))
+        return len(rows) == page
+
+    def _keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
         tx.executemany(
             "INSERT INTO obligations_facts (seeker_id, version, position, event_id, type, "
             "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -108,22 +165,6 @@ class ObligationsProjection:
                 for f in facts
             ],
         )
-        # The day the items are evaluated for only moves forward with the log (the day-change
-        # job moves it to today). When it moves, every seeker is evaluated for the new day, so
-        # the tables never mix days and caught-up tables equal rebuilt ones.
-        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
-        on = self.evaluated_on(tx)
-        touched = {f.seeker_id: f.position or 0 for f in facts}
-        if on is None or latest > on:
-            self._set_state(tx, "evaluated_on", latest.isoformat())
-            others = [
-                r[0]
-                for r in tx.execute("SELECT seeker_id FROM obligations_seekers")
-                if r[0] not in touched
-            ]
-            self._reevaluate_paged(tx, [*touched, *others], latest, touched)
-        else:
-            self._reevaluate_paged(tx, list(touched), on, touched)
 
     def _reevaluate_paged(
         self,
@@ -180,6 +221,9 @@ class ObligationsProjection:
             )
         tx.executemany(upsert, seekers)
 
+    def kept_day(self, tx: Tx) -> date | None:
+        return self.evaluated_on(tx)
+
     def evaluated_on(self, tx: Tx) -> date | None:
         rows = tx.execute("SELECT value FROM obligations_state WHERE key = 'evaluated_on'")
         return date.fromisoformat(rows[0][0]) if rows else None
@@ -194,6 +238,11 @@ class ObligationsProjection:
         ids = [r[0] for r in tx.execute("SELECT seeker_id FROM obligations_seekers ORDER BY 1")]
         self._reevaluate_paged(tx, ids, on, page=page)
         return len(ids)
+
+
+def _positions(facts: Sequence[Fact]) -> dict[str, int]:
+    """Each seeker's last log position in a batch (facts come in log order)."""
+    return {f.seeker_id: f.position or 0 for f in facts}
 
 
 def load_facts(tx: Tx, seeker_ids: Iterable[str]) -> dict[str, list[Fact]]:
@@ -290,7 +339,7 @@ def _item_dict(row: Sequence[Any], on: date | None = None) -> dict[str, Any]:
     return item
 
 
-class ObligationsView:
+class ObligationsView(DatedView):
     """Reads and upkeep of the obligations tables."""
 
     def __init__(
@@ -299,43 +348,8 @@ class ObligationsView:
         db: ViewDatabase | None = None,
         projection: ObligationsProjection | None = None,
     ) -> None:
-        self.app = app
-        self.db = db or ViewDatabase(app)
         self.projection = projection or ObligationsProjection()
-        self.runner = Runner(app, self.db, self.projection)
-        self.runner.create_tables()
-
-    def _log_last_day(self) -> date | None:
-        last = self.app.recorder.max_notification_id()
-        if not last:
-            return None
-        [notification] = self.app.recorder.select_notifications(last, 1)
-        event = cast(Timeline.Recorded, self.app.mapper.to_domain_event(notification))
-        moment = event.timestamp
-        return moment.astimezone(HELSINKI).date()
-
-    def _start_from_log_end(self) -> None:
-        day = self._log_last_day()
-        if day is not None:
-            with self.db.transaction() as tx:
-                self.projection.start_from(tx, day)
-
-    def catch_up(self, limit: int = 2000) -> int:
-        if self.runner.position() == 0:
-            self._start_from_log_end()
-        return self.runner.catch_up(limit)
-
-    def rebuild(self, limit: int = 5000, progress: Callable[[int], object] | None = None) -> int:
-        """Drop and rebuild the tables from the whole log, keeping the evaluation day."""
-        with self.db.transaction() as tx:
-            kept = self.projection.evaluated_on(tx)
-        self.runner.drop_tables()
-        self.runner.create_tables()
-        if kept is not None:
-            with self.db.transaction() as tx:
-                self.projection.start_from(tx, kept)
-        self._start_from_log_end()
-        return self.runner.catch_up(limit, progress)
+        super().__init__(app, db or ViewDatabase(app), self.projection)
 
     def evaluated_on(self) -> date | None:
         with self.db.read() as tx:
@@ -425,6 +439,3 @@ class ObligationsView:
             item["municipality"], item["coach_id"], item["status"] = row[len(ITEM_COLUMNS) :]
             out.append(item)
         return out
-
-    def close(self) -> None:
-        self.db.close()

@@ -28,13 +28,18 @@ from timeline.settings import Settings
 from projections.obligations import ObligationsView
 app = TimelineApp(settings=Settings(database_url=sys.argv[1], environment="test"))
 view = ObligationsView(app)
-apply = view.projection.apply
 
-def slow_apply(tx, facts):  # rows written, transaction still open: a kill lands mid-batch
-    apply(tx, facts)
-    time.sleep(0.05)
+def slowly(step):  # rows written, transaction still open: a kill lands mid-batch
+    def slow(tx, *args):
+        result = step(tx, *args)
+        time.sleep(0.05)
+        return result
+    return slow
 
-view.projection.apply = slow_apply
+# a backlog is loaded in bulk, then settled a page at a time: slow every step
+view.projection.apply = slowly(view.projection.apply)
+view.projection.load = slowly(view.projection.load)
+view.projection.settle = slowly(view.projection.settle)
 print("started", flush=True)
 view.catch_up(limit=20)
 print("finished", flush=True)

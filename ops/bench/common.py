@@ -1,0 +1,92 @@
+"""Helpers shared by the bench and the kill test: throwaway databases, the grouped server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+PG_HOST = os.environ.get("TIMELINE_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TIMELINE_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TIMELINE_TEST_PG_USER", "postgres")
+
+
+def admin(dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=True)
+
+
+def db_url(dbname: str) -> str:
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A uniquely named database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``python -m timeline.api.grouped`` on 127.0.0.1; returns when /health answers."""
+    env = {**os.environ, "TIMELINE_ENVIRONMENT": "development", "TIMELINE_DATABASE_URL": url}
+    env.pop("TIMELINE_TOKENS", None)
+    env.pop("TIMELINE_TOKENS_FILE", None)
+    proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "timeline.api.grouped", "--db", url, "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server exited: {err[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]

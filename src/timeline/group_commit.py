@@ -1,0 +1,197 @@
+"""Group commit: one writer thread per store gathers concurrent appends into one transaction.
+
+The PostgreSQL recorder serialises writers with a table lock, so one event per transaction
+is capped at about a thousand a second whatever the thread count. Callers of :meth:`submit`
+queue their request and wait; the writer takes every queued request (up to ``max_batch``
+events), decides them in arrival order against shared timelines, writes all accepted ones
+with one :meth:`TimelineApp.save`, and answers each caller after that commit.
+
+Each request keeps the contract of :meth:`TimelineApp.append` (all of it or none of it,
+duplicates answered with the original, ``expected_version`` checked): a request that is
+refused fails alone and leaves no trace in the shared decisions, so its batch-mates land. If
+the combined save hits ``IntegrityError`` (another process took a version or an event_id),
+the requests of that group are appended one by one with :meth:`TimelineApp.append`, which
+decides again. A caller's requests are answered in order because it waits for each one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import IntegrityError
+
+from timeline.application import Appended, Slot, TimelineApp
+from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.vocabulary import ParsedEvent
+
+
+@dataclass
+class _Request:
+    events: Sequence[ParsedEvent]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[Appended] | None = None
+    error: BaseException | None = None
+    prepared: list[tuple[ParsedEvent, str | None]] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+
+    def finish(
+        self, result: list[Appended] | None = None, error: BaseException | None = None
+    ) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+
+
+@dataclass
+class GroupStats:
+    """Counters for the bench and for metrics: groups written and requests answered."""
+
+    groups: int = 0
+    requests: int = 0
+    events: int = 0
+    fallbacks: int = 0
+
+
+class GroupCommitter:
+    """A single writer for one :class:`TimelineApp` (see the module docstring).
+
+    ``max_batch`` bounds the events of one transaction (a larger single request is still
+    written whole, alone). ``max_wait_ms`` is how long the writer waits for more requests
+    when it finds fewer than ``max_batch`` events queued: under load, requests gather while
+    the previous group commits, so a short wait (or none) is enough."""
+
+    def __init__(
+        self, app: TimelineApp, *, max_batch: int = 1000, max_wait_ms: float = 1.0
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.app = app
+        self.max_batch = max_batch
+        self.max_wait = max(max_wait_ms, 0.0) / 1000
+        self.stats = GroupStats()
+        self._queue: deque[_Request] = deque()
+        self._queued_events = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="timeline-group-commit", daemon=True)
+        self._thread.start()
+
+    # -- callers -------------------------------------------------------------------------------
+
+    def submit(self, events: Sequence[ParsedEvent]) -> list[Appended]:
+        """Append ``events`` atomically (as :meth:`TimelineApp.append`), committed together with
+        other callers' requests; return after the commit. Raises what ``append`` raises."""
+        if not events:
+            return []
+        request = _Request(events)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the group committer is closed")
+            self._queue.append(request)
+            self._queued_events += len(events)
+            self._cond.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Answer what is queued, then stop the writer thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def __enter__(self) -> GroupCommitter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- the writer ----------------------------------------------------------------------------
+
+    def _take(self) -> list[_Request] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            if self.max_wait and self._queued_events < self.max_batch and not self._closed:
+                deadline = time.monotonic() + self.max_wait
+                while self._queued_events < self.max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._closed:
+                        break
+                    self._cond.wait(left)
+            group: list[_Request] = []
+            count = 0
+            while self._queue and (
+                not group or count + len(self._queue[0].events) <= self.max_batch
+            ):
+                request = self._queue.popleft()
+                group.append(request)
+                count += len(request.events)
+            self._queued_events -= count
+            return group
+
+    def _run(self) -> None:
+        while True:
+            group = self._take()
+            if group is None:
+                return
+            try:
+                self._write(group)
+            except BaseException as exc:  # never leave a caller waiting
+                for request in group:
+                    if not request.done.is_set():
+                        request.finish(error=exc)
+
+    def _write(self, group: list[_Request]) -> None:
+        app = self.app
+        now = app.clock()
+        live: list[_Request] = []
+        for request in group:
+            try:
+                request.prepared = app.prepare(request.events, now)
+            except InvalidEvent as exc:
+                request.finish(error=exc)
+                continue
+            live.append(request)
+        if not live:
+            return
+        decisions = app.decisions(now, [e.event_id for r in live for e in r.events])
+        accepted: list[_Request] = []
+        for request in live:
+            try:
+                request.slots = decisions.decide(request.prepared)
+            except (InvalidEvent, Conflict) as exc:
+                request.finish(error=exc)
+                continue
+            except Exception as exc:
+                request.finish(error=exc)
+                continue
+            accepted.append(request)
+        try:
+            saved = decisions.save()
+        except IntegrityError:
+            # Another writer won a race: decide and save the requests one by one.
+            self.stats.fallbacks += 1
+            for request in accepted:
+                try:
+                    request.finish(app.append(request.events))
+                except Exception as exc:
+                    request.finish(error=exc)
+            return
+        except Exception as exc:
+            for request in accepted:
+                request.finish(error=exc)
+            return
+        self.stats.groups += 1
+        self.stats.requests += len(accepted)
+        self.stats.events += len(decisions.planned)
+        for request in accepted:
+            request.finish(decisions.answer(request.slots, saved))

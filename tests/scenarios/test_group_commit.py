@@ -1,0 +1,182 @@
+"""Group commit: concurrent requests share one transaction, yet each keeps the append contract
+of its own (all or nothing, duplicates, expected_version) and fails alone. Run on the
+in-memory, SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import MakeApp
+from tests.factories import event, new_seeker
+from timeline.application import Appended, TimelineApp
+from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.group_commit import GroupCommitter
+from timeline.verify import verify_seeker
+from timeline.vocabulary import ParsedEvent
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> TimelineApp:
+    return make_app(postgres_pool_size=8)
+
+
+@pytest.fixture
+def committer(app: TimelineApp) -> Iterator[GroupCommitter]:
+    # A long gathering wait so that requests submitted together land in one group.
+    with GroupCommitter(app, max_batch=1000, max_wait_ms=300) as c:
+        yield c
+
+
+def _together(
+    committer: GroupCommitter, requests: Sequence[Sequence[ParsedEvent]]
+) -> list[list[Appended] | Exception]:
+    """Submit every request at once from its own thread; each one's result or error."""
+    gate = threading.Barrier(len(requests))
+
+    def one(events: Sequence[ParsedEvent]) -> list[Appended] | Exception:
+        gate.wait()
+        try:
+            return committer.submit(events)
+        except (InvalidEvent, Conflict) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(one, requests))
+
+
+def test_concurrent_callers_each_get_exactly_their_own_results(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    seekers = [new_seeker() for _ in range(12)]
+    requests = [[event("job_search_started", s), event("coach_assigned", s)] for s in seekers]
+    outcomes = _together(committer, requests)
+    for request, outcome in zip(requests, outcomes, strict=True):
+        assert isinstance(outcome, list)
+        assert [a.event_id for a in outcome] == [e.event_id for e in request]
+        assert [a.seeker_id for a in outcome] == [e.seeker_id for e in request]
+        assert [a.version for a in outcome] == [1, 2]
+        assert not any(a.duplicate for a in outcome)
+    assert committer.stats.groups < len(requests)  # they were gathered
+    positions = sorted(a.position for o in outcomes if isinstance(o, list) for a in o)
+    assert positions == sorted(f["position"] for f in app.feed(0, 100))
+    assert all(verify_seeker(app, s) is None for s in seekers)
+
+
+def test_a_refused_request_fails_alone_and_its_batch_mates_land(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    s, t = new_seeker(), new_seeker()
+    [opened] = committer.submit([event("job_search_started", s)])
+    requests: list[list[ParsedEvent]] = [
+        [event("coach_assigned", s, {"coach_id": "c-1"})],  # lands
+        [event("service_started", s, {"service_id": "x"})],  # breaks a timeline rule
+        [event("coach_assigned", s, {"coach_id": "c-2"}, expected_version=0)],  # stale
+        [event("job_search_started", t, event_id=opened.event_id)],  # reused id, other content
+        [event("job_search_started", t)],  # lands
+    ]
+    outcomes = _together(committer, requests)
+    by_id = {r[0].event_id: o for r, o in zip(requests, outcomes, strict=True)}
+    assert isinstance(by_id[requests[1][0].event_id], InvalidEvent)
+    stale = by_id[requests[2][0].event_id]
+    assert isinstance(stale, Conflict)
+    assert isinstance(by_id[requests[3][0].event_id], Conflict)
+    landed = [o for o in outcomes if isinstance(o, list)]
+    assert len(landed) == 2
+    assert {a[0].event_id for a in landed} == {requests[0][0].event_id, requests[4][0].event_id}
+    assert [e.fact.type for e in app.history(s)] == ["job_search_started", "coach_assigned"]
+    assert [e.fact.type for e in app.history(t)] == ["job_search_started"]
+    assert verify_seeker(app, s) is None
+
+
+def test_a_batch_refused_halfway_leaves_no_trace_for_the_next_request(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    s = new_seeker()
+    committer.submit([event("job_search_started", s)])
+    half_bad = [
+        event("coach_assigned", s, {"coach_id": "c-1"}),
+        event("service_started", s, {"service_id": "x"}),
+    ]
+    after = [event("coach_assigned", s, {"coach_id": "c-2"}, expected_version=1)]
+    outcomes = _together(committer, [half_bad, after])
+    assert isinstance(outcomes[0], InvalidEvent)
+    assert outcomes[0].index == 1
+    assert isinstance(outcomes[1], list)
+    assert outcomes[1][0].version == 2
+    assert [e.fact.event_id for e in app.history(s)][1:] == [after[0].event_id]
+    assert verify_seeker(app, s) is None
+
+
+def test_the_same_event_sent_twice_at_once_is_written_once(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    e = event("job_search_started", new_seeker())
+    outcomes = _together(committer, [[e], [e]])
+    answers = [o[0] for o in outcomes if isinstance(o, list)]
+    assert len(answers) == 2
+    assert sorted(a.duplicate for a in answers) == [False, True]
+    assert answers[0].position == answers[1].position
+    assert len(app.feed(0, 10)) == 1
+
+
+def test_each_callers_requests_keep_their_order_per_seeker(
+    app: TimelineApp, make_app: MakeApp
+) -> None:
+    seekers = [new_seeker() for _ in range(6)]
+    with GroupCommitter(app, max_batch=50, max_wait_ms=1) as committer:
+
+        def caller(seeker: str) -> list[int]:
+            versions = [committer.submit([event("job_search_started", seeker)])[0].version]
+            for i in range(15):
+                [a] = committer.submit([event("coach_assigned", seeker, {"coach_id": f"c{i}"})])
+                versions.append(a.version)
+            return versions
+
+        with ThreadPoolExecutor(max_workers=len(seekers)) as pool:
+            results = list(pool.map(caller, seekers))
+    assert all(v == list(range(1, 17)) for v in results)
+    for s in seekers:
+        coaches = [e.fact.data.get("coach_id") for e in app.history(s)][1:]
+        assert coaches == [f"c{i}" for i in range(15)]
+        assert verify_seeker(app, s) is None
+    feed = app.feed(0, 1000)
+    assert [f["position"] for f in feed] == sorted(f["position"] for f in feed)
+
+
+def test_a_race_lost_at_the_database_falls_back_to_one_request_at_a_time(
+    app: TimelineApp, committer: GroupCommitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an event_id already stored, and the group's duplicate check misses it once
+    first = new_seeker()
+    [taken] = committer.submit([event("job_search_started", first)])
+    real: Callable[[list[str]], object] = app.index.index_by_event_ids  # type: ignore[assignment]
+    calls = {"n": 0}
+
+    def racing(ids: list[str]) -> object:
+        calls["n"] += 1
+        return {} if calls["n"] == 1 else real(ids)
+
+    monkeypatch.setattr(app.index, "index_by_event_ids", racing)
+    clash = [event("job_search_started", new_seeker(), event_id=taken.event_id)]
+    fine = [event("job_search_started", new_seeker())]
+    outcomes = _together(committer, [clash, fine])
+    # Then the combined save was refused, and each request was decided again on its own
+    assert committer.stats.fallbacks == 1
+    assert isinstance(outcomes[0], Conflict)
+    assert isinstance(outcomes[1], list)
+    assert outcomes[1][0].version == 1
+    assert len(app.feed(0, 10)) == 2
+
+
+def test_an_empty_request_is_answered_at_once_and_a_closed_committer_refuses(
+    app: TimelineApp,
+) -> None:
+    committer = GroupCommitter(app)
+    assert committer.submit([]) == []
+    committer.close()
+    with pytest.raises(RuntimeError):
+        committer.submit([event("job_search_started", new_seeker())])

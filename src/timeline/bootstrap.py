@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from projections.obligations import ObligationsView
+from projections.outcomes import OutcomesView
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
@@ -22,6 +23,7 @@ class Services:
     app: TimelineApp
     db: SideDatabase
     obligations: ObligationsView
+    outcomes: OutcomesView
     access_log: AccessLog
     tokens: TokenRegistry
     digests: Digests
@@ -42,6 +44,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> S
         app=app,
         db=db,
         obligations=ObligationsView(app, db),
+        outcomes=OutcomesView(app, db),
         access_log=AccessLog(db, clock),
         digests=Digests(app, db, settings.digest_key_bytes, clock),
         tokens=TokenRegistry.from_settings(

@@ -12,6 +12,7 @@ from typing import IO, Any, TextIO
 
 from tqdm import tqdm
 
+from timeline import stats_cli
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
 from timeline.clock import Clock, FixedClock
@@ -304,9 +305,10 @@ def cmd_obligations(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from projections.obligations import ObligationsView
+    from projections.outcomes import OutcomesView
 
     app = _app(args)
-    view = ObligationsView(app)
+    view = (ObligationsView if args.projection == "obligations" else OutcomesView)(app)
     total = app.recorder.max_notification_id() or 0
     with tqdm(
         total=total,
@@ -325,7 +327,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def _start_jobs(services: Services) -> Any:
     from timeline.jobs import Jobs, NightlyAudit, PostgresFollower, build_scheduler
 
-    jobs = Jobs(services.app, services.obligations, services.clock)
+    jobs = Jobs(services.app, services.obligations, services.clock, services.outcomes)
     following = services.db.dialect == "postgres"
     if following:  # PostgreSQL: follow by LISTEN/NOTIFY, poll only as a safety net
         PostgresFollower(jobs).start()
@@ -347,8 +349,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(
-        "timeline worker: catch-up every second, day change at 00:05 and month close on the "
-        "1st (Europe/Helsinki); Ctrl-C to stop",
+        "timeline worker: catch-up every second, statistics every minute, day change at "
+        "00:05, month close on the 1st, audit at 02:00 (Europe/Helsinki); Ctrl-C to stop",
         file=sys.stderr,
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -452,6 +454,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from timeline.api import create_app
     from timeline.demo import generate
+    from timeline.group_commit import GroupCommitter
 
     settings = _settings(args)
     if args.demo_if_empty:
@@ -471,7 +474,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     scheduler = _start_jobs(services)
-    api = create_app(services)
+    committer = GroupCommitter(services.app)  # concurrent requests share one transaction
+    api = create_app(services, append=committer.submit)
     print(
         f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
         f"{settings.database_url})",
@@ -480,7 +484,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(api, host=args.host, port=args.port, log_level="info")
     finally:
+        committer.close()
         scheduler.shutdown()
+        services.close()
     return 0
 
 
@@ -542,14 +548,15 @@ def _operations_commands(add: AddCommand) -> None:
     p.set_defaults(func=cmd_digest)
 
     p = add("rebuild", "rebuild a projection from zero, from the whole log")
-    p.add_argument("projection", choices=["obligations"])
+    p.add_argument("projection", choices=["obligations", "outcomes"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rebuild)
 
     p = add(
         "worker",
         "run the scheduled jobs without the HTTP service",
-        "Projection catch-up every second, day change (Europe/Helsinki), month close; one "
+        "Obligations catch-up every second, statistics catch-up every minute, day change "
+        "(00:05 Europe/Helsinki), month close (the 1st), nightly audit (02:00); one "
         "instance of each job across processes. For deployments that run the API and the "
         "jobs separately; `timeline serve` runs them too.",
     )
@@ -647,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_obligations)
 
     _operations_commands(add)
+    stats_cli.register(sub, add)
 
     p = add(
         "demo",

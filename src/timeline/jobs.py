@@ -1,4 +1,5 @@
-"""Scheduled jobs (APScheduler 3): projection catch-up, day change, month close.
+"""Scheduled jobs (APScheduler 3): projection catch-up, day change, month close, the
+statistics' catch-up and the nightly audit.
 
 Each job is a few lines that call the application or a view. One instance of each job runs
 across processes: on PostgreSQL a session advisory lock per job, on SQLite an exclusive file
@@ -24,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from projections.obligations import ObligationsView
+from projections.outcomes import OutcomesView
 from projections.runtime import ViewDatabase
 from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
@@ -79,9 +81,16 @@ class JobLock:
 class Jobs:
     """The service's periodic work, callable directly (tests, CLI) or on a scheduler."""
 
-    def __init__(self, app: TimelineApp, view: ObligationsView, clock: Clock) -> None:
+    def __init__(
+        self,
+        app: TimelineApp,
+        view: ObligationsView,
+        clock: Clock,
+        outcomes: OutcomesView | None = None,
+    ) -> None:
         self.app = app
         self.view = view
+        self.outcomes = outcomes
         self.clock = clock
         self.lock = JobLock(view.db, app)
         with view.db.transaction() as tx:
@@ -101,7 +110,7 @@ class Jobs:
             except Exception as exc:  # recorded, logged, and retried at the next run
                 outcome, detail = "failed", f"{exc!r}\n{traceback.format_exc(limit=5)}"
             ms = (time.perf_counter() - t0) * 1000
-        quiet = job == "catch_up" and outcome == "ok" and not detail
+        quiet = job in {"catch_up", "statistics"} and outcome == "ok" and not detail
         if not quiet:
             (log.info if outcome == "ok" else log.error)(
                 "%s %s in %.0f ms: %s", job, outcome, ms, detail
@@ -124,6 +133,19 @@ class Jobs:
 
     def catch_up(self) -> str:
         return self.run("catch_up", lambda: self.view.catch_up() or "")
+
+    def statistics(self) -> str:
+        """Catch the outcome statistics up (each applied batch re-publishes every row, so this
+        runs every minute rather than every second; statistics are monthly)."""
+        outcomes = self.outcomes
+        if outcomes is None:
+            return "skipped"
+
+        def work() -> str:
+            n = outcomes.catch_up()
+            return f"{n} events applied; published at position {outcomes.position()}" if n else ""
+
+        return self.run("statistics", work)
 
     def day_change(self) -> str:
         """Re-evaluate every seeker for today (Europe/Helsinki) if not done yet."""
@@ -218,15 +240,27 @@ class PostgresFollower:
 
 
 def build_scheduler(
-    jobs: Jobs, *, catch_up_seconds: float = 1.0, nightly: NightlyAudit | None = None
+    jobs: Jobs,
+    *,
+    catch_up_seconds: float = 1.0,
+    statistics_seconds: float = 60.0,
+    nightly: NightlyAudit | None = None,
 ) -> BackgroundScheduler:
-    """Catch-up every second, day change just after midnight in Helsinki (and at start), month
-    close on the 1st. Each job: one instance at a time, missed runs coalesced."""
+    """Catch-up every second, statistics every minute, day change just after midnight in
+    Helsinki (and at start), month close on the 1st, the nightly audit at 02:00. Each job:
+    one instance at a time, missed runs coalesced."""
     scheduler = BackgroundScheduler(
         timezone=HELSINKI,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     scheduler.add_job(jobs.catch_up, IntervalTrigger(seconds=catch_up_seconds), id="catch_up")
+    if jobs.outcomes is not None:
+        scheduler.add_job(
+            jobs.statistics,
+            IntervalTrigger(seconds=statistics_seconds),
+            id="statistics",
+            next_run_time=jobs.clock(),
+        )
     scheduler.add_job(
         jobs.day_change,
         CronTrigger(hour=0, minute=5, timezone=HELSINKI),

@@ -11,14 +11,24 @@ from tests.conftest import MakeServices, bearer
 from tests.factories import envelope, new_seeker
 from timeline.api import create_app
 from timeline.clock import FixedClock
+from timeline.group_commit import GroupCommitter
 
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture
-def client(make_services: MakeServices) -> Iterator[TestClient]:
+@pytest.fixture(params=["direct", "group-commit"])
+def client(make_services: MakeServices, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The same contract whether each request writes its own transaction or (as
+    ``timeline serve`` does) requests are gathered by the group committer."""
     services = make_services(max_batch=5)
-    with TestClient(create_app(services), headers=bearer("admin")) as c:
+    if request.param == "direct":
+        with TestClient(create_app(services), headers=bearer("admin")) as c:
+            yield c
+        return
+    with (
+        GroupCommitter(services.app) as committer,
+        TestClient(create_app(services, append=committer.submit), headers=bearer("admin")) as c,
+    ):
         yield c
 
 

@@ -72,6 +72,9 @@ ENDPOINTS: dict[str, Call] = {
         "/v1/seekers/lookup", headers=h, json={"personal_identity_code": "131052-308T"}
     ),
     "access-log": lambda c, h, lahti, t: c.get("/v1/access-log", headers=h),
+    "stats": lambda c, h, lahti, t: c.get(
+        "/v1/stats/monthly", params={"from": "2025-01", "to": "2025-12"}, headers=h
+    ),
     "health": lambda c, h, lahti, t: c.get("/health", headers=h),
 }
 
@@ -86,7 +89,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "caseworker-lahti": dict.fromkeys(ENDPOINTS, DENIED)
     | {"history(398)": OK, "obligations(398)": OK, "worklist(398)": OK, "lookup": OK, "health": OK},
     "auditor": dict.fromkeys(ENDPOINTS, OK) | {"append(398)": DENIED, "append(837)": DENIED},
-    "reporter": dict.fromkeys(ENDPOINTS, DENIED) | {"health": OK},
+    "reporter": dict.fromkeys(ENDPOINTS, DENIED) | {"stats": OK, "health": OK},
 }
 
 

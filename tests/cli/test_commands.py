@@ -49,6 +49,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "demo",
         "export",
         "digest",
+        "stats",
     }
     for name, sub in commands.items():
         assert sub.description, name

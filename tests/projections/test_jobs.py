@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from projections.obligations import ObligationsView
+from projections.outcomes import OutcomesView
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
@@ -36,6 +37,22 @@ def test_the_day_change_evaluates_everyone_for_today_and_is_recorded(
     assert str(view.evaluated_on()) == "2025-06-21"
     assert jobs.day_change() == "ok"  # idempotent
     assert [r for r in _runs(view) if r[0] == "day_change"] == [("day_change", "ok")] * 2
+    view.close()
+
+
+def test_the_statistics_job_publishes_the_log_and_records_what_it_did(
+    app: TimelineApp, clock: FixedClock
+) -> None:
+    view = ObligationsView(app)
+    outcomes = OutcomesView(app, view.db)
+    jobs = Jobs(app, view, clock, outcomes)
+    app.append([event("job_search_started", new_seeker(), on="2025-06-02") for _ in range(6)])
+    assert jobs.statistics() == "ok"
+    assert outcomes.position() == app.recorder.max_notification_id()
+    [inflow] = outcomes.monthly("2025-06", "2025-06", "all", "inflow")
+    assert (inflow["value"], inflow["suppressed"]) == (6.0, False)
+    assert jobs.statistics() == "ok"  # nothing new: quiet, not recorded again
+    assert [r for r in _runs(view) if r[0] == "statistics"] == [("statistics", "ok")]
     view.close()
 
 

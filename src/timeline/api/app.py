@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -14,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from timeline.api.deps import Access, Caller, personal_read, seeker_municipality
 from timeline.api.problems import BadRequest, handle, problem
+from timeline.api.stats import stats_router
+from timeline.application import Appended
 from timeline.auth import AuthError, require
 from timeline.bootstrap import Services
 from timeline.domain.errors import NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
-from timeline.vocabulary import HELSINKI, EnvelopeIn, EventValidationError, parse_event
+from timeline.vocabulary import HELSINKI, EnvelopeIn, EventValidationError, ParsedEvent, parse_event
 
 _ENVELOPE_SCHEMA = EnvelopeIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
@@ -83,8 +86,14 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
     return parsed
 
 
-def create_app(services: Services) -> FastAPI:
-    """The HTTP service over one set of services (see :func:`timeline.bootstrap.bootstrap`)."""
+#: How ``POST /v1/events`` appends: ``TimelineApp.append`` or a group committer's ``submit``.
+AppendFn = Callable[[Sequence[ParsedEvent]], list[Appended]]
+
+
+def create_app(services: Services, append: AppendFn | None = None) -> FastAPI:
+    """The HTTP service over one set of services (see :func:`timeline.bootstrap.bootstrap`).
+    ``append``: how events are written; ``timeline serve`` passes a group committer's, so
+    concurrent requests share one transaction (default: one transaction per request)."""
     api = FastAPI(
         title="timeline",
         version="1",
@@ -118,9 +127,10 @@ def create_app(services: Services) -> FastAPI:
             errors=errors,
         )
 
-    _write_routes(api, services)
+    _write_routes(api, services, append or services.app.append)
     _personal_routes(api, services)
     _audit_routes(api, services)
+    api.include_router(stats_router(services.outcomes))
 
     @api.get("/health", summary="Liveness and the store's position")
     def health() -> dict[str, Any]:
@@ -129,8 +139,7 @@ def create_app(services: Services) -> FastAPI:
     return api
 
 
-def _write_routes(api: FastAPI, services: Services) -> None:
-    app = services.app
+def _write_routes(api: FastAPI, services: Services, write: AppendFn) -> None:
     settings = services.settings
 
     @api.post(
@@ -178,7 +187,7 @@ def _write_routes(api: FastAPI, services: Services) -> None:
                     f"event [{i}]: actor.organisation "
                     f"{e.actor.get('organisation')!r} is outside your scope",
                 )
-        return [a.to_dict() for a in app.append(events)]
+        return [a.to_dict() for a in write(events)]
 
 
 def _personal_routes(api: FastAPI, services: Services) -> None:

@@ -1,0 +1,334 @@
+"""Outcome statistics as tables, kept by the log.
+
+Public tables (granted to ``timeline_reporter``; schema in docs/statistics-tables.md):
+
+- ``outcomes_monthly`` — one row per (month, level, area, measure): the figure, its base, whether
+  it is suppressed or provisional, and the log ``position`` it was computed at;
+- ``outcomes_state`` — ``horizon_day`` (the latest recorded day seen: months are published up to
+  its month), the settings and the areas version used;
+- ``outcomes_tracking`` — the log position applied.
+
+Private working tables (personal: never granted to reporters):
+
+- ``outcomes_work_facts`` — the projection's own copy of every seeker's facts;
+- ``outcomes_work_contributions`` — what each seeker adds to each month (see ``seeker.py``).
+
+Incremental equals rebuilt: a seeker's contributions are a pure function of (their facts, the
+horizon month, settings, rulesets, calendar). A batch recomputes the seekers it touches — every
+seeker when the horizon month moves — and then recomputes **every** published row from the
+contributions (a GROUP BY in SQL plus the area roll-up in Python), stamping them all with the
+batch's last position. So after catching up, every row carries the tracking position and equals
+the row a rebuild computes. A backlog longer than one batch (a rebuild, a first catch-up) is
+loaded in bulk instead: facts kept and seekers marked in ``outcomes_work_pending``, then
+recomputed once and published once at the end. A rebuild starts from the log's last recorded
+day (or a later kept one), like the obligations projection, so it evaluates with the same
+horizon.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from projections.outcomes.aggregate import ROW_COLUMNS, Grouped, monthly_rows
+from projections.outcomes.areas import Areas, load_areas
+from projections.outcomes.measures import BY_NAME
+from projections.outcomes.months import month_of, parse_month
+from projections.outcomes.seeker import contributions
+from projections.outcomes.settings import OutcomeSettings
+from projections.runtime import DatedView, Dialect, Tx, ViewDatabase
+from timeline.application import TimelineApp
+from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
+from timeline.domain.facts import Fact
+from timeline.domain.rules import Rulesets
+from timeline.rulesets import default_rulesets
+from timeline.vocabulary import HELSINKI
+
+NAME = "outcomes"
+PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")
+PRIVATE_TABLES = ("outcomes_work_facts", "outcomes_work_contributions", "outcomes_work_pending")
+_MEDIAN_ITEMS = ("outflow", "interview")
+
+
+class OutcomesProjection:
+    name = NAME
+
+    def __init__(
+        self,
+        settings: OutcomeSettings | None = None,
+        areas: Areas | None = None,
+        rulesets: Rulesets | None = None,
+        calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY,
+    ) -> None:
+        self.settings = settings or OutcomeSettings()
+        self.areas = areas or load_areas()
+        self.rulesets = rulesets or default_rulesets()
+        self.calendar = calendar
+
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        big = "BIGINT" if dialect == "postgres" else "INTEGER"
+        real = "DOUBLE PRECISION" if dialect == "postgres" else "REAL"
+        return [
+            "CREATE TABLE IF NOT EXISTS outcomes_work_facts (seeker_id TEXT NOT NULL, "
+            f"version INTEGER NOT NULL, position {big} NOT NULL, event_id TEXT NOT NULL, "
+            "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
+            "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))",
+            "CREATE TABLE IF NOT EXISTS outcomes_work_contributions (seeker_id TEXT NOT NULL, "
+            f"month TEXT NOT NULL, municipality TEXT NOT NULL, item TEXT NOT NULL, value {real})",
+            "CREATE INDEX IF NOT EXISTS outcomes_work_contributions_seeker ON "
+            "outcomes_work_contributions (seeker_id)",
+            "CREATE TABLE IF NOT EXISTS outcomes_monthly (month TEXT NOT NULL, "
+            "level TEXT NOT NULL, area TEXT NOT NULL, measure TEXT NOT NULL, "
+            f"value {real}, base INTEGER, "
+            "suppressed INTEGER NOT NULL, provisional INTEGER NOT NULL, "
+            f"position {big} NOT NULL, PRIMARY KEY (month, level, area, measure))",
+            "CREATE INDEX IF NOT EXISTS outcomes_monthly_area ON outcomes_monthly (area, month)",
+            "CREATE TABLE IF NOT EXISTS outcomes_state (key TEXT PRIMARY KEY, value TEXT)",
+            "CREATE TABLE IF NOT EXISTS outcomes_work_pending (seeker_id TEXT PRIMARY KEY)",
+        ]
+
+    def drop_statements(self) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {t}" for t in (*PRIVATE_TABLES, *PUBLIC_TABLES[:2])]
+
+    # -- applying the log ----------------------------------------------------------------------
+
+    def _keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        tx.executemany(
+            "INSERT INTO outcomes_work_facts (seeker_id, version, position, event_id, type, "
+            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            [_fact_row(f) for f in facts],
+        )
+
+    def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        """Bulk: keep the facts and mark their seekers pending (every seeker, if the horizon
+        month moves); :meth:`settle` recomputes them and publishes once."""
+        self._keep(tx, facts)
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        old = self.horizon_day(tx)
+        if old is None or latest > old:
+            self._set_state(tx, "horizon_day", latest.isoformat())
+        if old is None or month_of(latest) > month_of(old):
+            tx.execute(
+                "INSERT INTO outcomes_work_pending (seeker_id) SELECT DISTINCT seeker_id "
+                "FROM outcomes_work_facts WHERE true ON CONFLICT (seeker_id) DO NOTHING"
+            )
+        else:
+            tx.executemany(
+                "INSERT INTO outcomes_work_pending (seeker_id) VALUES (?) "
+                "ON CONFLICT (seeker_id) DO NOTHING",
+                [(sid,) for sid in dict.fromkeys(f.seeker_id for f in facts)],
+            )
+
+    def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
+        """Recompute one page of pending seekers; when none remain, publish every row as of
+        ``position`` unless that is what is published already."""
+        horizon = self.horizon_day(tx)
+        if horizon is None:
+            return False
+        rows = tx.execute(
+            "SELECT seeker_id FROM outcomes_work_pending ORDER BY seeker_id LIMIT ?", [page]
+        )
+        if rows:
+            ids = [str(r[0]) for r in rows]
+            self.recompute(tx, ids, month_of(horizon))
+            marks = ",".join("?" * len(ids))
+            tx.execute(f"DELETE FROM outcomes_work_pending WHERE seeker_id IN ({marks})", ids)
+            return True
+        published = tx.execute("SELECT value FROM outcomes_state WHERE key = 'published_at'")
+        if not published or int(published[0][0]) != position:
+            self.publish(tx, position, horizon)
+        return False
+
+    def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        self._keep(tx, facts)
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        old = self.horizon_day(tx)
+        touched = list(dict.fromkeys(f.seeker_id for f in facts))
+        if old is None or latest > old:
+            self._set_state(tx, "horizon_day", latest.isoformat())
+        horizon = self.horizon_day(tx)
+        assert horizon is not None
+        if old is None or month_of(horizon) != month_of(old):
+            ids = [r[0] for r in tx.execute("SELECT DISTINCT seeker_id FROM outcomes_work_facts")]
+            self.recompute(tx, sorted(ids), month_of(horizon))
+        else:
+            self.recompute(tx, touched, month_of(horizon))
+        self.publish(tx, max(f.position or 0 for f in facts), horizon)
+
+    def start_from(self, tx: Tx, log_last_day: date) -> None:
+        """Before applying the log from its start: publish up to the log's last recorded day
+        (or a later day already kept), so a rebuild computes every seeker for that horizon."""
+        old = self.horizon_day(tx)
+        if old is None or log_last_day > old:
+            self._set_state(tx, "horizon_day", log_last_day.isoformat())
+
+    def recompute(self, tx: Tx, seeker_ids: Sequence[str], horizon: str, page: int = 500) -> None:
+        """Replace these seekers' contribution rows, computed for months up to ``horizon``."""
+        for i in range(0, len(seeker_ids), page):
+            chunk = list(seeker_ids[i : i + page])
+            by_seeker = load_facts(tx, chunk)
+            rows: list[tuple[Any, ...]] = []
+            for sid in chunk:
+                for c in contributions(
+                    by_seeker.get(sid, []), horizon, self.settings, self.rulesets, self.calendar
+                ):
+                    rows.append((sid, c.month, c.municipality, c.item, c.value))
+            marks = ",".join("?" * len(chunk))
+            tx.execute(
+                f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", chunk
+            )
+            tx.executemany(
+                "INSERT INTO outcomes_work_contributions (seeker_id, month, municipality, item, "
+                "value) VALUES (?,?,?,?,?)",
+                rows,
+            )
+
+    def publish(self, tx: Tx, position: int, horizon_day: date) -> None:
+        """Recompute every published row from the contributions."""
+        grouped = [
+            Grouped(r[0], r[1], r[2], int(r[3]), int(r[4]), float(r[5]), int(r[6]), int(r[7]))
+            for r in tx.execute(
+                "SELECT month, municipality, item, COUNT(*), COUNT(DISTINCT seeker_id), "
+                "COALESCE(SUM(value), 0), COUNT(value), "
+                "SUM(CASE WHEN value = 0 THEN 1 ELSE 0 END) "
+                "FROM outcomes_work_contributions GROUP BY month, municipality, item"
+            )
+        ]
+        marks = ",".join("?" * len(_MEDIAN_ITEMS))
+        values = [
+            (str(r[0]), str(r[1]), str(r[2]), float(r[3]))
+            for r in tx.execute(
+                "SELECT month, municipality, item, value FROM outcomes_work_contributions "
+                f"WHERE item IN ({marks}) AND value IS NOT NULL",
+                _MEDIAN_ITEMS,
+            )
+        ]
+        rows = monthly_rows(
+            grouped,
+            values,
+            areas=self.areas,
+            horizon_day=horizon_day,
+            position=position,
+            settings=self.settings,
+            calendar=self.calendar,
+        )
+        tx.execute("DELETE FROM outcomes_monthly")
+        tx.executemany(
+            f"INSERT INTO outcomes_monthly ({','.join(ROW_COLUMNS)}) VALUES "
+            f"({','.join('?' * len(ROW_COLUMNS))})",
+            rows,
+        )
+        self._set_state(tx, "published_at", str(position))
+        self._set_state(tx, "settings", self.settings.to_json())
+        self._set_state(tx, "areas_version", self.areas.version)
+
+    def kept_day(self, tx: Tx) -> date | None:
+        return self.horizon_day(tx)
+
+    def horizon_day(self, tx: Tx) -> date | None:
+        rows = tx.execute("SELECT value FROM outcomes_state WHERE key = 'horizon_day'")
+        return date.fromisoformat(rows[0][0]) if rows else None
+
+    def _set_state(self, tx: Tx, key: str, value: str) -> None:
+        tx.execute("DELETE FROM outcomes_state WHERE key = ?", [key])
+        tx.execute("INSERT INTO outcomes_state (key, value) VALUES (?, ?)", [key, value])
+
+
+def _fact_row(f: Fact) -> tuple[Any, ...]:
+    return (
+        f.seeker_id,
+        f.version,
+        f.position,
+        f.event_id,
+        f.type,
+        f.occurred_on.isoformat(),
+        f.occurred_at.isoformat() if f.occurred_at else None,
+        f.recorded_at.astimezone(UTC).isoformat(),
+        json.dumps(dict(f.data)),
+    )
+
+
+def load_facts(tx: Tx, seeker_ids: Iterable[str]) -> dict[str, list[Fact]]:
+    ids = list(seeker_ids)
+    out: dict[str, list[Fact]] = defaultdict(list)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in tx.execute(
+            "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
+            f"recorded_at, data FROM outcomes_work_facts WHERE seeker_id IN ({marks}) "
+            "ORDER BY seeker_id, version",
+            chunk,
+        ):
+            out[row[0]].append(
+                Fact(
+                    seeker_id=row[0],
+                    version=int(row[1]),
+                    position=int(row[2]),
+                    event_id=row[3],
+                    type=row[4],
+                    occurred_on=date.fromisoformat(row[5]),
+                    occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
+                    recorded_at=datetime.fromisoformat(row[7]),
+                    data=json.loads(row[8]),
+                )
+            )
+    return out
+
+
+class OutcomesView(DatedView):
+    """Reads and upkeep of the outcome statistics tables. A backlog (a rebuild, a first
+    catch-up) is loaded in bulk and published once at its end."""
+
+    def __init__(
+        self,
+        app: TimelineApp,
+        db: ViewDatabase | None = None,
+        projection: OutcomesProjection | None = None,
+    ) -> None:
+        self.projection = projection or OutcomesProjection()
+        super().__init__(app, db or ViewDatabase(app), self.projection)
+
+    def state(self) -> dict[str, str]:
+        with self.db.transaction() as tx:
+            return {str(k): str(v) for k, v in tx.execute("SELECT key, value FROM outcomes_state")}
+
+    def monthly(
+        self,
+        from_month: str,
+        to_month: str,
+        area: str | None = None,
+        measure: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Published rows for months ``from_month``..``to_month`` (``YYYY-MM``), optionally of
+        one area (a municipality code, an area id, ``all``, ``pilot`` or ``non_pilot``) and one
+        measure. Raises ValueError naming a bad argument."""
+        parse_month(from_month)
+        parse_month(to_month)
+        if measure is not None and measure not in BY_NAME:
+            raise ValueError(f"unknown measure {measure!r}; known: {', '.join(BY_NAME)}")
+        sql = (
+            f"SELECT {','.join(ROW_COLUMNS)} FROM outcomes_monthly WHERE month >= ? AND month <= ?"
+        )
+        params: list[Any] = [from_month, to_month]
+        if area is not None:
+            sql += " AND area = ?"
+            params.append(area)
+        if measure is not None:
+            sql += " AND measure = ?"
+            params.append(measure)
+        sql += " ORDER BY month, level, area, measure"
+        with self.db.transaction() as tx:
+            rows = tx.execute(sql, params)
+        out = []
+        for row in rows:
+            item = dict(zip(ROW_COLUMNS, row, strict=True))
+            item["suppressed"] = bool(item["suppressed"])
+            item["provisional"] = bool(item["provisional"])
+            item["value"] = None if item["value"] is None else float(item["value"])
+            item["position"] = int(item["position"])
+            out.append(item)
+        return out

@@ -1,0 +1,60 @@
+"""``GET /v1/stats/monthly``: the published outcome statistics (no personal data, small cells
+suppressed). An edge: parses, calls the view, returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from projections.outcomes import OutcomesView
+from projections.outcomes.measures import BY_NAME
+from projections.outcomes.months import parse_month
+from timeline.api.deps import Caller
+from timeline.auth import require
+
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def _invalid(field: str, msg: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "type": "about:blank",
+            "title": "Invalid query",
+            "status": 422,
+            "detail": f"{field}: {msg}",
+            "errors": [{"loc": f"query.{field}", "msg": msg}],
+        },
+        media_type="application/problem+json",
+    )
+
+
+def stats_router(view: OutcomesView) -> APIRouter:
+    router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+
+    @router.get("/monthly", response_model=None)
+    def monthly(
+        caller: Caller,
+        from_: Annotated[str, Query(alias="from", description="first month, YYYY-MM")],
+        to: Annotated[str, Query(description="last month, YYYY-MM")],
+        area: Annotated[str | None, Query(description="municipality code or area id")] = None,
+        measure: Annotated[str | None, Query(description="one measure name")] = None,
+    ) -> dict[str, Any] | JSONResponse:
+        """Rows of ``outcomes_monthly`` (see docs/statistics-tables.md): no personal data,
+        small cells suppressed. For reporters, auditors and admins."""
+        require(caller, "statistics")
+        for field, value in (("from", from_), ("to", to)):
+            try:
+                parse_month(value)
+            except ValueError as exc:
+                return _invalid(field, str(exc))
+        if from_ > to:
+            return _invalid("to", f"{to} is before from={from_}")
+        if measure is not None and measure not in BY_NAME:
+            return _invalid("measure", f"unknown measure {measure!r}")
+        rows = view.monthly(from_, to, area or None, measure)
+        return {"rows": rows, "count": len(rows)}
+
+    return router

@@ -7,10 +7,12 @@ See ops/adr/0002-projection-tracking.md for why this is not the library's per-ev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Protocol, cast
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, cast
 
 from timeline.application import TimelineApp
 from timeline.db import Dialect, SideDatabase, Tx
@@ -22,6 +24,7 @@ __all__ = [
     "BulkProjection",
     "DatedView",
     "Dialect",
+    "FactCopy",
     "LostRace",
     "Projection",
     "Runner",
@@ -67,6 +70,74 @@ class DayKeyed(BulkProjection, Protocol):
     def kept_day(self, tx: Tx) -> date | None: ...
 
     def start_from(self, tx: Tx, log_last_day: date) -> None: ...
+
+
+@dataclass(frozen=True)
+class FactCopy:
+    """A projection's own copy of every seeker's facts, in table ``table``: what it re-evaluates
+    seekers from without going back to the event store (and what it answers as-of reads
+    from)."""
+
+    table: str
+
+    def create_statement(self, dialect: Dialect) -> str:
+        big = "BIGINT" if dialect == "postgres" else "INTEGER"
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.table} (seeker_id TEXT NOT NULL, "
+            f"version INTEGER NOT NULL, position {big} NOT NULL, event_id TEXT NOT NULL, "
+            "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
+            "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))"
+        )
+
+    def keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        tx.executemany(
+            f"INSERT INTO {self.table} (seeker_id, version, position, event_id, type, "
+            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    f.seeker_id,
+                    f.version,
+                    f.position,
+                    f.event_id,
+                    f.type,
+                    f.occurred_on.isoformat(),
+                    f.occurred_at.isoformat() if f.occurred_at else None,
+                    f.recorded_at.astimezone(UTC).isoformat(),
+                    json.dumps(dict(f.data)),
+                )
+                for f in facts
+            ],
+        )
+
+    def load(self, tx: Tx, seeker_ids: Iterable[str], page: int = 500) -> dict[str, list[Fact]]:
+        """These seekers' facts in version order, by seeker."""
+        ids = list(seeker_ids)
+        out: dict[str, list[Fact]] = defaultdict(list)
+        for i in range(0, len(ids), page):
+            chunk = ids[i : i + page]
+            marks = ",".join("?" * len(chunk))
+            for row in tx.execute(
+                "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
+                f"recorded_at, data FROM {self.table} WHERE seeker_id IN ({marks}) "
+                "ORDER BY seeker_id, version",
+                chunk,
+            ):
+                out[row[0]].append(_fact(row))
+        return out
+
+
+def _fact(row: Sequence[Any]) -> Fact:
+    return Fact(
+        seeker_id=row[0],
+        version=int(row[1]),
+        position=int(row[2]),
+        event_id=row[3],
+        type=row[4],
+        occurred_on=date.fromisoformat(row[5]),
+        occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
+        recorded_at=datetime.fromisoformat(row[7]),
+        data=json.loads(row[8]),
+    )
 
 
 @dataclass

@@ -14,12 +14,11 @@ Tables (the public read interface, documented in docs/tables.md):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from projections.runtime import DatedView, Dialect, Tx, ViewDatabase
+from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
@@ -28,6 +27,7 @@ from timeline.rulesets import default_rulesets
 from timeline.vocabulary import HELSINKI
 
 NAME = "obligations"
+FACTS = FactCopy("obligations_facts")
 FLAGS = ("missed_appointment", "requirement_shortfall")
 ITEM_COLUMNS = (
     "seeker_id",
@@ -62,10 +62,7 @@ class ObligationsProjection:
     def create_statements(self, dialect: Dialect) -> list[str]:
         big = "BIGINT" if dialect == "postgres" else "INTEGER"
         return [
-            "CREATE TABLE IF NOT EXISTS obligations_facts (seeker_id TEXT NOT NULL, "
-            f"version INTEGER NOT NULL, position {big} NOT NULL, event_id TEXT NOT NULL, "
-            "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
-            "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))",
+            FACTS.create_statement(dialect),
             "CREATE TABLE IF NOT EXISTS obligations_seekers (seeker_id TEXT PRIMARY KEY, "
             "municipality TEXT, coach_id TEXT, spell_open INTEGER NOT NULL, spell_started_on TEXT, "
             f"position {big} NOT NULL)",
@@ -92,7 +89,7 @@ class ObligationsProjection:
     # -- applying the log ----------------------------------------------------------------------
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        self._keep(tx, facts)
+        FACTS.keep(tx, facts)
         # The day the items are evaluated for only moves forward with the log (the day-change
         # job moves it to today). When it moves, every seeker is evaluated for the new day, so
         # the tables never mix days and caught-up tables equal rebuilt ones.
@@ -113,7 +110,7 @@ class ObligationsProjection:
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
         """Bulk: keep the facts and mark their seekers pending (every seeker, if the
         evaluation day moves); :meth:`settle` evaluates them once."""
-        self._keep(tx, facts)
+        FACTS.keep(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         on = self.evaluated_on(tx)
         if on is None or latest > on:
@@ -146,26 +143,6 @@ class ObligationsProjection:
         tx.execute(f"DELETE FROM obligations_pending WHERE seeker_id IN ({marks})", list(pending))
         return len(rows) == page
 
-    def _keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        tx.executemany(
-            "INSERT INTO obligations_facts (seeker_id, version, position, event_id, type, "
-            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    f.seeker_id,
-                    f.version,
-                    f.position,
-                    f.event_id,
-                    f.type,
-                    f.occurred_on.isoformat(),
-                    f.occurred_at.isoformat() if f.occurred_at else None,
-                    f.recorded_at.astimezone(UTC).isoformat(),
-                    json.dumps(dict(f.data)),
-                )
-                for f in facts
-            ],
-        )
-
     def _reevaluate_paged(
         self,
         tx: Tx,
@@ -188,7 +165,7 @@ class ObligationsProjection:
         self, tx: Tx, seeker_ids: Sequence[str], on: date, positions: dict[str, int] | None = None
     ) -> None:
         """Evaluate these seekers' obligations as on ``on`` and replace their rows."""
-        by_seeker = load_facts(tx, seeker_ids)
+        by_seeker = FACTS.load(tx, seeker_ids)
         items: list[tuple[Any, ...]] = []
         seekers: list[tuple[Any, ...]] = []
         for seeker_id in seeker_ids:
@@ -243,36 +220,6 @@ class ObligationsProjection:
 def _positions(facts: Sequence[Fact]) -> dict[str, int]:
     """Each seeker's last log position in a batch (facts come in log order)."""
     return {f.seeker_id: f.position or 0 for f in facts}
-
-
-def load_facts(tx: Tx, seeker_ids: Iterable[str]) -> dict[str, list[Fact]]:
-    ids = list(seeker_ids)
-    out: dict[str, list[Fact]] = defaultdict(list)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in tx.execute(
-            "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
-            f"recorded_at, data FROM obligations_facts WHERE seeker_id IN ({marks}) "
-            "ORDER BY seeker_id, version",
-            chunk,
-        ):
-            out[row[0]].append(_fact(row))
-    return out
-
-
-def _fact(row: Sequence[Any]) -> Fact:
-    return Fact(
-        seeker_id=row[0],
-        version=int(row[1]),
-        position=int(row[2]),
-        event_id=row[3],
-        type=row[4],
-        occurred_on=date.fromisoformat(row[5]),
-        occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
-        recorded_at=datetime.fromisoformat(row[7]),
-        data=json.loads(row[8]),
-    )
 
 
 def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | None]:
@@ -373,7 +320,7 @@ class ObligationsView(DatedView):
                     [seeker_id],
                 )
                 return [_item_dict(r) for r in rows]
-            facts = load_facts(tx, [seeker_id]).get(seeker_id, [])
+            facts = FACTS.load(tx, [seeker_id]).get(seeker_id, [])
         if as_of is not None:
             facts = [f for f in facts if f.recorded_at <= as_of]
         found = evaluate(facts, on, self.projection.rulesets, self.projection.calendar)

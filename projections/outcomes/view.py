@@ -27,10 +27,8 @@ horizon.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from projections.outcomes.aggregate import ROW_COLUMNS, Grouped, monthly_rows
@@ -39,7 +37,7 @@ from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import month_of, parse_month
 from projections.outcomes.seeker import contributions
 from projections.outcomes.settings import OutcomeSettings
-from projections.runtime import DatedView, Dialect, Tx, ViewDatabase
+from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact
@@ -50,6 +48,7 @@ from timeline.vocabulary import HELSINKI
 NAME = "outcomes"
 PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")
 PRIVATE_TABLES = ("outcomes_work_facts", "outcomes_work_contributions", "outcomes_work_pending")
+FACTS = FactCopy("outcomes_work_facts")
 _MEDIAN_ITEMS = ("outflow", "interview")
 
 
@@ -72,10 +71,7 @@ class OutcomesProjection:
         big = "BIGINT" if dialect == "postgres" else "INTEGER"
         real = "DOUBLE PRECISION" if dialect == "postgres" else "REAL"
         return [
-            "CREATE TABLE IF NOT EXISTS outcomes_work_facts (seeker_id TEXT NOT NULL, "
-            f"version INTEGER NOT NULL, position {big} NOT NULL, event_id TEXT NOT NULL, "
-            "type TEXT NOT NULL, occurred_on TEXT NOT NULL, occurred_at TEXT, "
-            "recorded_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))",
+            FACTS.create_statement(dialect),
             "CREATE TABLE IF NOT EXISTS outcomes_work_contributions (seeker_id TEXT NOT NULL, "
             f"month TEXT NOT NULL, municipality TEXT NOT NULL, item TEXT NOT NULL, value {real})",
             "CREATE INDEX IF NOT EXISTS outcomes_work_contributions_seeker ON "
@@ -95,17 +91,10 @@ class OutcomesProjection:
 
     # -- applying the log ----------------------------------------------------------------------
 
-    def _keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        tx.executemany(
-            "INSERT INTO outcomes_work_facts (seeker_id, version, position, event_id, type, "
-            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
-            [_fact_row(f) for f in facts],
-        )
-
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
         """Bulk: keep the facts and mark their seekers pending (every seeker, if the horizon
         month moves); :meth:`settle` recomputes them and publishes once."""
-        self._keep(tx, facts)
+        FACTS.keep(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         old = self.horizon_day(tx)
         if old is None or latest > old:
@@ -143,7 +132,7 @@ class OutcomesProjection:
         return False
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        self._keep(tx, facts)
+        FACTS.keep(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         old = self.horizon_day(tx)
         touched = list(dict.fromkeys(f.seeker_id for f in facts))
@@ -169,7 +158,7 @@ class OutcomesProjection:
         """Replace these seekers' contribution rows, computed for months up to ``horizon``."""
         for i in range(0, len(seeker_ids), page):
             chunk = list(seeker_ids[i : i + page])
-            by_seeker = load_facts(tx, chunk)
+            by_seeker = FACTS.load(tx, chunk)
             rows: list[tuple[Any, ...]] = []
             for sid in chunk:
                 for c in contributions(
@@ -235,48 +224,6 @@ class OutcomesProjection:
     def _set_state(self, tx: Tx, key: str, value: str) -> None:
         tx.execute("DELETE FROM outcomes_state WHERE key = ?", [key])
         tx.execute("INSERT INTO outcomes_state (key, value) VALUES (?, ?)", [key, value])
-
-
-def _fact_row(f: Fact) -> tuple[Any, ...]:
-    return (
-        f.seeker_id,
-        f.version,
-        f.position,
-        f.event_id,
-        f.type,
-        f.occurred_on.isoformat(),
-        f.occurred_at.isoformat() if f.occurred_at else None,
-        f.recorded_at.astimezone(UTC).isoformat(),
-        json.dumps(dict(f.data)),
-    )
-
-
-def load_facts(tx: Tx, seeker_ids: Iterable[str]) -> dict[str, list[Fact]]:
-    ids = list(seeker_ids)
-    out: dict[str, list[Fact]] = defaultdict(list)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in tx.execute(
-            "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
-            f"recorded_at, data FROM outcomes_work_facts WHERE seeker_id IN ({marks}) "
-            "ORDER BY seeker_id, version",
-            chunk,
-        ):
-            out[row[0]].append(
-                Fact(
-                    seeker_id=row[0],
-                    version=int(row[1]),
-                    position=int(row[2]),
-                    event_id=row[3],
-                    type=row[4],
-                    occurred_on=date.fromisoformat(row[5]),
-                    occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
-                    recorded_at=datetime.fromisoformat(row[7]),
-                    data=json.loads(row[8]),
-                )
-            )
-    return out
 
 
 class OutcomesView(DatedView):

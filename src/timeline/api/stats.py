@@ -12,22 +12,19 @@ from projections.outcomes import OutcomesView
 from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import parse_month
 from timeline.api.deps import Caller
+from timeline.api.problems import problem
 from timeline.auth import require
 
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 def _invalid(field: str, msg: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=422,
-        content={
-            "type": "about:blank",
-            "title": "Invalid query",
-            "status": 422,
-            "detail": f"{field}: {msg}",
-            "errors": [{"loc": f"query.{field}", "msg": msg}],
-        },
-        media_type="application/problem+json",
+    return problem(
+        422,
+        "invalid-request",
+        "Invalid request",
+        f"query.{field}: {msg}",
+        errors=[{"loc": f"query.{field}", "msg": msg, "type": "value_error"}],
     )
 
 

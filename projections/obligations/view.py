@@ -312,14 +312,16 @@ class ObligationsView(DatedView):
         """One seeker's obligations as on ``on``: the stored rows when ``on`` is the day they
         were evaluated for; otherwise evaluated from the projection's own copy of the facts
         (recorded up to ``as_of`` when given)."""
+        if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
+            rows = self.db.query(
+                f"SELECT s.value, {','.join('i.' + c for c in ITEM_COLUMNS)} "
+                "FROM obligations_state s LEFT JOIN obligations_items i ON i.seeker_id = ? "
+                "WHERE s.key = 'evaluated_on' ORDER BY i.seq",
+                [seeker_id],
+            )
+            if rows and rows[0][0] == on.isoformat():
+                return [_item_dict(r[1:]) for r in rows if r[1] is not None]
         with self.db.read() as tx:
-            if as_of is None and on == self.projection.evaluated_on(tx):
-                rows = tx.execute(
-                    f"SELECT {','.join(ITEM_COLUMNS)} FROM obligations_items WHERE seeker_id = ? "
-                    "ORDER BY seq",
-                    [seeker_id],
-                )
-                return [_item_dict(r) for r in rows]
             facts = FACTS.load(tx, [seeker_id]).get(seeker_id, [])
         if as_of is not None:
             facts = [f for f in facts if f.recorded_at <= as_of]

@@ -99,6 +99,21 @@ class SideDatabase:
             finally:
                 self._sqlite.execute("COMMIT")
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One read statement outside any explicit transaction (one round trip on PostgreSQL:
+        no BEGIN/COMMIT); the statement is its own consistent snapshot."""
+        if self.dialect == "postgres":
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                try:
+                    cur = conn.execute(sql.replace("?", "%s"), tuple(params))
+                    return list(cur.fetchall()) if cur.description else []
+                finally:
+                    conn.autocommit = False
+        with self._lock:
+            cur = self._sqlite.execute(sql, tuple(params))
+            return list(cur.fetchall()) if cur.description else []
+
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A PostgreSQL connection of the pool, in autocommit mode (advisory locks)."""

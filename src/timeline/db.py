@@ -4,6 +4,7 @@ SQL is written once with ``?`` placeholders and runs on both."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,10 @@ from psycopg_pool import ConnectionPool
 from timeline.application import TimelineApp
 
 Dialect = Literal["sqlite", "postgres"]
+
+#: ``INSERT … VALUES (?, …, ?) [tail]``: head, the placeholder group, the tail
+_VALUES = re.compile(r"^(INSERT\s.+?)\s+VALUES\s*\(((?:\s*\?\s*,)*\s*\?\s*)\)(.*)$", re.S)
+_MAX_PARAMS = 30_000
 
 
 class Tx:
@@ -32,13 +37,37 @@ class Tx:
         return list(cur.fetchall()) if cur.description else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per row. On PostgreSQL a plain ``INSERT … VALUES (?,…)`` is sent
+        as COPY, and one with a tail (``ON CONFLICT …``) as multi-row statements of up to
+        ~30,000 parameters — whose ``DO UPDATE`` must then not meet the same key twice in
+        one call."""
         if not rows:
             return
-        if self.dialect == "postgres":
+        if self.dialect == "sqlite":
+            self._conn.executemany(sql, [tuple(r) for r in rows])
+            return
+        match = _VALUES.match(sql)
+        if match is None:
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), [tuple(r) for r in rows])
-        else:
-            self._conn.executemany(sql, [tuple(r) for r in rows])
+            return
+        head, marks, tail = match.groups()
+        if not tail.strip():  # a plain insert: COPY, no statement to parse at all
+            target = head.split(None, 2)[2]  # "INSERT INTO table (columns)" -> "table (columns)"
+            with self._conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+            return
+        width = marks.count("?")
+        group = "(" + ",".join(["%s"] * width) + ")"
+        per = max(1, _MAX_PARAMS // width)
+        with self._conn.cursor() as cur:
+            for i in range(0, len(rows), per):
+                chunk = rows[i : i + per]
+                cur.execute(
+                    f"{head} VALUES {','.join([group] * len(chunk))}{self._sql(tail)}",
+                    [v for r in chunk for v in r],
+                )
 
 
 class SideDatabase:

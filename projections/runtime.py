@@ -2,8 +2,8 @@
 them with plain SQL), and each batch of the global log is applied with the new tracking position
 in **one transaction** — exactly-once effects, resumable after any crash, rebuildable from zero.
 
-See ops/adr/0002-projection-runner-and-tables-beside-the-events.md for why this is not the library's per-event
-``ProjectionRunner``."""
+See ops/adr/0002-projection-runner-and-tables-beside-the-events.md for why this is not the
+library's per-event ``ProjectionRunner``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Public tables (granted to ``timeline_reporter``; schema in docs/statistics-tables.md):
 
 - ``outcomes_monthly`` — one row per (month, level, area, measure): the figure, its base, whether
-  it is suppressed or provisional, and the log ``position`` it was computed at;
+  it is suppressed or provisional, and the log ``position`` it was last recomputed at;
 - ``outcomes_state`` — ``horizon_day`` (the latest recorded day seen: months are published up to
   its month), the settings and the areas version used;
 - ``outcomes_tracking`` — the log position applied.
@@ -15,10 +15,13 @@ Private working tables (personal: never granted to reporters):
 
 Incremental equals rebuilt: a seeker's contributions are a pure function of (their facts, the
 horizon month, settings, rulesets, calendar). A batch recomputes the seekers it touches — every
-seeker when the horizon month moves — and then recomputes **every** published row from the
-contributions (a GROUP BY in SQL plus the area roll-up in Python), stamping them all with the
-batch's last position. So after catching up, every row carries the tracking position and equals
-the row a rebuild computes. A backlog longer than one batch (a rebuild, a first catch-up) is
+seeker when the horizon month moves — and then recomputes the published rows of the months
+whose contributions changed (every month when the horizon day moves) from the contributions (a
+GROUP BY in SQL plus the area roll-up in Python), stamping them with the batch's last position;
+a month's rows depend only on its contributions and the horizon day. So after catching up
+every row's figures equal the row a rebuild computes, ``published_at`` in ``outcomes_state`` is
+the tracking position, and each row's ``position`` is the one it was last recomputed at (a
+month nothing changed in keeps its older one). A backlog longer than one batch (a rebuild, a first catch-up) is
 loaded in bulk instead: facts kept and seekers marked in ``outcomes_work_pending``, then
 recomputed once and published once at the end. A rebuild starts from the log's last recorded
 day (or a later kept one), like the obligations projection, so it evaluates with the same
@@ -27,7 +30,8 @@ horizon.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -76,6 +80,8 @@ class OutcomesProjection:
             f"month TEXT NOT NULL, municipality TEXT NOT NULL, item TEXT NOT NULL, value {real})",
             "CREATE INDEX IF NOT EXISTS outcomes_work_contributions_seeker ON "
             "outcomes_work_contributions (seeker_id)",
+            "CREATE INDEX IF NOT EXISTS outcomes_work_contributions_month ON "
+            "outcomes_work_contributions (month)",
             "CREATE TABLE IF NOT EXISTS outcomes_monthly (month TEXT NOT NULL, "
             "level TEXT NOT NULL, area TEXT NOT NULL, measure TEXT NOT NULL, "
             f"value {real}, base INTEGER, "
@@ -142,10 +148,13 @@ class OutcomesProjection:
         assert horizon is not None
         if old is None or month_of(horizon) != month_of(old):
             ids = [r[0] for r in tx.execute("SELECT DISTINCT seeker_id FROM outcomes_work_facts")]
-            self.recompute(tx, sorted(ids), month_of(horizon))
+            changed = self.recompute(tx, sorted(ids), month_of(horizon))
         else:
-            self.recompute(tx, touched, month_of(horizon))
-        self.publish(tx, max(f.position or 0 for f in facts), horizon)
+            changed = self.recompute(tx, touched, month_of(horizon))
+        # A new horizon day can change any month (provisional flags, follow-ups now known);
+        # otherwise only the months whose contributions changed are published again.
+        months = None if horizon != old else changed
+        self.publish(tx, max(f.position or 0 for f in facts), horizon, months)
 
     def start_from(self, tx: Tx, log_last_day: date) -> None:
         """Before applying the log from its start: publish up to the log's last recorded day
@@ -154,36 +163,72 @@ class OutcomesProjection:
         if old is None or log_last_day > old:
             self._set_state(tx, "horizon_day", log_last_day.isoformat())
 
-    def recompute(self, tx: Tx, seeker_ids: Sequence[str], horizon: str, page: int = 500) -> None:
-        """Replace these seekers' contribution rows, computed for months up to ``horizon``."""
+    def recompute(
+        self, tx: Tx, seeker_ids: Sequence[str], horizon: str, page: int = 500
+    ) -> set[str]:
+        """Recompute these seekers' contribution rows for months up to ``horizon``, replace
+        those that changed, and return the months whose contributions changed."""
+        changed: set[str] = set()
         for i in range(0, len(seeker_ids), page):
             chunk = list(seeker_ids[i : i + page])
+            marks = ",".join("?" * len(chunk))
+            old: dict[str, Counter[tuple[Any, ...]]] = defaultdict(Counter)
+            for r in tx.execute(
+                "SELECT seeker_id, month, municipality, item, value FROM "
+                f"outcomes_work_contributions WHERE seeker_id IN ({marks})",
+                chunk,
+            ):
+                old[r[0]][(r[1], r[2], r[3], None if r[4] is None else float(r[4]))] += 1
             by_seeker = FACTS.load(tx, chunk)
+            replaced: list[str] = []
             rows: list[tuple[Any, ...]] = []
             for sid in chunk:
-                for c in contributions(
-                    by_seeker.get(sid, []), horizon, self.settings, self.rulesets, self.calendar
-                ):
-                    rows.append((sid, c.month, c.municipality, c.item, c.value))
-            marks = ",".join("?" * len(chunk))
+                new: Counter[tuple[Any, ...]] = Counter(
+                    (c.month, c.municipality, c.item, None if c.value is None else float(c.value))
+                    for c in contributions(
+                        by_seeker.get(sid, []), horizon, self.settings, self.rulesets, self.calendar
+                    )
+                )
+                if new == old.get(sid, Counter()):
+                    continue
+                replaced.append(sid)
+                changed |= {k[0] for k in (new - old[sid]) + (old[sid] - new)}
+                rows.extend((sid, *k) for k in new.elements())
+            if not replaced:
+                continue
+            marks = ",".join("?" * len(replaced))
             tx.execute(
-                f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", chunk
+                f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", replaced
             )
             tx.executemany(
                 "INSERT INTO outcomes_work_contributions (seeker_id, month, municipality, item, "
                 "value) VALUES (?,?,?,?,?)",
                 rows,
             )
+        return changed
 
-    def publish(self, tx: Tx, position: int, horizon_day: date) -> None:
-        """Recompute every published row from the contributions."""
+    def publish(
+        self, tx: Tx, position: int, horizon_day: date, months: Collection[str] | None = None
+    ) -> None:
+        """Recompute the published rows of ``months`` (default: every month) from the
+        contributions, stamped with ``position``; record that every row is current as of
+        ``position`` (``published_at``). Rows of a month depend only on that month's
+        contributions and the horizon day (suppression works within a month)."""
+        where, params = "", []
+        if months is not None:
+            params = sorted(months)
+            where = f" WHERE month IN ({','.join('?' * len(params))})"
+        self._set_state(tx, "published_at", str(position))
+        if months is not None and not months:
+            return
         grouped = [
             Grouped(r[0], r[1], r[2], int(r[3]), int(r[4]), float(r[5]), int(r[6]), int(r[7]))
             for r in tx.execute(
                 "SELECT month, municipality, item, COUNT(*), COUNT(DISTINCT seeker_id), "
                 "COALESCE(SUM(value), 0), COUNT(value), "
                 "SUM(CASE WHEN value = 0 THEN 1 ELSE 0 END) "
-                "FROM outcomes_work_contributions GROUP BY month, municipality, item"
+                f"FROM outcomes_work_contributions{where} GROUP BY month, municipality, item",
+                params,
             )
         ]
         marks = ",".join("?" * len(_MEDIAN_ITEMS))
@@ -191,8 +236,8 @@ class OutcomesProjection:
             (str(r[0]), str(r[1]), str(r[2]), float(r[3]))
             for r in tx.execute(
                 "SELECT month, municipality, item, value FROM outcomes_work_contributions "
-                f"WHERE item IN ({marks}) AND value IS NOT NULL",
-                _MEDIAN_ITEMS,
+                f"{where or ' WHERE true'} AND item IN ({marks}) AND value IS NOT NULL",
+                [*params, *_MEDIAN_ITEMS],
             )
         ]
         rows = monthly_rows(
@@ -204,13 +249,12 @@ class OutcomesProjection:
             settings=self.settings,
             calendar=self.calendar,
         )
-        tx.execute("DELETE FROM outcomes_monthly")
+        tx.execute(f"DELETE FROM outcomes_monthly{where}", params)
         tx.executemany(
             f"INSERT INTO outcomes_monthly ({','.join(ROW_COLUMNS)}) VALUES "
             f"({','.join('?' * len(ROW_COLUMNS))})",
             rows,
         )
-        self._set_state(tx, "published_at", str(position))
         self._set_state(tx, "settings", self.settings.to_json())
         self._set_state(tx, "areas_version", self.areas.version)
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from projections.outcomes import OutcomesView
+from projections.outcomes.aggregate import ROW_COLUMNS
 from projections.outcomes.view import PUBLIC_TABLES
 from tests.factories import event, new_seeker
 from tests.projections import outcomes_bruteforce as brute
@@ -32,10 +33,17 @@ def view(app: TimelineApp) -> Iterator[OutcomesView]:
 
 
 def _tables(view: OutcomesView) -> dict[str, list[tuple[Any, ...]]]:
+    """The tables' contents, with each published row's figures (not the position it was last
+    recomputed at: a caught-up row of an untouched month keeps its older one)."""
+    figures = ",".join(c for c in ROW_COLUMNS if c != "position")
     with view.db.transaction() as tx:
         return {
-            t: sorted(tx.execute(f"SELECT * FROM {t}"), key=repr)
-            for t in ("outcomes_monthly", "outcomes_state", "outcomes_work_contributions")
+            t: sorted(tx.execute(sql), key=repr)
+            for t, sql in (
+                ("outcomes_monthly", f"SELECT {figures} FROM outcomes_monthly"),
+                ("outcomes_state", "SELECT * FROM outcomes_state"),
+                ("outcomes_work_contributions", "SELECT * FROM outcomes_work_contributions"),
+            )
         }
 
 
@@ -124,11 +132,56 @@ def test_every_row_carries_the_log_position_it_was_computed_at(
 ) -> None:
     _history(app, view, clock)
     rows = view.monthly("2025-01", "2025-12")
-    assert {r["position"] for r in rows} == {view.position()}
     assert view.position() == app.recorder.max_notification_id()
+    assert view.state()["published_at"] == str(view.position())  # every row current as of it
+    assert max(r["position"] for r in rows) == view.position()
+    assert all(0 < r["position"] <= view.position() for r in rows)
     assert max(r["month"] for r in rows) == "2025-05"  # up to the latest recorded month
     assert {r["month"]: r["provisional"] for r in rows}["2025-05"] is True
     assert {r["month"]: r["provisional"] for r in rows}["2025-04"] is False
+
+
+def test_a_late_event_publishes_again_only_the_months_it_changes(
+    app: TimelineApp, view: OutcomesView, clock: FixedClock
+) -> None:
+    _history(app, view, clock)
+    before = {
+        (r["month"], r["level"], r["area"], r["measure"]): r
+        for r in view.monthly("2025-01", "2025-12")
+    }
+    # the same day (the horizon stays): a seeker found employed in April, recorded late
+    seeker = next(  # an unemployed seeker with nothing but a start recorded
+        r[0]
+        for r in _select(
+            view,
+            "SELECT seeker_id, MAX(data) FROM outcomes_work_facts GROUP BY seeker_id "
+            "HAVING COUNT(*) = 1 ORDER BY seeker_id",
+        )
+        if '"unemployed"' in r[1]
+    )
+    app.append(
+        [
+            event(
+                "labour_market_status_changed",
+                seeker,
+                {"labour_market_status": "employed"},
+                on="2025-04-07",
+            )
+        ]
+    )
+    view.catch_up()
+    after = {
+        (r["month"], r["level"], r["area"], r["measure"]): r
+        for r in view.monthly("2025-01", "2025-12")
+    }
+    republished = {k[0] for k, r in after.items() if r["position"] == view.position()}
+    # April on, up to the horizon month, and February: the spell's start month, whose cohort
+    # now counts one more employed within 3 months; January and March stay as they were
+    assert republished == {"2025-02", "2025-04", "2025-05"}
+    assert all(after[k] == before[k] for k in after if k[0] not in republished)
+    caught_up = _tables(view)
+    view.rebuild()
+    assert _tables(view) == caught_up
 
 
 def test_published_tables_hold_no_personal_identifiers(

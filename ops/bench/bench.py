@@ -273,6 +273,11 @@ def bench_reads(dbname: str, view: ObligationsView, sizes: list[int], samples: i
 def bench_as_of(url: str, dbname: str, samples: int) -> None:
     clock = FixedClock(datetime(2026, 3, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=url), clock=clock)
+    # The same store without the aggregate cache: every read is a cold one.
+    cold = TimelineApp(
+        env={"AGGREGATE_CACHE_MAXSIZE": ""}, settings=Settings(database_url=url), clock=clock
+    )
+    assert cold.repository.cache is None
     seeker = str(uuid.uuid4())
     envs = [opened(seeker)] + [
         envelope(seeker, "coach_assigned", "2026-02-02", {"coach_id": f"coach-{i}"})
@@ -284,13 +289,18 @@ def bench_as_of(url: str, dbname: str, samples: int) -> None:
         moments.append(clock())
         clock.advance(hours=1)
     rng = random.Random(1)  # noqa: S311 - sampling, not security
-    ours, base = [], []
+    ours: list[float] = []
+    ours_cold: list[float] = []
+    base: list[float] = []
     with admin(dbname) as conn:
         for _ in range(samples):
             at = rng.choice(moments) + timedelta(minutes=1)
             t = time.perf_counter()
             entries = app.history(seeker, as_of=at)
             ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            cold_entries = cold.history(seeker, as_of=at)
+            ours_cold.append(time.perf_counter() - t)
             t = time.perf_counter()
             conn.execute(
                 "SELECT e.state, i.* FROM timeline_events e JOIN timeline_event_index i ON "
@@ -300,16 +310,20 @@ def bench_as_of(url: str, dbname: str, samples: int) -> None:
             ).fetchall()
             base.append(time.perf_counter() - t)
             assert entries
+            assert [e.to_dict() for e in entries] == [e.to_dict() for e in cold_entries]
     app.close()
-    p99, b99 = percentile(ours, 99) * 1000, percentile(base, 99) * 1000
-    report(
-        "(e) as-of history of a 1,000-event timeline",
-        f"p50 {percentile(ours, 50) * 1000:.1f} / p99 {p99:.1f} ms",
-        f"p99 {b99:.1f} ms SQL rows",
-        p99 / b99,
-        "goal p99 ≤ 50 ms",
-        p99 <= 50,
-    )
+    cold.close()
+    b99 = percentile(base, 99) * 1000
+    for label, values in (("cached timeline", ours), ("cold, no cache", ours_cold)):
+        p99 = percentile(values, 99) * 1000
+        report(
+            f"(e) as-of history, 1,000 events, {label}",
+            f"p50 {percentile(values, 50) * 1000:.1f} / p99 {p99:.1f} ms",
+            f"p99 {b99:.1f} ms SQL rows",
+            p99 / b99,
+            "goal p99 ≤ 50 ms",
+            p99 <= 50,
+        )
 
 
 # -- (a) append over HTTP -------------------------------------------------------------------------

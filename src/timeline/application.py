@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
 from timeline.clock import Clock, system_clock
@@ -19,7 +19,7 @@ from timeline.domain.canonical import content_digest
 from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound
 from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
-from timeline.domain.timeline import Timeline, event_content
+from timeline.domain.timeline import Timeline, event_content, fact_from_event
 from timeline.settings import Settings, store_env
 from timeline.store.index import EventIndex, IndexRow
 from timeline.vocabulary import HELSINKI, ParsedEvent
@@ -135,6 +135,7 @@ class TimelineApp(Application[UUID]):
         self, events: list[tuple[ParsedEvent, str | None]], now: datetime
     ) -> list[Appended]:
         decisions = self.decisions(now, [e.event_id for e, _ in events])
+        decisions.load([e.seeker_id for e, _ in events])
         slots = decisions.decide(events)
         return decisions.answer(slots, decisions.save())
 
@@ -169,6 +170,9 @@ class TimelineApp(Application[UUID]):
         ones with their reasons, and the decisions of the others, ready to :meth:`save`."""
         now = self.clock()
         decisions = self.decisions(now, [e.event_id for e in events])
+        seekers = list(dict.fromkeys(e.seeker_id for e in events))
+        for i in range(0, len(seekers), LOOKUP_CHUNK):
+            decisions.load(seekers[i : i + LOOKUP_CHUNK])
         refused: list[tuple[int, Exception]] = []
         for i, raw in enumerate(events):
             try:
@@ -186,6 +190,65 @@ class TimelineApp(Application[UUID]):
             except AggregateNotFoundError:
                 cache[seeker_id] = None
         return cache[seeker_id]
+
+    def _load_many(self, seeker_ids: Sequence[str], cache: dict[str, Timeline | None]) -> None:
+        """Load the timelines of ``seeker_ids`` not yet in ``cache`` with one read of the store:
+        each from its copy in the aggregate cache (or from nothing), fast-forwarded by the
+        events stored after it (other writers' too). The fast-forwarded timelines go back to
+        the aggregate cache; the cache's own objects are never changed."""
+        todo = [s for s in dict.fromkeys(seeker_ids) if s not in cache]
+        if not todo:
+            return
+        repository = self.repository
+        base: dict[str, Timeline | None] = {}
+        for seeker_id in todo:
+            base[seeker_id] = None
+            if repository.cache is None:
+                continue
+            key = UUID(seeker_id)
+            # The library fast-forwards cached timelines in place under this lock: copy under it.
+            lock = repository._use_fastforward_lock(key)
+            try:
+                with lock:
+                    base[seeker_id] = copy.deepcopy(cast(Timeline, repository.cache.get(key)))
+            except KeyError:
+                pass
+            finally:
+                repository._disuse_fastforward_lock(key)
+        newer = self.index.select_events_after(
+            {s: (a.version if a is not None else 0) for s, a in base.items()}
+        )
+        to_event = self.mapper.to_domain_event
+        for seeker_id in todo:
+            agg = base[seeker_id]
+            events = newer.get(seeker_id)
+            if events:
+                agg = cast(Timeline, project_aggregate(agg, [to_event(e) for e in events]))
+                if repository.cache is not None:
+                    repository.cache.put(UUID(seeker_id), copy.deepcopy(agg))
+            cache[seeker_id] = agg
+
+    def _is_cached(self, seeker_id: str) -> bool:
+        cache = self.repository.cache
+        if cache is None:
+            return False
+        try:
+            cache.get(UUID(seeker_id))
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def _remember(self, aggregates: Mapping[str, Timeline | None]) -> None:
+        """Put timelines whose decided events are all committed into the aggregate cache, so
+        the next load only asks the store for what was written after them."""
+        if self.repository.cache is None:
+            return
+        for seeker_id, agg in aggregates.items():
+            if agg is None:
+                continue
+            clone = copy.deepcopy(agg)
+            clone.collect_events()
+            self.repository.cache.put(UUID(seeker_id), clone)
 
     def _decide(
         self, agg: Timeline | None, event: ParsedEvent, data: dict[str, Any], now: datetime
@@ -261,7 +324,36 @@ class TimelineApp(Application[UUID]):
             raise NotFound(f"no timeline for seeker {seeker_id}") from None
 
     def facts(self, seeker_id: str, *, as_of: datetime | None = None) -> list[Fact]:
-        return list(self.timeline(seeker_id, as_of=as_of).facts)
+        if as_of is not None:
+            return [f for f, _ in self._as_of(seeker_id, as_of)]
+        return list(self.timeline(seeker_id).facts)
+
+    def _as_of(self, seeker_id: str, as_of: datetime) -> list[tuple[Fact, IndexRow]]:
+        """The facts known at ``as_of`` with their index rows.
+
+        A timeline's facts up to a version never change, so when the timeline is in the
+        aggregate cache its first facts are the answer: only the index rows are read. Otherwise
+        one read gives the stored events with their index rows, and the facts are built from
+        them directly instead of replaying the timeline (which would compute every digest and
+        chain hash again): the chain was checked when each event was written, and
+        ``timeline verify`` checks it over the stored events."""
+        until = as_of.astimezone(UTC)
+        if self._is_cached(seeker_id):
+            rows = self.index.index_as_of(seeker_id, until)
+            if not rows:
+                raise NotFound(f"no events of seeker {seeker_id} were recorded by {as_of}")
+            facts = self.timeline(seeker_id).facts  # fast-forwarded: at least these versions
+            n = len(rows)
+            if rows[-1].version == n and len(facts) >= n and facts[n - 1].version == n:
+                return list(zip(facts[:n], rows, strict=True))
+        pairs = self.index.events_with_index(seeker_id, recorded_until=until)
+        if not pairs:
+            raise NotFound(f"no events of seeker {seeker_id} were recorded by {as_of}")
+        to_event = self.mapper.to_domain_event
+        return [
+            (fact_from_event(cast(Timeline.Recorded, to_event(stored))), row)
+            for stored, row in pairs
+        ]
 
     def history(
         self,
@@ -273,9 +365,14 @@ class TimelineApp(Application[UUID]):
     ) -> list[HistoryEntry]:
         """The history with both times, each event marked valid, superseded or void as known
         at ``as_of``. Paged by version."""
-        facts = self.facts(seeker_id, as_of=as_of)
-        upto = facts[-1].version if facts else 0
-        rows = {r.version: r for r in self.index.index_for_seeker(seeker_id, to_version=upto)}
+        if as_of is not None:
+            known = self._as_of(seeker_id, as_of)
+            facts = [f for f, _ in known]
+            rows = {r.version: r for _, r in known}
+        else:
+            facts = self.facts(seeker_id)
+            upto = facts[-1].version if facts else 0
+            rows = {r.version: r for r in self.index.index_for_seeker(seeker_id, to_version=upto)}
         superseded: dict[str, list[str]] = {}
         voided: dict[str, str] = {}
         for f in facts:
@@ -388,6 +485,11 @@ class Decisions:
         self.seen: dict[str, tuple[str, int]] = {}  # event_id -> (digest, request number)
         self.planned: list[Planned] = []
         self.requests = 0
+
+    def load(self, seeker_ids: Sequence[str]) -> None:
+        """Load these seekers' timelines now, with one read of the store (optional: a seeker
+        not loaded beforehand is loaded on its own when its first event is decided)."""
+        self.app._load_many(seeker_ids, self.aggregates)
 
     def decide(
         self, events: list[tuple[ParsedEvent, str | None]], *, index: bool = True
@@ -509,6 +611,9 @@ class Decisions:
             for p in todo
         ]
         recordings = self.app.save(*(p.domain_event for p in todo), index_rows=rows)
+        if planned is None:
+            # Every decided event is committed: the timelines as decided are the stored ones.
+            self.app._remember(self.aggregates)
         positions = {
             (str(r.domain_event.originator_id), r.domain_event.originator_version): (
                 r.notification.id

@@ -164,6 +164,8 @@ class GroupCommitter:
         if not live:
             return
         decisions = app.decisions(now, [e.event_id for r in live for e in r.events])
+        # Every seeker of the group loaded (and fast-forwarded) with one read, not one each.
+        decisions.load([e.seeker_id for r in live for e in r.events])
         accepted: list[_Request] = []
         for request in live:
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -102,6 +102,23 @@ class EventIndex(Protocol):
         ...
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]: ...
+
+    def events_with_index(
+        self, seeker_id: str, *, recorded_until: datetime | None = None
+    ) -> list[tuple[StoredEvent, IndexRow]]:
+        """The seeker's stored events with their index rows, in version order, in one read:
+        every version up to the last one recorded by ``recorded_until`` (all when None)."""
+        ...
+
+    def index_as_of(self, seeker_id: str, recorded_until: datetime) -> list[IndexRow]:
+        """The seeker's index rows in version order, every version up to the last one
+        recorded by ``recorded_until`` (the versions of its timeline as known then)."""
+        ...
+
+    def select_events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        """For each seeker, its stored events after the given version, in version order: the
+        fast-forward of many cached timelines in one read. Seekers with none are left out."""
+        ...
 
 
 def positioned(

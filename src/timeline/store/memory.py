@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
@@ -70,6 +71,30 @@ class TimelineMemoryRecorder(POPOApplicationRecorder):
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
         return [s for s in sorted(self._by_seeker) if s > (after or "")][:limit]
+
+    def events_with_index(
+        self, seeker_id: str, *, recorded_until: datetime | None = None
+    ) -> list[tuple[StoredEvent, IndexRow]]:
+        rows = self._by_seeker.get(seeker_id, [])
+        if recorded_until is not None:
+            upto = max((r.version for r in rows if r.recorded_at <= recorded_until), default=0)
+            rows = [r for r in rows if r.version <= upto]
+        if not rows:
+            return []
+        by_version = {r.version: r for r in rows}
+        events = self.select_events(UUID(seeker_id), lte=rows[-1].version)
+        return [(e, by_version[e.originator_version]) for e in events]
+
+    def index_as_of(self, seeker_id: str, recorded_until: datetime) -> list[IndexRow]:
+        return [r for _, r in self.events_with_index(seeker_id, recorded_until=recorded_until)]
+
+    def select_events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        out: dict[str, list[StoredEvent]] = {}
+        for seeker_id, after in versions.items():
+            events = list(self.select_events(UUID(seeker_id), gt=after))
+            if events:
+                out[seeker_id] = events
+        return out
 
 
 class MemoryFactory(POPOFactory):

@@ -3,20 +3,40 @@ transaction, after the table lock and the insert, when the notification ids are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, LiteralString
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, TupleRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
-from timeline.domain.canonical import iso_utc
 from timeline.store.index import INDEX_COLUMNS, IndexRow, positioned
 
 INDEX_TABLE = "timeline_event_index"
+#: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
+#: server, which is cheaper than converting each value in Python.
+SELECT_COLUMNS = SQL(
+    "event_id::text, seeker_id::text, version, position, type, occurred_at, occurred_on::text, "
+    "recorded_at, digest, hash, person_ref"
+)
+#: The column types of INDEX_COLUMNS, in order (for the one-statement insert of a save's rows).
+INDEX_TYPES = (
+    "uuid",
+    "uuid",
+    "bigint",
+    "bigint",
+    "text",
+    "text",
+    "date",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+)
 
 
 class TimelinePostgresRecorder(PostgresApplicationRecorder):
@@ -39,11 +59,21 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
                 ).format(Identifier(INDEX_TABLE + "_person"), self._index),
             ]
         )
-        self._insert_index = SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        self._events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+        # One statement for all of a save's index rows (one array per column), not one per row.
+        self._insert_index = SQL("INSERT INTO {} ({}) SELECT * FROM unnest({})").format(
             self._index,
             SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
-            SQL(",").join(SQL("%s") for _ in INDEX_COLUMNS),
+            SQL(",").join(SQL("%s::" + t + "[]") for t in INDEX_TYPES),
         )
+        # One index range scan per seeker: the LATERAL subquery is fenced (OFFSET 0) because
+        # a plain join of the unnested pairs is planned as a merge join over the whole table.
+        self._select_after = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
+            "SELECT * FROM {} e WHERE e.originator_id = k.id AND e.originator_version > k.after "
+            "ORDER BY e.originator_version OFFSET 0) e"
+        ).format(self._events)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -51,22 +81,25 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
         if rows:
-            curs.executemany(
-                self._insert_index,
-                [r.as_params() for r in positioned(stored_events, ids, rows)],
-            )
+            rows_params = [r.as_params() for r in positioned(stored_events, ids, rows)]
+            columns = list(zip(*rows_params, strict=True))
+            curs.execute(self._insert_index, [list(c) for c in columns])
         return ids
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _select(self, sql: SQL | Any, params: Sequence[Any]) -> list[IndexRow]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, params)
+    def _select(self, sql: LiteralString, params: Sequence[Any]) -> list[IndexRow]:
+        """Rows of ``SELECT {cols} FROM {index} …`` (``sql`` is formatted here)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(SQL(sql).format(cols=SELECT_COLUMNS, index=self._index), params)
             return [_row(r) for r in curs.fetchall()]
 
     def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
         rows = self._select(
-            SQL("SELECT * FROM {} WHERE event_id = ANY(%s::uuid[])").format(self._index),
+            "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])",
             [list(event_ids)],
         )
         return {r.event_id: r for r in rows}
@@ -80,33 +113,30 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         limit: int | None = None,
         recorded_until: datetime | None = None,
     ) -> list[IndexRow]:
-        sql = SQL("SELECT * FROM {} WHERE seeker_id=%s AND version>%s").format(self._index)
+        sql = "SELECT {cols} FROM {index} WHERE seeker_id=%s AND version>%s"
         params: list[Any] = [seeker_id, after_version]
         if to_version is not None:
-            sql += SQL(" AND version<=%s")
+            sql += " AND version<=%s"
             params.append(to_version)
         if recorded_until is not None:
-            sql += SQL(" AND recorded_at<=%s")
+            sql += " AND recorded_at<=%s"
             params.append(recorded_until)
-        sql += SQL(" ORDER BY version")
+        sql += " ORDER BY version"
         if limit is not None:
-            sql += SQL(" LIMIT %s")
+            sql += " LIMIT %s"
             params.append(limit)
         return self._select(sql, params)
 
     def index_after_position(self, position: int, limit: int) -> list[IndexRow]:
         return self._select(
-            SQL("SELECT * FROM {} WHERE position>%s ORDER BY position LIMIT %s").format(
-                self._index
-            ),
+            "SELECT {cols} FROM {index} WHERE position>%s ORDER BY position LIMIT %s",
             [position, limit],
         )
 
     def index_recorded_between(self, start: datetime, end: datetime) -> list[IndexRow]:
         return self._select(
-            SQL(
-                "SELECT * FROM {} WHERE recorded_at >= %s AND recorded_at < %s ORDER BY position"
-            ).format(self._index),
+            "SELECT {cols} FROM {index} WHERE recorded_at >= %s AND recorded_at < %s "
+            "ORDER BY position",
             [start, end],
         )
 
@@ -131,9 +161,88 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             )
             return [str(r["seeker_id"]) for r in curs.fetchall()]
 
+    def events_with_index(
+        self, seeker_id: str, *, recorded_until: datetime | None = None
+    ) -> list[tuple[StoredEvent, IndexRow]]:
+        sql = (
+            "SELECT e.topic, e.state, {cols} FROM {index} JOIN {events} e "
+            "ON e.originator_id = seeker_id AND e.originator_version = version "
+            "WHERE seeker_id = %s"
+        )
+        params: list[Any] = [seeker_id]
+        if recorded_until is not None:
+            sql += (
+                " AND version <= (SELECT max(version) FROM {index} "
+                "WHERE seeker_id = %s AND recorded_at <= %s)"
+            )
+            params += [seeker_id, recorded_until]
+        sql += " ORDER BY version"
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(
+                SQL(sql).format(cols=SELECT_COLUMNS, index=self._index, events=self._events), params
+            )
+            out = []
+            uuid = None
+            for r in curs.fetchall():
+                row = _row(r[2:])
+                uuid = uuid or UUID(row.seeker_id)
+                out.append(
+                    (
+                        StoredEvent(
+                            originator_id=uuid,
+                            originator_version=row.version,
+                            topic=r[0],
+                            state=bytes(r[1]),
+                        ),
+                        row,
+                    )
+                )
+            return out
 
-def _row(r: DictRow) -> IndexRow:
-    row = dict(r)
-    row["occurred_on"] = str(row["occurred_on"])
-    row["recorded_at"] = datetime.fromisoformat(iso_utc(row["recorded_at"]))
-    return IndexRow.from_row(row)
+    def index_as_of(self, seeker_id: str, recorded_until: datetime) -> list[IndexRow]:
+        return self._select(
+            "SELECT {cols} FROM {index} WHERE seeker_id = %s AND version <= "
+            "(SELECT max(version) FROM {index} WHERE seeker_id = %s AND recorded_at <= %s) "
+            "ORDER BY version",
+            [seeker_id, seeker_id, recorded_until],
+        )
+
+    def select_events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        if not versions:
+            return {}
+        out: dict[str, list[StoredEvent]] = {}
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(self._select_after, [list(versions), list(versions.values())])
+            key = {UUID(k): k for k in versions}  # answer under the caller's spelling
+            for r in curs.fetchall():
+                out.setdefault(key[r[0]], []).append(
+                    StoredEvent(
+                        originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3])
+                    )
+                )
+        for events in out.values():  # each seeker's rows came in version order; make sure
+            events.sort(key=lambda e: e.originator_version)
+        return out
+
+
+def _row(r: TupleRow) -> IndexRow:
+    """An index row from the columns of SELECT_COLUMNS (ids and the day already as text)."""
+    return IndexRow(
+        event_id=r[0],
+        seeker_id=r[1],
+        version=r[2],
+        position=r[3],
+        type=r[4],
+        occurred_at=r[5],
+        occurred_on=r[6],
+        recorded_at=r[7].astimezone(UTC),
+        digest=r[8],
+        hash=r[9],
+        person_ref=r[10],
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
@@ -118,3 +119,54 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
                 [after or "", limit],
             )
             return [str(r["seeker_id"]) for r in c.fetchall()]
+
+    def events_with_index(
+        self, seeker_id: str, *, recorded_until: datetime | None = None
+    ) -> list[tuple[StoredEvent, IndexRow]]:
+        sql = (
+            f"SELECT e.topic AS topic, e.state AS state, i.* FROM {INDEX_TABLE} i "
+            f"JOIN {self.events_table_name} e "
+            "ON e.originator_id = ? AND e.originator_version = i.version "
+            "WHERE i.seeker_id = ?"
+        )
+        # The library keys SQLite events by the id's hex form, the index by its text form.
+        uuid = UUID(seeker_id)
+        params: list[Any] = [uuid.hex, seeker_id]
+        if recorded_until is not None:
+            sql += (
+                f" AND i.version <= (SELECT max(version) FROM {INDEX_TABLE} "
+                "WHERE seeker_id = ? AND recorded_at <= ?)"
+            )
+            params += [seeker_id, iso_utc(recorded_until)]
+        sql += " ORDER BY i.version"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [
+                (
+                    StoredEvent(
+                        originator_id=uuid,
+                        originator_version=r["version"],
+                        topic=r["topic"],
+                        state=bytes(r["state"]),
+                    ),
+                    IndexRow.from_row(r),
+                )
+                for r in c.fetchall()
+            ]
+
+    def index_as_of(self, seeker_id: str, recorded_until: datetime) -> list[IndexRow]:
+        return self._select(
+            f"SELECT * FROM {INDEX_TABLE} WHERE seeker_id = ? AND version <= "
+            f"(SELECT max(version) FROM {INDEX_TABLE} WHERE seeker_id = ? AND recorded_at <= ?) "
+            "ORDER BY version",
+            [seeker_id, seeker_id, iso_utc(recorded_until)],
+        )
+
+    def select_events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        # An embedded database: a round trip is a function call, so one read per seeker.
+        out: dict[str, list[StoredEvent]] = {}
+        for seeker_id, after in versions.items():
+            events = list(self.select_events(UUID(seeker_id), gt=after))
+            if events:
+                out[seeker_id] = events
+        return out

@@ -67,6 +67,10 @@ class DayKeyed(BulkProjection, Protocol):
     """A bulk projection evaluated for one day that only moves forward (the obligations'
     evaluation day, the statistics' horizon)."""
 
+    def tables(self) -> list[str]:
+        """Its tables (not the tracking table), for an online rebuild's swap."""
+        ...
+
     def kept_day(self, tx: Tx) -> date | None: ...
 
     def start_from(self, tx: Tx, log_last_day: date) -> None: ...
@@ -292,17 +296,52 @@ class DatedView:
             self._start_from_log_end()
         return self.runner.catch_up(limit, progress)
 
-    def rebuild(self, limit: int = 5000, progress: Callable[[int], object] | None = None) -> int:
-        """Drop and rebuild the tables from the whole log, keeping the day they were kept
-        for."""
+    def rebuild(
+        self,
+        limit: int = 5000,
+        progress: Callable[[int], object] | None = None,
+        *,
+        online: bool = True,
+    ) -> int:
+        """Rebuild the tables from the whole log, keeping the day they were kept for.
+
+        Online (the default): build in a shadow (a schema or file beside the database) while
+        readers and the catch-up job keep using the tables, then replace their rows in one
+        transaction — readers see the old tables until the commit, then the new; the catch-up
+        goes on from the rebuilt position. Offline (``online=False``, and always for the
+        in-memory store): drop and refill the tables in place — needed when an upgrade changed
+        their columns."""
         with self.db.read() as tx:
             kept = self.dated.kept_day(tx)
-        self.runner.drop_tables()
-        self.runner.create_tables()
-        if kept is not None:
-            with self.db.transaction() as tx:
-                self.dated.start_from(tx, kept)
-        return self.catch_up(limit, progress)
+        if not (online and self.db.can_shadow):
+            return self._build(self.runner, kept, limit, progress)
+        shadow = self.db.shadow(self.dated.name)
+        try:
+            done = self._build(Runner(self.app, shadow, self.dated), kept, limit, progress)
+            tracking = self.runner.tracking.table
+            self.db.replace_tables(
+                shadow,
+                [*self.dated.tables(), tracking],
+                f"UPDATE {tracking} SET position = position WHERE id = 1",
+            )
+        finally:
+            shadow.drop()
+        return done
+
+    def _build(
+        self,
+        runner: Runner,
+        kept: date | None,
+        limit: int,
+        progress: Callable[[int], object] | None,
+    ) -> int:
+        runner.drop_tables()
+        runner.create_tables()
+        for day in (kept, self.log_last_day()):
+            if day is not None:
+                with runner.db.transaction() as tx:
+                    self.dated.start_from(tx, day)
+        return runner.catch_up(limit, progress)
 
     def position(self) -> int:
         return self.runner.position()

@@ -80,11 +80,11 @@ class ObligationsProjection:
             f"position {big} NOT NULL)",
         ]
 
+    def tables(self) -> list[str]:
+        return [f"obligations_{t}" for t in ("facts", "seekers", "items", "state", "pending")]
+
     def drop_statements(self) -> list[str]:
-        return [
-            f"DROP TABLE IF EXISTS obligations_{t}"
-            for t in ("facts", "seekers", "items", "state", "pending")
-        ]
+        return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
 
     # -- applying the log ----------------------------------------------------------------------
 

@@ -21,11 +21,11 @@ GROUP BY in SQL plus the area roll-up in Python), stamping them with the batch's
 a month's rows depend only on its contributions and the horizon day. So after catching up
 every row's figures equal the row a rebuild computes, ``published_at`` in ``outcomes_state`` is
 the tracking position, and each row's ``position`` is the one it was last recomputed at (a
-month nothing changed in keeps its older one). A backlog longer than one batch (a rebuild, a first catch-up) is
-loaded in bulk instead: facts kept and seekers marked in ``outcomes_work_pending``, then
-recomputed once and published once at the end. A rebuild starts from the log's last recorded
-day (or a later kept one), like the obligations projection, so it evaluates with the same
-horizon.
+month nothing changed in keeps its older one). A backlog longer than one batch (a rebuild, a
+first catch-up) is loaded in bulk instead: facts kept and seekers marked in
+``outcomes_work_pending``, then recomputed once and published once at the end. A rebuild
+starts from the log's last recorded day (or a later kept one), like the obligations
+projection, so it evaluates with the same horizon.
 """
 
 from __future__ import annotations
@@ -92,8 +92,11 @@ class OutcomesProjection:
             "CREATE TABLE IF NOT EXISTS outcomes_work_pending (seeker_id TEXT PRIMARY KEY)",
         ]
 
+    def tables(self) -> list[str]:
+        return [*PRIVATE_TABLES, *PUBLIC_TABLES[:2]]  # the third public one is the tracking
+
     def drop_statements(self) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {t}" for t in (*PRIVATE_TABLES, *PUBLIC_TABLES[:2])]
+        return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
 
     # -- applying the log ----------------------------------------------------------------------
 

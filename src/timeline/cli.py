@@ -317,7 +317,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         disable=args.quiet,
         desc=f"rebuilding {args.projection}",
     ) as bar:
-        n = view.rebuild(progress=bar.update)
+        n = view.rebuild(progress=bar.update, online=not args.offline)
     print(
         json.dumps({"projection": args.projection, "events": n, "position": view.runner.position()})
     )
@@ -547,8 +547,17 @@ def _operations_commands(add: AddCommand) -> None:
     p.add_argument("--export", metavar="FILE", help="write every kept digest as JSON Lines")
     p.set_defaults(func=cmd_digest)
 
-    p = add("rebuild", "rebuild a projection from zero, from the whole log")
+    p = add(
+        "rebuild",
+        "rebuild a projection from zero, from the whole log",
+        "Rebuild the obligations or the statistics (outcomes) tables from the whole event log. "
+        "Online by default: the new tables are built in a shadow (a schema or a file beside "
+        "the database) while the service keeps reading the old ones, then swapped in one "
+        "transaction. --offline drops and refills the tables in place (needed after an "
+        "upgrade that changed their columns; readers see a partial view meanwhile).",
+    )
     p.add_argument("projection", choices=["obligations", "outcomes"])
+    p.add_argument("--offline", action="store_true", help="rebuild in place (see above)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rebuild)
 

@@ -4,6 +4,8 @@ SQL is written once with ``?`` placeholders and runs on both."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 import threading
@@ -73,13 +75,19 @@ class Tx:
 class SideDatabase:
     """A database beside the event store (see the module docstring)."""
 
-    def __init__(self, app: TimelineApp) -> None:
+    def __init__(
+        self, app: TimelineApp, *, schema: str | None = None, path: str | None = None
+    ) -> None:
+        """``schema`` (PostgreSQL) or ``path`` (SQLite) put the tables elsewhere than beside
+        the events: a shadow for an online rebuild (:meth:`shadow`)."""
         env = app.env
+        self.app = app
         self._lock = threading.RLock()
         module = str(env.get("PERSISTENCE_MODULE", ""))
+        self.path: str | None = None
         if module == "eventsourcing.postgres":
             self.dialect: Dialect = "postgres"
-            self.schema = str(env.get("POSTGRES_SCHEMA") or "public")
+            self.schema = schema or str(env.get("POSTGRES_SCHEMA") or "public")
             conninfo = (
                 f"host={env.get('POSTGRES_HOST')} port={env.get('POSTGRES_PORT')} "
                 f"dbname={env.get('POSTGRES_DBNAME')} user={env.get('POSTGRES_USER')}"
@@ -92,7 +100,8 @@ class SideDatabase:
             )
         else:
             self.dialect = "sqlite"
-            path = str(env.get("SQLITE_DBNAME") or ":memory:")
+            path = path or str(env.get("SQLITE_DBNAME") or ":memory:")
+            self.path = path
             self._sqlite = sqlite3.connect(
                 path, check_same_thread=False, isolation_level=None, timeout=30
             )
@@ -152,6 +161,65 @@ class SideDatabase:
                 yield conn
             finally:
                 conn.autocommit = False
+
+    # -- online rebuilds ------------------------------------------------------------------------
+
+    @property
+    def can_shadow(self) -> bool:
+        """False for a private in-memory database (the memory store), which has no second
+        place to build in."""
+        return self.dialect == "postgres" or self.path not in (None, "", ":memory:")
+
+    def shadow(self, name: str) -> SideDatabase:
+        """An empty place beside this database to build tables ``name`` in while readers keep
+        using these: a schema ``<schema>_rebuild_<name>`` on PostgreSQL, a file
+        ``<path>.rebuild-<name>`` on SQLite."""
+        if self.dialect == "postgres":
+            schema = f"{self.schema}_rebuild_{name}"[:63]
+            with self.connection() as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            return SideDatabase(self.app, schema=schema)
+        path = f"{self.path}.rebuild-{name}"
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path + suffix)
+        return SideDatabase(self.app, path=path)
+
+    def replace_tables(self, shadow: SideDatabase, tables: Sequence[str], lock_sql: str) -> None:
+        """In one transaction, after ``lock_sql`` (which locks what writers of these tables
+        lock), replace the rows of ``tables`` with the shadow's. Readers see the old rows until
+        the commit, then the new; indexes and grants stay. The tables must have the same
+        columns in the same order."""
+        if self.dialect == "postgres":
+            with self.transaction() as tx:
+                tx.execute(lock_sql)
+                for t in tables:
+                    tx.execute(f"DELETE FROM {t}")
+                    tx.execute(f'INSERT INTO {t} SELECT * FROM "{shadow.schema}".{t}')
+            return
+        with self._lock:
+            self._sqlite.execute("ATTACH DATABASE ? AS shadow", [shadow.path])
+            try:
+                with self.transaction() as tx:
+                    tx.execute(lock_sql)
+                    for t in tables:
+                        tx.execute(f"DELETE FROM main.{t}")
+                        tx.execute(f"INSERT INTO main.{t} SELECT * FROM shadow.{t}")
+            finally:
+                self._sqlite.execute("DETACH DATABASE shadow")
+
+    def drop(self) -> None:
+        """Remove a shadow made by :meth:`shadow` (closes it)."""
+        if self.dialect == "postgres":
+            with self.connection() as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            self.close()
+            return
+        self.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{self.path}{suffix}")
 
     def close(self) -> None:
         if self.dialect == "postgres":

@@ -3,8 +3,9 @@ mid-batch loses and duplicates nothing, reads come from tables."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.domain.facts import Fact
+from timeline.settings import Settings
 
 
 @pytest.fixture
@@ -237,3 +239,46 @@ def test_the_worklist_leaves_out_ended_spells(app: TimelineApp, view: Obligation
     assert listed == {open_}
     history = {i["kind"]: i for i in view.for_seeker(ended, date(2025, 6, 9))}
     assert history["initial_interview"]["status"] == "overdue"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_an_online_rebuild_keeps_the_tables_readable_until_it_swaps_them(
+    kind: str, url_for: Callable[[str], str], clock: FixedClock
+) -> None:
+    app = TimelineApp(
+        settings=Settings(database_url=url_for(kind), environment="test"), clock=clock
+    )
+    view = ObligationsView(app)
+    seekers = _history(app, clock, 6)
+    view.catch_up()
+    before = _tables(view)
+    seen_during: list[dict[str, list[tuple[Any, ...]]]] = []
+    late = new_seeker()
+
+    def meanwhile(_: int) -> None:  # called after each batch the shadow loads
+        seen_during.append(_tables(view))
+        if len(seen_during) == 1:  # an event arrives and the live catch-up goes on
+            app.append([event("job_search_started", late, on="2025-05-20")])
+            view.catch_up()
+
+    view.rebuild(limit=3, progress=meanwhile)
+    assert len(seen_during) > 2
+    assert seen_during[0] == before  # readers saw the complete old tables, never a half-built
+    assert all(t["items"] and set(seekers) <= {r[0] for r in t["seekers"]} for t in seen_during)
+    view.catch_up()
+    after = _tables(view)
+    assert late in {r[0] for r in after["seekers"]}
+    view.rebuild(online=False)
+    assert _tables(view) == after  # online rebuild + catch-up equals a rebuild in place
+    # the shadow is gone
+    if kind == "postgres":
+        schemas = view.db.query(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE ?",
+            ["%_rebuild_obligations"],
+        )
+        assert schemas == [(0,)]
+    else:
+        assert view.db.path is not None
+        assert not Path(f"{view.db.path}.rebuild-obligations").exists()
+    view.close()
+    app.close()

@@ -29,6 +29,7 @@ from common import (
     admin,
     db_url,
     free_port,
+    group_stats,
     percentile,
     scratch_database,
     start_server,
@@ -345,14 +346,14 @@ def bench_http(url: str, dbname: str, args: argparse.Namespace) -> None:
                 rng.choice(seekers), "coach_assigned", "2026-02-02", {"coach_id": f"c{i}"}
             )
 
-        run_load(
+        warm = run_load(
             port, make, clients=args.clients, requests=min(300, args.http_requests), seconds=10
         )
         result = run_load(
             port, make, clients=args.clients, requests=args.http_requests, seconds=args.http_seconds
         )
     finally:
-        stop_server(server)
+        stats = group_stats(stop_server(server))
     ours = result.ok / result.seconds
     with admin(dbname) as conn:
         avg_state = int(
@@ -403,6 +404,12 @@ def bench_http(url: str, dbname: str, args: argparse.Namespace) -> None:
         "goal ≥ 0.5×",
         ours / tps >= 0.5,
     )
+    if stats and stats["groups"]:
+        print(
+            f"    group commit (warm-up included): {stats['requests'] / stats['groups']:.1f} "
+            f"requests per transaction, writer busy {stats['busy_seconds']:.1f} s of "
+            f"{warm.seconds + result.seconds:.1f} s under load; p50 {percentile(lat, 50):.1f} ms"
+        )
     if result.failed or result.errors:
         print(f"    errors: {result.errors}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -74,7 +75,8 @@ def start_server(url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("server did not start within 60 s")
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
+def stop_server(proc: subprocess.Popen[bytes]) -> str:
+    """Stop the server; what it wrote to stderr."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -82,6 +84,18 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+    return proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+
+
+def group_stats(stderr: str) -> dict[str, float] | None:
+    """The group committers' counters the grouped server prints when it stops (summed over
+    its processes)."""
+    total: dict[str, float] = {}
+    for line in stderr.splitlines():
+        if line.startswith("group-commit-stats "):
+            for key, value in json.loads(line.split(" ", 1)[1]).items():
+                total[key] = total.get(key, 0) + value
+    return total or None
 
 
 def percentile(values: list[float], p: float) -> float:

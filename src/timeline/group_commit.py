@@ -53,6 +53,7 @@ class GroupStats:
     requests: int = 0
     events: int = 0
     fallbacks: int = 0
+    busy_seconds: float = 0.0  # the writer deciding and writing (not waiting for requests)
 
 
 class GroupCommitter:
@@ -143,12 +144,15 @@ class GroupCommitter:
             group = self._take()
             if group is None:
                 return
+            start = time.perf_counter()
             try:
                 self._write(group)
             except BaseException as exc:  # never leave a caller waiting
                 for request in group:
                     if not request.done.is_set():
                         request.finish(error=exc)
+            finally:
+                self.stats.busy_seconds += time.perf_counter() - start
 
     def _write(self, group: list[_Request]) -> None:
         app = self.app

@@ -1,28 +1,36 @@
-"""HTTP appends through the group committer.
+"""HTTP appends through the group committer, without background jobs.
 
-:func:`grouped_append` gives the callable the ``POST /v1/events`` route should call instead of
-``app.append``. Until ``create_app`` takes it as a parameter, :func:`with_group_commit` wraps the
-application so that the route's ``app.append`` goes through the committer.
+``python -m timeline.api.grouped --db URL --port N`` serves the API with every ``POST /v1/events``
+sent through a :class:`GroupCommitter` (used by ``ops/bench`` and the kill test). With
+``--workers N`` it runs N server processes on the same port, each with its own committer (the
+store decides between them: a group that lost a race is decided again, request by request).
 
-``python -m timeline.api.grouped --db URL --port N`` serves the API with group commit and no
-background jobs (used by ``ops/bench`` and the kill test)."""
+When it stops it prints one line, ``group-commit-stats {json}``, per process to stderr."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from dataclasses import asdict
 
 import uvicorn
+from fastapi import FastAPI
 
 from timeline.api.app import create_app
-from timeline.application import Appended, TimelineApp
-from timeline.bootstrap import bootstrap
+from timeline.application import Appended
+from timeline.bootstrap import Services, bootstrap
 from timeline.group_commit import GroupCommitter
 from timeline.settings import Settings
 from timeline.vocabulary import ParsedEvent
 
 AppendFn = Callable[[Sequence[ParsedEvent]], list[Appended]]
+
+#: The options of a worker process (``--workers``), passed through the environment.
+_WORKER_OPTIONS = "TIMELINE_GROUPED_OPTIONS"
 
 
 def grouped_append(committer: GroupCommitter) -> AppendFn:
@@ -30,19 +38,36 @@ def grouped_append(committer: GroupCommitter) -> AppendFn:
     return committer.submit
 
 
-class _Grouped:
-    """The application with ``append`` sent through a group committer; all else delegated."""
+def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]]:
+    """The API of one process and the function that closes it."""
+    services: Services = bootstrap(
+        Settings(database_url=str(options["db"]), postgres_pool_size=int(options["pool_size"]))
+    )
+    committer = GroupCommitter(
+        services.app,
+        max_batch=int(options["max_batch"]),
+        max_wait_ms=float(options["max_wait_ms"]),
+    )
+    api = create_app(services, append=grouped_append(committer))
 
-    def __init__(self, app: TimelineApp, committer: GroupCommitter) -> None:
-        self._app = app
-        self.append = grouped_append(committer)
+    def close() -> None:
+        committer.close()
+        # One line for the bench: how requests were grouped and how busy the writer was.
+        print(f"group-commit-stats {json.dumps(asdict(committer.stats))}", file=sys.stderr)
+        services.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app, name)
+    return api, close
 
 
-def with_group_commit(app: TimelineApp, committer: GroupCommitter) -> TimelineApp:
-    return cast(TimelineApp, _Grouped(app, committer))
+def worker_app() -> FastAPI:
+    """The app factory of a worker process (``--workers`` > 1)."""
+    api, close = _serve(json.loads(os.environ[_WORKER_OPTIONS]))
+    api.router.on_shutdown.append(close)
+    return api
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -53,19 +78,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-batch", type=int, default=1000)
     parser.add_argument("--max-wait-ms", type=float, default=1.0)
     parser.add_argument("--pool-size", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args(argv)
-    services = bootstrap(Settings(database_url=args.db, postgres_pool_size=args.pool_size))
-    committer = GroupCommitter(services.app, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
-    real = services.app
-    services.app = with_group_commit(real, committer)
-    api = create_app(services)
-
+    options: dict[str, float | str] = {
+        "db": args.db,
+        "pool_size": args.pool_size,
+        "max_batch": args.max_batch,
+        "max_wait_ms": args.max_wait_ms,
+    }
+    run = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        os.environ[_WORKER_OPTIONS] = json.dumps(options)
+        uvicorn.run("timeline.api.grouped:worker_app", factory=True, workers=args.workers, **run)
+        return
+    api, close = _serve(options)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler
+    # that was there before it: make that one an orderly exit, so the committer is closed.
+    signal.signal(signal.SIGTERM, _exit)
     try:
-        uvicorn.run(api, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(api, **run)
     finally:
-        committer.close()
-        services.app = real
-        services.close()
+        close()
 
 
 if __name__ == "__main__":

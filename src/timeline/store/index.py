@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -41,7 +41,20 @@ class IndexRow:
     person_ref: str | None = None
 
     def with_position(self, position: int) -> IndexRow:
-        return replace(self, position=position)
+        # The constructor, not dataclasses.replace: this runs once per written event.
+        return IndexRow(
+            self.event_id,
+            self.seeker_id,
+            self.version,
+            position,
+            self.type,
+            self.occurred_at,
+            self.occurred_on,
+            self.recorded_at,
+            self.digest,
+            self.hash,
+            self.person_ref,
+        )
 
     def as_params(self) -> tuple[Any, ...]:
         return (

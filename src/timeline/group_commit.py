@@ -16,10 +16,12 @@ decides again. A caller's requests are answered in order because it waits for ea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError
@@ -37,12 +39,22 @@ class _Request:
     error: BaseException | None = None
     prepared: list[tuple[ParsedEvent, str | None]] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
+    on_finish: Callable[[], object] | None = None  # called by the writer once answered
 
     def finish(
         self, result: list[Appended] | None = None, error: BaseException | None = None
     ) -> None:
         self.result, self.error = result, error
         self.done.set()
+        if self.on_finish is not None:
+            with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
+                self.on_finish()
+
+    def outcome(self) -> list[Appended]:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 @dataclass
@@ -88,17 +100,34 @@ class GroupCommitter:
         if not events:
             return []
         request = _Request(events)
+        self._enqueue(request)
+        request.done.wait()
+        return request.outcome()
+
+    async def submit_async(self, events: Sequence[ParsedEvent]) -> list[Appended]:
+        """:meth:`submit` for a coroutine: the event loop is not blocked and no worker thread
+        waits for the commit (an ``async`` route needs no thread-pool hop)."""
+        if not events:
+            return []
+        loop = asyncio.get_running_loop()
+        answered = loop.create_future()
+
+        def wake() -> None:
+            if not answered.done():
+                answered.set_result(None)
+
+        request = _Request(events, on_finish=lambda: loop.call_soon_threadsafe(wake))
+        self._enqueue(request)
+        await answered
+        return request.outcome()
+
+    def _enqueue(self, request: _Request) -> None:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the group committer is closed")
             self._queue.append(request)
-            self._queued_events += len(events)
+            self._queued_events += len(request.events)
             self._cond.notify()
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        assert request.result is not None
-        return request.result
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Answer what is queued, then stop the writer thread."""

@@ -4,6 +4,7 @@ in-memory, SQLite and PostgreSQL stores."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -180,3 +181,24 @@ def test_an_empty_request_is_answered_at_once_and_a_closed_committer_refuses(
     committer.close()
     with pytest.raises(RuntimeError):
         committer.submit([event("job_search_started", new_seeker())])
+
+
+def test_coroutines_share_transactions_and_each_gets_its_own_answer_or_refusal(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    seekers = [new_seeker() for _ in range(8)]
+    bad = event("coach_assigned", new_seeker())  # no timeline yet: refused alone
+
+    async def main() -> list[list[Appended] | BaseException]:
+        requests = [[event("job_search_started", s)] for s in seekers] + [[bad]]
+        return await asyncio.gather(
+            *(committer.submit_async(r) for r in requests), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[-1], InvalidEvent)
+    for seeker, outcome in zip(seekers, outcomes, strict=False):
+        assert isinstance(outcome, list)
+        assert [(a.seeker_id, a.version) for a in outcome] == [(seeker, 1)]
+    assert committer.stats.groups < len(seekers)  # they were gathered, not one by one
+    assert asyncio.run(committer.submit_async([])) == []

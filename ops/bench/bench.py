@@ -140,6 +140,12 @@ def bench_import(url: str, dbname: str, events: int, workdir: Path) -> Path:
             "SELECT pg_total_relation_size('timeline_events') "
             "+ pg_total_relation_size('timeline_event_index')"
         ).fetchone()[0]  # type: ignore[index]
+        parts = conn.execute(
+            "SELECT pg_relation_size('timeline_events'), pg_indexes_size('timeline_events'), "
+            "pg_relation_size('timeline_event_index'), pg_indexes_size('timeline_event_index'), "
+            "(SELECT avg(octet_length(state)) FROM timeline_events)"
+        ).fetchone()
+        assert parts is not None
     report(
         f"(b) bulk import, {n} events (events/s)",
         f"{ours:,.0f}",
@@ -160,6 +166,11 @@ def bench_import(url: str, dbname: str, events: int, workdir: Path) -> Path:
         per_event / (payload / n),
         "goal ≤ 500 B",
         per_event <= 500,
+    )
+    print(
+        f"    per event: events heap {parts[0] / n:.0f} B (state JSON {parts[4]:.0f} B), "
+        f"their indexes {parts[1] / n:.0f} B; index heap {parts[2] / n:.0f} B, "
+        f"its indexes {parts[3] / n:.0f} B"
     )
     return path
 

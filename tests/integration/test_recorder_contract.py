@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -20,6 +21,15 @@ from timeline.store.postgres import TimelinePostgresRecorder
 from timeline.store.sqlite import TimelineSQLiteRecorder
 
 
+def _join_stray_threads(before: set[threading.Thread]) -> None:
+    """The library's concurrency tests signal their reader threads to stop but do not join
+    them: closing the datastore under a reader still in a query crashed the SQLite driver
+    (segmentation fault). Wait for them before closing."""
+    for thread in set(threading.enumerate()) - before:
+        if "(read_continuously)" in thread.name:  # Thread(target=read_continuously)
+            thread.join(timeout=10)
+
+
 class TestMemoryRecorder(ApplicationRecorderTestCase[TimelineMemoryRecorder]):
     def create_recorder(self) -> TimelineMemoryRecorder:
         return TimelineMemoryRecorder()
@@ -27,10 +37,12 @@ class TestMemoryRecorder(ApplicationRecorderTestCase[TimelineMemoryRecorder]):
 
 class TestSQLiteRecorder(ApplicationRecorderTestCase[TimelineSQLiteRecorder]):
     def setUp(self) -> None:
+        self.threads = set(threading.enumerate())
         self.tmp = tempfile.TemporaryDirectory()
         self.datastore = SQLiteDatastore(os.path.join(self.tmp.name, "events.db"))
 
     def tearDown(self) -> None:
+        _join_stray_threads(self.threads)
         self.datastore.close()
         self.tmp.cleanup()
 
@@ -53,6 +65,7 @@ class TestPostgresRecorder(ApplicationRecorderTestCase[TimelinePostgresRecorder]
     EXPECT_CONTIGUOUS_NOTIFICATION_IDS = False
 
     def setUp(self) -> None:
+        self.threads = set(threading.enumerate())
         self.schema = f"r_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(pg.admin_dsn(self.dbname), autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
@@ -68,6 +81,7 @@ class TestPostgresRecorder(ApplicationRecorderTestCase[TimelinePostgresRecorder]
         )
 
     def tearDown(self) -> None:
+        _join_stray_threads(self.threads)
         self.datastore.close()
         with psycopg.connect(pg.admin_dsn(self.dbname), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')

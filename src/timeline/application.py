@@ -57,7 +57,7 @@ class Appended:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One event of a history with both times and its audit status."""
 

@@ -26,7 +26,7 @@ INDEX_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexRow:
     event_id: str
     seeker_id: str

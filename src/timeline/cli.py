@@ -450,6 +450,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from timeline.api import create_app
@@ -475,7 +477,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     scheduler = _start_jobs(services)
     committer = GroupCommitter(services.app)  # concurrent requests share one transaction
-    api = create_app(services, append=committer.submit)
+    api = create_app(services, append=committer)
+    gc.freeze()  # what start-up made is never collected: full collections stay short
     print(
         f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
         f"{settings.database_url})",

@@ -16,7 +16,7 @@ from timeline.group_commit import GroupCommitter
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(params=["direct", "group-commit"])
+@pytest.fixture(params=["direct", "group-commit", "group-commit-async"])
 def client(make_services: MakeServices, request: pytest.FixtureRequest) -> Iterator[TestClient]:
     """The same contract whether each request writes its own transaction or (as
     ``timeline serve`` does) requests are gathered by the group committer."""
@@ -27,7 +27,13 @@ def client(make_services: MakeServices, request: pytest.FixtureRequest) -> Itera
         return
     with (
         GroupCommitter(services.app) as committer,
-        TestClient(create_app(services, append=committer.submit), headers=bearer("admin")) as c,
+        TestClient(
+            create_app(
+                services,
+                append=committer if request.param.endswith("async") else committer.submit,
+            ),
+            headers=bearer("admin"),
+        ) as c,
     ):
         yield c
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -17,7 +17,7 @@ from timeline.api.deps import Access, Caller, personal_read, seeker_municipality
 from timeline.api.problems import BadRequest, handle, problem
 from timeline.api.stats import stats_router
 from timeline.application import Appended
-from timeline.auth import AuthError, require
+from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
 from timeline.domain.errors import NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
@@ -90,10 +90,19 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
 AppendFn = Callable[[Sequence[ParsedEvent]], list[Appended]]
 
 
-def create_app(services: Services, append: AppendFn | None = None) -> FastAPI:
+@runtime_checkable
+class AsyncAppend(Protocol):
+    """A writer the route can await (the group committer): no worker thread waits for the
+    commit."""
+
+    async def submit_async(self, events: Sequence[ParsedEvent]) -> list[Appended]: ...
+
+
+def create_app(services: Services, append: AppendFn | AsyncAppend | None = None) -> FastAPI:
     """The HTTP service over one set of services (see :func:`timeline.bootstrap.bootstrap`).
-    ``append``: how events are written; ``timeline serve`` passes a group committer's, so
-    concurrent requests share one transaction (default: one transaction per request)."""
+    ``append``: how events are written — ``TimelineApp.append``-like (one transaction per
+    request, the default), or a group committer, whose ``submit_async`` the route awaits so
+    concurrent requests share one transaction (``timeline serve``)."""
     api = FastAPI(
         title="timeline",
         version="1",
@@ -139,10 +148,9 @@ def create_app(services: Services, append: AppendFn | None = None) -> FastAPI:
     return api
 
 
-def _write_routes(api: FastAPI, services: Services, write: AppendFn) -> None:
+def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppend) -> None:
     settings = services.settings
-
-    @api.post(
+    route = api.post(
         "/v1/events",
         response_model=list[AppendedPublic],
         summary="Append one event or a batch (atomic: all accepted or none)",
@@ -171,7 +179,9 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn) -> None:
             422: {"description": "invalid event"},
         },
     )
-    def append(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
+
+    def events_of(body: bytes, caller: Principal) -> list[ParsedEvent]:
+        """The request's events, once the caller may append them all (else nothing is)."""
         require(caller, "append")
         try:
             raw = json.loads(body)
@@ -187,7 +197,20 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn) -> None:
                     f"event [{i}]: actor.organisation "
                     f"{e.actor.get('organisation')!r} is outside your scope",
                 )
-        return [a.to_dict() for a in write(events)]
+        return events
+
+    if isinstance(write, AsyncAppend):  # the coroutine waits for the commit: no thread held
+
+        async def append_async(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
+            return [a.to_dict() for a in await write.submit_async(events_of(body, caller))]
+
+        route(append_async)
+    else:
+
+        def append(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
+            return [a.to_dict() for a in write(events_of(body, caller))]
+
+        route(append)
 
 
 def _personal_routes(api: FastAPI, services: Services) -> None:

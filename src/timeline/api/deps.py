@@ -16,7 +16,9 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def _caller(  # async: no thread-pool hop for a few hashes
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
     return _services(request).tokens.authenticate(authorization)
 
 

@@ -21,21 +21,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from timeline.api.app import create_app
-from timeline.application import Appended
 from timeline.bootstrap import Services, bootstrap
 from timeline.group_commit import GroupCommitter
 from timeline.settings import Settings
-from timeline.vocabulary import ParsedEvent
-
-AppendFn = Callable[[Sequence[ParsedEvent]], list[Appended]]
 
 #: The options of a worker process (``--workers``), passed through the environment.
 _WORKER_OPTIONS = "TIMELINE_GROUPED_OPTIONS"
-
-
-def grouped_append(committer: GroupCommitter) -> AppendFn:
-    """The append callable for the HTTP route: same contract as ``TimelineApp.append``."""
-    return committer.submit
 
 
 def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]]:
@@ -48,7 +39,7 @@ def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]
         max_batch=int(options["max_batch"]),
         max_wait_ms=float(options["max_wait_ms"]),
     )
-    api = create_app(services, append=grouped_append(committer))
+    api = create_app(services, append=committer)  # the route awaits submit_async
 
     def close() -> None:
         committer.close()

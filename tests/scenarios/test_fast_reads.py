@@ -4,6 +4,7 @@ loaded many at a time (fast-forwarded by what other writers stored). Run on ever
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.domain.errors import InvalidEvent, NotFound
+from timeline.settings import Settings
 from timeline.verify import verify_seeker
 
 NO_CACHE = {"AGGREGATE_CACHE_MAXSIZE": ""}
@@ -120,13 +122,26 @@ def test_an_unknown_seeker_has_no_history_as_of_any_moment(
         app.history(new_seeker(), as_of=clock())
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_apps(
+    request: pytest.FixtureRequest, url_for: Callable[[str], str], clock: FixedClock
+) -> Iterator[tuple[TimelineApp, TimelineApp]]:
+    """Two applications (two processes' worth of caches) on one shared store: a file or a
+    server — the in-memory store cannot be shared."""
+    url = url_for(str(request.param))
+    apps = [
+        TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
+        for _ in range(2)
+    ]
+    yield apps[0], apps[1]
+    for app in apps:
+        app.close()
+
+
 def test_as_of_reads_see_what_another_writer_stored_after_the_cache_was_filled(
-    make_app: MakeApp, clock: FixedClock, store_url: str
+    two_apps: tuple[TimelineApp, TimelineApp], clock: FixedClock
 ) -> None:
-    if store_url.startswith("memory"):
-        pytest.skip("two applications share no in-memory store")
-    app = make_app()
-    other = make_app()
+    app, other = two_apps
     seeker = new_seeker()
     app.append([event("job_search_started", seeker)])
     app.history(seeker, as_of=clock())
@@ -139,12 +154,9 @@ def test_as_of_reads_see_what_another_writer_stored_after_the_cache_was_filled(
 
 
 def test_timelines_loaded_together_are_fast_forwarded_past_other_writers(
-    make_app: MakeApp, clock: FixedClock, store_url: str
+    two_apps: tuple[TimelineApp, TimelineApp], clock: FixedClock
 ) -> None:
-    if store_url.startswith("memory"):
-        pytest.skip("two applications share no in-memory store")
-    app = make_app()
-    other = make_app()
+    app, other = two_apps
     seekers = [new_seeker() for _ in range(3)]
     app.append([event("job_search_started", s) for s in seekers])
     # Another process appends to two of them; this application's cache is now behind.

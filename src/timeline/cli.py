@@ -459,6 +459,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from timeline.group_commit import GroupCommitter
 
     settings = _settings(args)
+    loaded = False
     if args.demo_if_empty:
         clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
         loader = TimelineApp(settings=settings, clock=clock)
@@ -467,8 +468,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"store is empty: loading demo data ({args.demo_if_empty} seekers)", file=sys.stderr
             )
             load_demo(loader, clock, generate(seekers=args.demo_if_empty, seed=1))
+            loaded = True
         loader.close()
     services = bootstrap(settings)
+    if loaded:  # so the first page a newcomer opens already shows worklists and statistics
+        print("projecting the demo: obligations and statistics", file=sys.stderr)
+        services.obligations.catch_up()
+        services.outcomes.catch_up()
     if services.tokens.open_development:
         print(
             "no tokens configured (TIMELINE_TOKENS/TIMELINE_TOKENS_FILE): development mode, "

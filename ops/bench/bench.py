@@ -38,6 +38,7 @@ from common import (
 from loadgen import run_load
 
 from projections.obligations import ObligationsView
+from projections.outcomes import OutcomesView
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.demo import generate
@@ -194,16 +195,27 @@ def bench_rebuild(url: str) -> ObligationsView:
         after = batch[-1].id
     base = total / (time.perf_counter() - start)
     view = ObligationsView(app)
-    start = time.perf_counter()
-    n = view.rebuild()
-    ours = n / (time.perf_counter() - start)
+    seconds = 0.0
+    for name, rebuilt in (("obligations", view), ("statistics (outcomes)", OutcomesView(app))):
+        start = time.perf_counter()
+        n = rebuilt.rebuild()  # online, as `timeline rebuild` does: shadow build, then swap
+        took = time.perf_counter() - start
+        seconds += took
+        report(
+            f"(c) rebuild {name}, {n} events (ev/s)",
+            f"{n / took:,.0f}",
+            f"{base:,.0f} bare read loop",
+            n / took / base,
+            "goal ≥ 100k ev/s",
+            n / took >= 100_000,
+        )
     report(
-        f"(c) rebuild obligations, {n} events (ev/s)",
-        f"{ours:,.0f}",
+        f"(c) rebuild every projection, {n} events (ev/s)",
+        f"{n / seconds:,.0f}",
         f"{base:,.0f} bare read loop",
-        ours / base,
+        n / seconds / base,
         "goal ≥ 100k ev/s",
-        ours >= 100_000,
+        n / seconds >= 100_000,
     )
     return view
 

@@ -35,6 +35,7 @@ from common import (
     start_server,
     stop_server,
 )
+from common import envelope as common_envelope
 from loadgen import run_load
 
 from projections.obligations import ObligationsView
@@ -45,7 +46,6 @@ from timeline.demo import generate
 from timeline.settings import Settings
 from timeline.vocabulary import parse_event
 
-ACTOR = {"id": "caseworker:bench", "role": "coach", "organisation": "398"}
 ROWS: list[tuple[str, str, str, str, str]] = []
 
 
@@ -85,15 +85,7 @@ def machine() -> str:
 
 
 def envelope(seeker: str, type_: str, on: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "seeker_id": seeker,
-        "type": type_,
-        "occurred_on": on,
-        "actor": ACTOR,
-        "source": "bench",
-        "data": data,
-    }
+    return common_envelope(seeker, type_, on, data, source="bench")
 
 
 def opened(seeker: str) -> dict[str, Any]:

@@ -12,12 +12,28 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
 PG_HOST = os.environ.get("TIMELINE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TIMELINE_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("TIMELINE_TEST_PG_USER", "postgres")
+
+
+def envelope(
+    seeker: str, type_: str, on: str, data: dict[str, Any], *, source: str
+) -> dict[str, Any]:
+    """An event envelope as a service backend sends it (the caseworker of Lahti, 398)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "seeker_id": seeker,
+        "type": type_,
+        "occurred_on": on,
+        "actor": {"id": f"caseworker:{source}", "role": "coach", "organisation": "398"},
+        "source": source,
+        "data": data,
+    }
 
 
 def admin(dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:

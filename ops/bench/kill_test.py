@@ -23,14 +23,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import db_url, free_port, scratch_database, start_server, stop_server
+from common import envelope as common_envelope
 from loadgen import LoadResult, run_load
 
 from timeline.application import TimelineApp
 from timeline.settings import Settings
 from timeline.verify import verify_all
 from timeline.vocabulary import parse_event
-
-ACTOR = {"id": "caseworker:killtest", "role": "coach", "organisation": "398"}
 
 
 @dataclass
@@ -49,15 +48,7 @@ class Outcome:
 
 
 def _envelope(seeker: str, type_: str, on: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "seeker_id": seeker,
-        "type": type_,
-        "occurred_on": on,
-        "actor": ACTOR,
-        "source": "kill-test",
-        "data": data,
-    }
+    return common_envelope(seeker, type_, on, data, source="killtest")
 
 
 def kill_round(  # noqa: PLR0915 - one scenario, read top to bottom

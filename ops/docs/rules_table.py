@@ -145,7 +145,7 @@ def generated(rulesets: list[RulesetFile]) -> str:
     return (
         f"{BEGIN}\n\n{parameter_table(rulesets)}\n\n"
         "Where each value comes from (the comment above the parameter in each file; source keys"
-        " such as S7 are those of [research.md](research.md#sources)):\n\n"
+        " such as S7 are those of [research.md](research.md#13-sources)):\n\n"
         f"{source_list(rulesets)}\n\n{END}"
     )
 

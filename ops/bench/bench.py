@@ -30,7 +30,9 @@ from common import (
     db_url,
     free_port,
     group_stats,
+    machine,
     percentile,
+    report,
     scratch_database,
     start_server,
     stop_server,
@@ -45,43 +47,6 @@ from timeline.clock import FixedClock
 from timeline.demo import generate
 from timeline.settings import Settings
 from timeline.vocabulary import parse_event
-
-ROWS: list[tuple[str, str, str, str, str]] = []
-
-
-def report(name: str, ours: str, base: str, ratio: float, goal: str, met: bool | None) -> None:
-    verdict = "n/a" if met is None else ("MET" if met else "NOT MET")
-    ROWS.append((name, ours, base, f"{ratio:.2f}", f"{goal} — {verdict}"))
-    print(f"{name:<44} ours {ours:<26} baseline {base:<26} ratio {ratio:6.2f}  {goal}: {verdict}")
-    sys.stdout.flush()
-
-
-def machine() -> str:
-    cores = os.cpu_count()
-    mem = next(
-        (
-            line.split()[1]
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        ),
-        "?",
-    )
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    with admin() as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        sync = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
-        fsync = conn.execute("SHOW fsync").fetchone()[0]  # type: ignore[index]
-    return (
-        f"{cores} cores ({cpu}), {int(mem) // 1024} MiB RAM, PostgreSQL {version} "
-        f"(fsync={fsync}, synchronous_commit={sync}), Python {sys.version.split()[0]}"
-    )
 
 
 def envelope(seeker: str, type_: str, on: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Helpers shared by the bench and the kill test: throwaway databases, the grouped server."""
+"""Helpers shared by the benches and the kill test: throwaway databases, the grouped server,
+the machine line and the figure lines."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -120,3 +122,41 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
+def report(name: str, ours: str, base: str, ratio: float, goal: str, met: bool | None) -> None:
+    verdict = "n/a" if met is None else ("MET" if met else "NOT MET")
+    ROWS.append((name, ours, base, f"{ratio:.2f}", f"{goal} — {verdict}"))
+    print(f"{name:<44} ours {ours:<26} baseline {base:<26} ratio {ratio:6.2f}  {goal}: {verdict}")
+    sys.stdout.flush()
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "?",
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    with admin() as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        sync = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+        fsync = conn.execute("SHOW fsync").fetchone()[0]  # type: ignore[index]
+    return (
+        f"{cores} cores ({cpu}), {int(mem) // 1024} MiB RAM, PostgreSQL {version} "
+        f"(fsync={fsync}, synchronous_commit={sync}), Python {sys.version.split()[0]}"
+    )

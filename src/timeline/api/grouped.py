@@ -5,7 +5,11 @@ sent through a :class:`GroupCommitter` (used by ``ops/bench`` and the kill test)
 ``--workers N`` it runs N server processes on the same port, each with its own committer (the
 store decides between them: a group that lost a race is decided again, request by request).
 
-When it stops it prints one line, ``group-commit-stats {json}``, per process to stderr."""
+When it stops it prints one line, ``group-commit-stats {json}``, per process to stderr.
+
+``--bench-noop-route`` adds ``POST /bench/noop`` (see :func:`add_bench_noop_route`): the same
+server's floor for the HTTP append figure of ``ops/bench/scale.py``. ``timeline serve`` never
+has it."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from timeline.api.app import create_app
 from timeline.bootstrap import Services, bootstrap
@@ -27,6 +31,21 @@ from timeline.settings import Settings
 
 #: The options of a worker process (``--workers``), passed through the environment.
 _WORKER_OPTIONS = "TIMELINE_GROUPED_OPTIONS"
+
+#: What ``POST /bench/noop`` answers, always.
+BENCH_NOOP_BODY = b'{"noop":true}'
+
+
+def add_bench_noop_route(api: FastAPI) -> None:
+    """``POST /bench/noop``: read the request body, answer a fixed 201 JSON, write nothing.
+    The same app, middleware and server as ``POST /v1/events`` minus the append, so a load
+    generator measures what the append itself costs. Left out of the OpenAPI schema."""
+
+    async def bench_noop(request: Request) -> Response:
+        await request.body()
+        return Response(BENCH_NOOP_BODY, status_code=201, media_type="application/json")
+
+    api.add_api_route("/bench/noop", bench_noop, methods=["POST"], include_in_schema=False)
 
 
 def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]]:
@@ -40,6 +59,8 @@ def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]
         max_wait_ms=float(options["max_wait_ms"]),
     )
     api = create_app(services, append=committer)  # the route awaits submit_async
+    if options.get("bench_noop_route"):
+        add_bench_noop_route(api)
 
     def close() -> None:
         committer.close()
@@ -61,7 +82,10 @@ def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parse_options(
+    argv: Sequence[str] | None = None,
+) -> tuple[dict[str, float | str], argparse.Namespace]:
+    """The options of :func:`_serve` (and of every worker process) from the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True, metavar="URL")
     parser.add_argument("--host", default="127.0.0.1")
@@ -70,13 +94,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-wait-ms", type=float, default=1.0)
     parser.add_argument("--pool-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--bench-noop-route",
+        action="store_true",
+        help="also serve POST /bench/noop (reads the body, answers 201; for ops/bench/scale.py)",
+    )
     args = parser.parse_args(argv)
     options: dict[str, float | str] = {
         "db": args.db,
         "pool_size": args.pool_size,
         "max_batch": args.max_batch,
         "max_wait_ms": args.max_wait_ms,
+        "bench_noop_route": int(args.bench_noop_route),
     }
+    return options, args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    options, args = parse_options(argv)
     run = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
     if args.workers > 1:
         os.environ[_WORKER_OPTIONS] = json.dumps(options)

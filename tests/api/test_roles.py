@@ -236,6 +236,34 @@ def test_every_route_answers_each_role_and_scope_as_specified(world: World, role
     assert world.services.access_log.verify() is None
 
 
+SCOPED = [name for name, (_, _, scope) in TOKENS.items() if scope != "*"]
+
+
+@pytest.mark.parametrize("role", SCOPED)
+def test_every_refusal_for_scope_is_in_the_access_log(world: World, role: str) -> None:
+    headers = bearer(role)
+    refused: list[str] = []
+
+    def keep(response: Response) -> None:
+        mine = response.request.headers.get("authorization") == headers["Authorization"]
+        if mine and response.status_code == 403:
+            response.read()
+            if "scope" in response.json()["detail"]:
+                refused.append(str(response.request.url.path))
+
+    world.client.event_hooks = {"response": [keep]}
+    for _, call in ENDPOINTS.values():
+        call(world, headers)
+    actor = f"{TOKENS[role][1]}:{role}"
+    denied = [
+        e.action
+        for e in world.services.access_log.query(actor=actor)
+        if e.action.endswith(":denied") and e.action != "lookup:denied"  # lookups answer 200
+    ]
+    assert refused  # every scoped role is refused something
+    assert len(denied) == len(refused), (denied, refused)
+
+
 def test_every_personal_read_leaves_an_access_log_entry(world: World) -> None:
     client, services, lahti = world.client, world.services, world.lahti
     h = bearer("caseworker-lahti", purpose="initial interview preparation")

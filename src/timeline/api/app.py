@@ -24,6 +24,7 @@ from timeline.api.deps import (
     log_feed_page,
     lookup_in_scope,
     personal_read,
+    refuse_for_scope,
     require_every_municipality,
 )
 from timeline.api.problems import BadRequest, handle, problem
@@ -311,12 +312,19 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
         require(caller, "worklist")
+        asked = {"municipality": municipality, "status": status, "coach": coach}
         if caller.scope is not None and municipality is None:
-            raise AuthError(
-                403, f"name a municipality of your scope: {', '.join(sorted(caller.scope))}"
+            refuse_for_scope(
+                services,
+                caller,
+                "worklist",
+                "worklist",
+                asked,
+                f"name a municipality of your scope: {', '.join(sorted(caller.scope))}",
             )
         if not caller.covers(municipality):
-            raise AuthError(403, f"municipality {municipality} is outside your scope")
+            reason = f"municipality {municipality} is outside your scope"
+            refuse_for_scope(services, caller, "worklist", "worklist", asked, reason)
         day = on or app.clock().astimezone(HELSINKI).date()
         items = view.worklist(
             day, status=status, municipality=municipality, coach=coach, limit=limit
@@ -357,7 +365,7 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        require_every_municipality(access[0], "the feed")
+        require_every_municipality(services, access, "feed", "the feed")
         items = app.feed(after, limit)
         log_feed_page(services, access, after, items)  # every seeker's payloads: logged
         return {"events": items, "next_after": items[-1]["position"] if items else after}
@@ -374,7 +382,8 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
         require(caller, "access_log")
         if caller.scope is not None:  # a scoped auditor: the log of one seeker of its scope
             if seeker_id is None:
-                raise AuthError(403, "name a seeker_id of your scope: the whole log is for *")
+                reason = "name a seeker_id of your scope: the whole log is for scope *"
+                refuse_for_scope(services, caller, "access-log", "access log", {}, reason)
             check_scope(services, caller, "access log", str(seeker_id), "access-log", {})
         rows = services.access_log.query(
             seeker_id=str(seeker_id) if seeker_id else None,

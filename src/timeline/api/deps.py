@@ -7,7 +7,7 @@ a projection that may lag behind a transfer, nor from anything the request claim
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Header, Query, Request
 
@@ -82,15 +82,37 @@ def check_scope(
     its scope now."""
     if caller.scope is None or caller.covers(seeker_municipality(services, seeker_id)):
         return
+    refuse_for_scope(
+        services,
+        caller,
+        action,
+        purpose,
+        detail,
+        "this seeker is outside your organisation scope",
+        seeker_id=seeker_id,
+    )
+
+
+def refuse_for_scope(
+    services: Services,
+    caller: Principal,
+    action: str,
+    purpose: str,
+    detail: dict[str, Any],
+    reason: str,
+    *,
+    seeker_id: str | None = None,
+) -> NoReturn:
+    """Log a refusal for scope as ``<action>:denied`` (beside the reads), then refuse (403)."""
     services.access_log.record(
         actor=caller.actor,
         role=caller.role,
         action=f"{action}:denied",
         seeker_id=seeker_id,
         purpose=purpose,
-        detail=detail,
+        detail={**detail, "reason": reason},
     )
-    raise AuthError(403, "this seeker is outside your organisation scope")
+    raise AuthError(403, reason)
 
 
 def personal_read(
@@ -168,11 +190,18 @@ def lookup_in_scope(
     return shown
 
 
-def require_every_municipality(caller: Principal, what: str) -> None:
-    """Refuse a scoped caller something that spans every municipality (the feed)."""
+def require_every_municipality(
+    services: Services, access: tuple[Principal, str], action: str, what: str
+) -> None:
+    """Refuse (and log) a scoped caller something that spans every municipality (the feed)."""
+    caller, purpose = access
     if caller.scope is not None:
-        raise AuthError(
-            403,
+        refuse_for_scope(
+            services,
+            caller,
+            action,
+            purpose,
+            {},
             f"{what} holds every municipality's seekers: only a token whose scope is * may read it",
         )
 

@@ -1,5 +1,6 @@
 """Who is asking: bearer tokens (stored only as SHA-256 hashes) carrying a role and an
-organisation scope (municipality codes, or ``*`` for all).
+organisation scope (municipality codes, or ``*`` for all). What a scope covers is decided by
+whose seeker it is now (:mod:`timeline.domain.scope`), never by what a request claims.
 
 Tokens come from ``TIMELINE_TOKENS_FILE`` (a JSON list) or ``TIMELINE_TOKENS`` (the same JSON
 inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": [codes] |

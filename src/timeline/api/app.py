@@ -226,7 +226,7 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
 
         route(append_async)
     else:
-        append_fn = write
+        append_fn = write  # narrowed to AppendFn for the closure
 
         def append(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
             events = events_of(body, caller)

@@ -87,8 +87,11 @@ TOKENS = {
     "admin": ("tok-admin", "admin", "*"),
     "writer": ("tok-writer", "writer", "*"),
     "writer-lahti": ("tok-writer-lahti", "writer", ["398"]),
+    "writer-helsinki": ("tok-writer-helsinki", "writer", ["091"]),
     "caseworker-lahti": ("tok-cw-lahti", "caseworker", ["398", "016"]),
+    "caseworker-tampere": ("tok-cw-tampere", "caseworker", ["837"]),
     "auditor": ("tok-auditor", "auditor", "*"),
+    "auditor-lahti": ("tok-auditor-lahti", "auditor", ["398"]),
     "reporter": ("tok-reporter", "reporter", "*"),
 }
 

@@ -23,6 +23,7 @@ from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
+from timeline.domain.scope import places
 from timeline.rulesets import default_rulesets
 from timeline.vocabulary import HELSINKI
 
@@ -225,14 +226,12 @@ def _positions(facts: Sequence[Fact]) -> dict[str, int]:
 def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | None]:
     """Municipality (latest start or transfer), coach (latest assignment), whether the latest
     spell is open, and when it started."""
-    municipality = coach = None
+    coach = None
     effective = effective_facts(facts)
+    moves = places(effective)  # the same rule that decides a caller's scope
+    municipality = moves[-1].municipality if moves else None
     for f in effective:
-        if f.type == "job_search_started":
-            municipality = str(f.data.get("municipality"))
-        elif f.type == "seeker_transferred":
-            municipality = str(f.data.get("to_municipality"))
-        elif f.type == "coach_assigned":
+        if f.type == "coach_assigned":
             coach = str(f.data.get("coach_id"))
     found = spells(effective)
     latest = found[-1] if found else None

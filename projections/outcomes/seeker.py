@@ -21,6 +21,7 @@ from projections.outcomes.settings import OutcomeSettings
 from timeline.domain.calendar import WorkingDayCalendar, add_months
 from timeline.domain.facts import Fact, Spell, effective_facts, spells
 from timeline.domain.rules import Rulesets, evaluate
+from timeline.domain.scope import places
 
 DAY = timedelta(days=1)
 UNEMPLOYED = frozenset({"unemployed", "laid_off"})
@@ -69,20 +70,15 @@ class SeekerDays:
         self.spells: list[Spell] = spells(effective)
         self.status_days: list[date] = []
         self.statuses: list[str] = []
-        self.place_days: list[date] = []
-        self.places: list[str] = []
+        moves = places(effective)  # the same rule that decides a caller's scope
+        self.place_days: list[date] = [m.since for m in moves]
+        self.places: list[str] = [m.municipality for m in moves]
         self.services: dict[str, Service] = {}
         for f in effective:
             if f.type in ("job_search_started", "labour_market_status_changed"):
                 self.status_days.append(f.occurred_on)
                 self.statuses.append(str(f.data.get("labour_market_status")))
-            if f.type == "job_search_started":
-                self.place_days.append(f.occurred_on)
-                self.places.append(str(f.data.get("municipality")))
-            elif f.type == "seeker_transferred":
-                self.place_days.append(f.occurred_on)
-                self.places.append(str(f.data.get("to_municipality")))
-            elif f.type == "service_referred":
+            if f.type == "service_referred":
                 sid = str(f.data.get("service_id"))
                 self.services.setdefault(sid, Service()).type = str(f.data.get("service_type"))
             elif f.type == "service_started":

@@ -21,9 +21,10 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from timeline.clock import Clock, system_clock
 from timeline.domain.canonical import content_digest
-from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound
+from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, OutOfScope
 from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
+from timeline.domain.scope import scope_refusal
 from timeline.domain.timeline import Timeline, event_content, fact_from_event
 from timeline.settings import Settings, store_env
 from timeline.store.index import EventIndex, IndexRow
@@ -120,16 +121,20 @@ class TimelineApp(Application[UUID]):
 
     # -- append --------------------------------------------------------------------------------
 
-    def append(self, events: Sequence[ParsedEvent]) -> list[Appended]:
+    def append(
+        self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None = None
+    ) -> list[Appended]:
         """Append a batch atomically: every event is accepted (new or duplicate) or none is
-        written and :class:`InvalidEvent`/:class:`Conflict` says which and why."""
+        written and :class:`InvalidEvent`/:class:`Conflict`/:class:`OutOfScope` says which and
+        why. ``scope``: the municipalities the writer may act for (None: all, as an operator);
+        each event is judged against the seeker as stored (see :mod:`timeline.domain.scope`)."""
         if not events:
             return []
         now = self.clock()
         prepared = self.prepare(events, now)
         for attempt in range(MAX_CONCURRENCY_RETRIES):
             try:
-                return self._append_once(prepared, now)
+                return self._append_once(prepared, now, scope)
             except IntegrityError:
                 # A concurrent writer took a version or an event_id first: decide again.
                 if attempt == MAX_CONCURRENCY_RETRIES - 1:
@@ -137,11 +142,14 @@ class TimelineApp(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _append_once(
-        self, events: list[tuple[ParsedEvent, str | None]], now: datetime
+        self,
+        events: list[tuple[ParsedEvent, str | None]],
+        now: datetime,
+        scope: frozenset[str] | None,
     ) -> list[Appended]:
         decisions = self.decisions(now, [e.event_id for e, _ in events])
         decisions.load([e.seeker_id for e, _ in events])
-        slots = decisions.decide(events)
+        slots = decisions.decide(events, scope=scope)
         return decisions.answer(slots, decisions.save())
 
     def dry_run(self, events: Sequence[ParsedEvent]) -> list[tuple[int, Exception]]:
@@ -512,17 +520,25 @@ class Decisions:
         self.app._load_many(seeker_ids, self.aggregates)
 
     def decide(
-        self, events: list[tuple[ParsedEvent, str | None]], *, index: bool = True
+        self,
+        events: list[tuple[ParsedEvent, str | None]],
+        *,
+        index: bool = True,
+        scope: frozenset[str] | None = None,
     ) -> list[Slot]:
-        """Decide one request; raise :class:`InvalidEvent`/:class:`Conflict` (with the event's
-        index in the request when ``index``) and undo this request's effects if refused."""
+        """Decide one request; raise :class:`InvalidEvent`/:class:`Conflict`/:class:`OutOfScope`
+        (with the event's index in the request when ``index``) and undo this request's effects
+        if refused. ``scope``: the municipalities this request's writer may act for (None: all);
+        each event is judged against its seeker's timeline as decided so far — the store's,
+        with the effects of this group's earlier requests and of this request's earlier
+        events."""
         request = self.requests
         self.requests += 1
         mark = len(self.planned)
         added: list[str] = []
         saved: dict[str, Timeline | None] = {}  # seeker -> its timeline before this request
         try:
-            return self._decide(events, request, added, saved, index=index)
+            return self._decide(events, request, added, saved, index=index, scope=scope)
         except BaseException:
             del self.planned[mark:]
             for event_id in added:
@@ -538,6 +554,7 @@ class Decisions:
         saved: dict[str, Timeline | None],
         *,
         index: bool,
+        scope: frozenset[str] | None,
     ) -> list[Slot]:
         app = self.app
         slots: list[Slot] = []
@@ -578,6 +595,14 @@ class Decisions:
                     slots.append(Repeat(event.event_id, duplicate=earlier[1] != request))  # type: ignore[index]
                 continue
             agg = app._load(event.seeker_id, self.aggregates)
+            if scope is not None:
+                # Before any other answer about this seeker (its version, its rules): a writer
+                # outside the scope learns nothing of it.
+                refusal = scope_refusal(agg.facts if agg else (), event.type, data, scope)
+                if refusal is not None:
+                    raise OutOfScope(
+                        refusal, event_id=event.event_id, seeker_id=event.seeker_id, index=at
+                    )
             current = agg.version if agg is not None else 0
             if event.expected_version is not None and event.expected_version != current:
                 raise Conflict(

@@ -1,5 +1,6 @@
 """Who is asking: bearer tokens (stored only as SHA-256 hashes) carrying a role and an
-organisation scope (municipality codes, or ``*`` for all).
+organisation scope (municipality codes, or ``*`` for all). What a scope covers is decided by
+whose seeker it is now (:mod:`timeline.domain.scope`), never by what a request claims.
 
 Tokens come from ``TIMELINE_TOKENS_FILE`` (a JSON list) or ``TIMELINE_TOKENS`` (the same JSON
 inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": [codes] |
@@ -20,9 +21,6 @@ from typing import Literal
 
 Role = Literal["writer", "caseworker", "auditor", "reporter", "admin"]
 ROLES: tuple[Role, ...] = ("writer", "caseworker", "auditor", "reporter", "admin")
-
-#: roles that must state a purpose for every read of a personal timeline
-PURPOSE_REQUIRED: frozenset[str] = frozenset({"caseworker", "auditor", "admin"})
 
 #: what each role may do; the API checks these by name
 PERMISSIONS: Mapping[str, frozenset[Role]] = {
@@ -120,16 +118,19 @@ def require(principal: Principal, permission: str) -> None:
         raise AuthError(403, f"the {principal.role} role may not {permission.replace('_', ' ')}")
 
 
-def require_purpose(principal: Principal, purpose: str | None) -> str:
+def require_purpose(principal: Principal, purpose: str | None, what: str) -> str:
+    """The purpose the caller stated for ``what`` (a read of personal data: a timeline, its
+    obligations, a look-up, the feed). Every caller states one; only the development admin (no
+    tokens configured, development environment) may leave it unstated."""
     if purpose and purpose.strip():
         return purpose.strip()
-    if principal.role in PURPOSE_REQUIRED and principal is not DEVELOPMENT_ADMIN:
-        raise AuthError(
-            403,
-            f"the {principal.role} role must state a purpose for reading a "
-            "personal timeline (X-Purpose header or ?purpose=)",
-        )
-    return "unstated"
+    if principal is DEVELOPMENT_ADMIN:
+        return "unstated (development, no tokens configured)"
+    raise AuthError(
+        403,
+        f"the {principal.role} role must state a purpose for {what} "
+        "(X-Purpose header or ?purpose=)",
+    )
 
 
 def scope_list(scope: Sequence[str] | None) -> object:

@@ -7,8 +7,9 @@ events), decides them in arrival order against shared timelines, writes all acce
 with one :meth:`TimelineApp.save`, and answers each caller after that commit.
 
 Each request keeps the contract of :meth:`TimelineApp.append` (all of it or none of it,
-duplicates answered with the original, ``expected_version`` checked): a request that is
-refused fails alone and leaves no trace in the shared decisions, so its batch-mates land. If
+duplicates answered with the original, ``expected_version`` checked, its caller's scope judged
+against the timelines as decided so far): a request that is refused fails alone and leaves no
+trace in the shared decisions, so its batch-mates land. If
 the combined save hits ``IntegrityError`` (another process took a version or an event_id),
 the requests of that group are appended one by one with :meth:`TimelineApp.append`, which
 decides again. A caller's requests are answered in order because it waits for each one.
@@ -27,13 +28,14 @@ from dataclasses import dataclass, field
 from eventsourcing.persistence import IntegrityError
 
 from timeline.application import Appended, Slot, TimelineApp
-from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
 from timeline.vocabulary import ParsedEvent
 
 
 @dataclass
 class _Request:
     events: Sequence[ParsedEvent]
+    scope: frozenset[str] | None = None  # the caller's: travels with its request
     done: threading.Event = field(default_factory=threading.Event)
     result: list[Appended] | None = None
     error: BaseException | None = None
@@ -94,17 +96,22 @@ class GroupCommitter:
 
     # -- callers -------------------------------------------------------------------------------
 
-    def submit(self, events: Sequence[ParsedEvent]) -> list[Appended]:
-        """Append ``events`` atomically (as :meth:`TimelineApp.append`), committed together with
-        other callers' requests; return after the commit. Raises what ``append`` raises."""
+    def submit(
+        self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None = None
+    ) -> list[Appended]:
+        """Append ``events`` atomically (as :meth:`TimelineApp.append`, within the caller's
+        ``scope``), committed together with other callers' requests; return after the commit.
+        Raises what ``append`` raises."""
         if not events:
             return []
-        request = _Request(events)
+        request = _Request(events, scope)
         self._enqueue(request)
         request.done.wait()
         return request.outcome()
 
-    async def submit_async(self, events: Sequence[ParsedEvent]) -> list[Appended]:
+    async def submit_async(
+        self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None = None
+    ) -> list[Appended]:
         """:meth:`submit` for a coroutine: the event loop is not blocked and no worker thread
         waits for the commit (an ``async`` route needs no thread-pool hop)."""
         if not events:
@@ -116,7 +123,7 @@ class GroupCommitter:
             if not answered.done():
                 answered.set_result(None)
 
-        request = _Request(events, on_finish=lambda: loop.call_soon_threadsafe(wake))
+        request = _Request(events, scope, on_finish=lambda: loop.call_soon_threadsafe(wake))
         self._enqueue(request)
         await answered
         return request.outcome()
@@ -202,8 +209,8 @@ class GroupCommitter:
         accepted: list[_Request] = []
         for request in live:
             try:
-                request.slots = decisions.decide(request.prepared)
-            except (InvalidEvent, Conflict) as exc:
+                request.slots = decisions.decide(request.prepared, scope=request.scope)
+            except (InvalidEvent, Conflict, OutOfScope) as exc:
                 request.finish(error=exc)
                 continue
             except Exception as exc:
@@ -217,7 +224,7 @@ class GroupCommitter:
             self.stats.fallbacks += 1
             for request in accepted:
                 try:
-                    request.finish(app.append(request.events))
+                    request.finish(app.append(request.events, scope=request.scope))
                 except Exception as exc:
                     request.finish(error=exc)
             return

@@ -3,6 +3,8 @@ library's env dict in one place (:func:`store_env`)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -46,18 +48,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and (
-            self.person_key.get_secret_value() == DEV_PERSON_KEY
-            or len(self.person_key.get_secret_value()) < 32
-        ):
-            msg = "TIMELINE_PERSON_KEY must be set (≥ 32 characters) in production"
-            raise ValueError(msg)
-        if self.environment == "production" and self.digest_key is None:
-            msg = "TIMELINE_DIGEST_KEY must be set in production (it signs the daily digests)"
-            raise ValueError(msg)
-        if self.environment == "production" and not (self.tokens or self.tokens_file):
-            msg = "TIMELINE_TOKENS or TIMELINE_TOKENS_FILE must be set in production"
-            raise ValueError(msg)
+        if self.environment == "production":
+            _production_key("TIMELINE_PERSON_KEY", self.person_key, DEV_PERSON_KEY, "person_ref")
+            _production_key(
+                "TIMELINE_DIGEST_KEY", self.digest_key, DEV_DIGEST_KEY, "the daily digests"
+            )
+            _production_tokens(self.tokens, self.tokens_file)
         return self
 
     @property
@@ -70,6 +66,64 @@ class Settings(BaseSettings):
         if self.allow_test_identity_codes is None:
             return self.environment != "production"
         return self.allow_test_identity_codes
+
+
+#: the shortest HMAC key production accepts (after stripping surrounding whitespace)
+MIN_KEY_LENGTH = 32
+
+
+def _production_key(variable: str, key: SecretStr | None, default: str, signs: str) -> None:
+    """Refuse a missing, blank, short or development key."""
+    value = key.get_secret_value() if key is not None else None
+    if value is None or not value.strip():
+        state = "missing" if value is None else "blank"
+        msg = f"{variable} must be set in production (the HMAC key for {signs}); it is {state}"
+        raise ValueError(msg)
+    if value == default:
+        msg = f"{variable} is the development default: set a secret key of your own in production"
+        raise ValueError(msg)
+    if len(value.strip()) < MIN_KEY_LENGTH:
+        msg = (
+            f"{variable} must be at least {MIN_KEY_LENGTH} characters in production "
+            f"(not counting surrounding whitespace); it has {len(value.strip())}"
+        )
+        raise ValueError(msg)
+
+
+def _production_tokens(tokens: SecretStr | None, tokens_file: str | None) -> None:
+    """Refuse production without at least one bearer token: with none, every request would be
+    refused, or (if the environment were mistaken for development) every one an admin."""
+    if not (tokens or tokens_file):
+        msg = "TIMELINE_TOKENS or TIMELINE_TOKENS_FILE must be set in production"
+        raise ValueError(msg)
+    count = 0
+    if tokens_file:
+        try:
+            text = Path(tokens_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"TIMELINE_TOKENS_FILE: cannot read {tokens_file}: {exc.strerror or exc}"
+            raise ValueError(msg) from None
+        count += _token_count("TIMELINE_TOKENS_FILE", text)
+    if tokens:
+        count += _token_count("TIMELINE_TOKENS", tokens.get_secret_value())
+    if count == 0:
+        msg = (
+            "TIMELINE_TOKENS / TIMELINE_TOKENS_FILE hold no tokens: production needs at least "
+            "one (timeline token --name N --role R prints an entry)"
+        )
+        raise ValueError(msg)
+
+
+def _token_count(variable: str, text: str) -> int:
+    try:
+        entries = json.loads(text)
+    except ValueError as exc:
+        msg = f"{variable} is not valid JSON: {exc}"
+        raise ValueError(msg) from None
+    if not isinstance(entries, list):
+        msg = f"{variable} must hold a JSON list of token entries"
+        raise ValueError(msg)
+    return len(entries)
 
 
 def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:

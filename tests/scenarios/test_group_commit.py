@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import MakeApp
 from tests.factories import event, new_seeker
 from timeline.application import Appended, TimelineApp
-from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
 from timeline.group_commit import GroupCommitter
 from timeline.verify import verify_seeker
 from timeline.vocabulary import ParsedEvent
@@ -47,6 +47,31 @@ def _together(
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         return list(pool.map(one, requests))
+
+
+def _scoped_together(
+    committer: GroupCommitter,
+    requests: Sequence[tuple[Sequence[ParsedEvent], frozenset[str] | None]],
+) -> list[list[Appended] | Exception]:
+    """As :func:`_together`, each request with its caller's scope."""
+    gate = threading.Barrier(len(requests))
+
+    def one(
+        request: tuple[Sequence[ParsedEvent], frozenset[str] | None],
+    ) -> list[Appended] | Exception:
+        gate.wait()
+        try:
+            return committer.submit(request[0], scope=request[1])
+        except (InvalidEvent, Conflict, OutOfScope) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(one, requests))
+
+
+def _start(seeker: str, municipality: str) -> ParsedEvent:
+    data = {"municipality": municipality, "labour_market_status": "unemployed"}
+    return event("job_search_started", seeker, data)
 
 
 def test_concurrent_callers_each_get_exactly_their_own_results(
@@ -202,3 +227,53 @@ def test_coroutines_share_transactions_and_each_gets_its_own_answer_or_refusal(
         assert [(a.seeker_id, a.version) for a in outcome] == [(seeker, 1)]
     assert committer.stats.groups < len(seekers)  # they were gathered, not one by one
     assert asyncio.run(committer.submit_async([])) == []
+
+
+LAHTI, HELSINKI = frozenset({"398"}), frozenset({"091"})
+
+
+def test_a_request_outside_its_callers_scope_fails_alone(
+    app: TimelineApp, committer: GroupCommitter
+) -> None:
+    lahti, helsinki = new_seeker(), new_seeker()
+    committer.submit([_start(lahti, "398"), _start(helsinki, "091")])
+    requests = [
+        ([event("coach_assigned", helsinki, {"coach_id": "c-1"})], LAHTI),  # not Lahti's
+        ([event("coach_assigned", lahti, {"coach_id": "c-2"})], LAHTI),
+        ([event("coach_assigned", helsinki, {"coach_id": "c-3"})], HELSINKI),
+        ([event("coach_assigned", helsinki, {"coach_id": "c-4"})], None),  # an operator
+    ]
+    outcomes = _scoped_together(committer, requests)
+    refused = outcomes[0]
+    assert isinstance(refused, OutOfScope)
+    assert (refused.index, refused.seeker_id) == (0, helsinki)
+    assert all(isinstance(o, list) for o in outcomes[1:])
+    assert committer.stats.groups < 1 + len(requests)  # they were gathered
+    coaches = [str(f.data["coach_id"]) for f in app.facts(helsinki)[1:]]
+    assert sorted(coaches) == ["c-3", "c-4"]
+    assert [f.type for f in app.facts(lahti)] == ["job_search_started", "coach_assigned"]
+
+
+def test_a_group_decided_again_after_a_lost_race_keeps_each_callers_scope(
+    app: TimelineApp, committer: GroupCommitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a seeker of Lahti, transferred to Helsinki by another writer right after the
+    # committer loaded it (so the group decides on the old timeline and loses the race)
+    seeker = new_seeker()
+    committer.submit([_start(seeker, "398")])
+    real = app._load_many
+    raced: list[bool] = []
+
+    def load_then_race(seeker_ids: Sequence[str], cache: dict[str, object]) -> None:
+        real(seeker_ids, cache)  # type: ignore[arg-type]
+        if not raced:
+            raced.append(True)
+            app.append([event("seeker_transferred", seeker, {"to_municipality": "091"})])
+
+    monkeypatch.setattr(app, "_load_many", load_then_race)
+    # When Lahti's writer appends to it
+    with pytest.raises(OutOfScope):
+        committer.submit([event("coach_assigned", seeker)], scope=LAHTI)
+    # Then the decision made again, one request at a time, judged Lahti's scope on the store
+    assert committer.stats.fallbacks == 1
+    assert [f.type for f in app.facts(seeker)] == ["job_search_started", "seeker_transferred"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -12,14 +12,27 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from timeline.api.deps import Access, Caller, personal_read, seeker_municipality
+from timeline.api.deps import (
+    Access,
+    Caller,
+    FeedAccess,
+    LookupAccess,
+    check_scope,
+    log_append_refused,
+    log_feed_page,
+    lookup_in_scope,
+    personal_read,
+    refuse_for_scope,
+    require_every_municipality,
+)
 from timeline.api.problems import BadRequest, handle, problem
 from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
-from timeline.domain.errors import NotFound, TimelineError
+from timeline.domain.errors import NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
 from timeline.vocabulary import HELSINKI, EnvelopeIn, EventValidationError, ParsedEvent, parse_event
@@ -86,8 +99,13 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
     return parsed
 
 
-#: How ``POST /v1/events`` appends: ``TimelineApp.append`` or a group committer's ``submit``.
-AppendFn = Callable[[Sequence[ParsedEvent]], list[Appended]]
+class AppendFn(Protocol):
+    """How ``POST /v1/events`` appends: ``TimelineApp.append`` or a group committer's
+    ``submit``; ``scope`` is the caller's, judged against each seeker inside the decision."""
+
+    def __call__(
+        self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None
+    ) -> list[Appended]: ...
 
 
 @runtime_checkable
@@ -95,7 +113,9 @@ class AsyncAppend(Protocol):
     """A writer the route can await (the group committer): no worker thread waits for the
     commit."""
 
-    async def submit_async(self, events: Sequence[ParsedEvent]) -> list[Appended]: ...
+    async def submit_async(
+        self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None
+    ) -> list[Appended]: ...
 
 
 def create_app(services: Services, append: AppendFn | AsyncAppend | None = None) -> FastAPI:
@@ -187,28 +207,35 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
             raw = json.loads(body)
         except ValueError as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}") from None
-        events = parse_batch(
+        # The caller's scope is judged inside the append's decision, against each seeker as
+        # stored (whose seeker it is now); actor.organisation is a claim, recorded, not trusted.
+        return parse_batch(
             raw, max_batch=settings.max_batch, allow_test_codes=settings.test_codes_allowed
         )
-        for i, e in enumerate(events):
-            if not caller.covers(e.actor.get("organisation")):
-                raise AuthError(
-                    403,
-                    f"event [{i}]: actor.organisation "
-                    f"{e.actor.get('organisation')!r} is outside your scope",
-                )
-        return events
 
     if isinstance(write, AsyncAppend):  # the coroutine waits for the commit: no thread held
 
         async def append_async(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
-            return [a.to_dict() for a in await write.submit_async(events_of(body, caller))]
+            events = events_of(body, caller)
+            try:
+                done = await write.submit_async(events, scope=caller.scope)
+            except OutOfScope as exc:
+                await run_in_threadpool(log_append_refused, services, caller, exc, events)
+                raise
+            return [a.to_dict() for a in done]
 
         route(append_async)
     else:
+        append_fn = write  # narrowed to AppendFn for the closure
 
         def append(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
-            return [a.to_dict() for a in write(events_of(body, caller))]
+            events = events_of(body, caller)
+            try:
+                done = append_fn(events, scope=caller.scope)
+            except OutOfScope as exc:
+                log_append_refused(services, caller, exc, events)
+                raise
+            return [a.to_dict() for a in done]
 
         route(append)
 
@@ -285,12 +312,19 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
         require(caller, "worklist")
+        asked = {"municipality": municipality, "status": status, "coach": coach}
         if caller.scope is not None and municipality is None:
-            raise AuthError(
-                403, f"name a municipality of your scope: {', '.join(sorted(caller.scope))}"
+            refuse_for_scope(
+                services,
+                caller,
+                "worklist",
+                "worklist",
+                asked,
+                f"name a municipality of your scope: {', '.join(sorted(caller.scope))}",
             )
         if not caller.covers(municipality):
-            raise AuthError(403, f"municipality {municipality} is outside your scope")
+            reason = f"municipality {municipality} is outside your scope"
+            refuse_for_scope(services, caller, "worklist", "worklist", asked, reason)
         day = on or app.clock().astimezone(HELSINKI).date()
         items = view.worklist(
             day, status=status, municipality=municipality, coach=coach, limit=limit
@@ -316,20 +350,9 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         response_model=LookupPublic,
         summary="Identity code → seeker ids, through the keyed hash",
     )
-    def lookup(body: LookupRequest, access: Access) -> dict[str, Any]:
-        caller, purpose = access
-        require(caller, "lookup")
-        found = app.lookup_person(body.personal_identity_code)
-        if caller.role == "caseworker":
-            found = [s for s in found if caller.covers(seeker_municipality(services, s))]
-        services.access_log.record(
-            actor=caller.actor,
-            role=caller.role,
-            action="lookup",
-            seeker_id=found[0] if len(found) == 1 else None,
-            purpose=purpose,
-            detail={"found": found},
-        )
+    def lookup(body: LookupRequest, access: LookupAccess) -> dict[str, Any]:
+        # Only seekers in the caller's scope now; one found elsewhere is answered as unknown.
+        found = lookup_in_scope(services, access, app.lookup_person(body.personal_identity_code))
         return {"seeker_ids": found}
 
 
@@ -338,12 +361,13 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
 
     @api.get("/v1/feed", summary="The global order of events, for downstream consumers")
     def feed(
-        caller: Caller,
+        access: FeedAccess,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        require(caller, "feed")
+        require_every_municipality(services, access, "feed", "the feed")
         items = app.feed(after, limit)
+        log_feed_page(services, access, after, items)  # every seeker's payloads: logged
         return {"events": items, "next_after": items[-1]["position"] if items else after}
 
     @api.get("/v1/access-log", summary="Who read which personal timeline, when and why")
@@ -356,6 +380,11 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
         require(caller, "access_log")
+        if caller.scope is not None:  # a scoped auditor: the log of one seeker of its scope
+            if seeker_id is None:
+                reason = "name a seeker_id of your scope: the whole log is for scope *"
+                refuse_for_scope(services, caller, "access-log", "access log", {}, reason)
+            check_scope(services, caller, "access log", str(seeker_id), "access-log", {})
         rows = services.access_log.query(
             seeker_id=str(seeker_id) if seeker_id else None,
             actor=actor,

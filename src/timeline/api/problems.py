@@ -8,7 +8,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from timeline.auth import AuthError
-from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, TimelineError
+from timeline.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidEvent,
+    NotFound,
+    OutOfScope,
+    TimelineError,
+)
 from timeline.domain.identity import InvalidIdentifier
 from timeline.vocabulary import EventValidationError
 
@@ -41,6 +48,17 @@ def to_problem(exc: Exception) -> JSONResponse:
         errors = _errors(exc.errors, index)
         where = f"event [{index}]: " if index is not None else ""
         return problem(422, "invalid-event", "Invalid event", where + str(exc), errors=errors)
+    if isinstance(exc, OutOfScope):
+        where = f"event [{exc.index}]: " if exc.index is not None else ""
+        return problem(
+            403,
+            "out-of-scope",
+            "Forbidden",
+            where + str(exc),
+            event_id=exc.event_id,
+            seeker_id=exc.seeker_id,
+            errors=_errors(exc.errors, exc.index),
+        )
     if isinstance(exc, Conflict):
         return problem(
             409,

@@ -50,3 +50,17 @@ class Conflict(TimelineError):
 
 class NotFound(TimelineError):
     """No such seeker or event (404)."""
+
+
+class OutOfScope(TimelineError):
+    """The writer's scope does not cover this seeker or the municipality an event names (403).
+    Decided from the stored timeline inside the append, never from what the request claims."""
+
+    def __init__(
+        self, error: FieldError, *, event_id: str, seeker_id: str, index: int | None = None
+    ) -> None:
+        self.errors = [error]
+        self.event_id = event_id
+        self.seeker_id = seeker_id
+        self.index = index
+        super().__init__(f"{error.loc}: {error.msg}")

@@ -5,8 +5,13 @@ administrator could do (triggers disabled where they are in the way)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
@@ -15,7 +20,11 @@ import pytest
 from tests import pg
 from tests.factories import VALID_CODE, event, new_seeker
 from timeline.application import TimelineApp
+from timeline.audit.checks import verify_store
+from timeline.audit.digests import day_bounds, merkle_root
+from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
+from timeline.domain.canonical import canonical_bytes
 from timeline.settings import Settings
 from timeline.store.index import INDEX_COLUMNS
 from timeline.verify import all_seekers, verify_all, verify_seeker
@@ -370,3 +379,265 @@ def test_values_no_append_writes_are_reported_not_a_crash(
     assert "unreadable" in broken[a].reason and broken[a].version == 3
     assert "index entries unreadable" in broken[b].reason
     app.close()
+
+
+# -- the access log and the event positions, sealed by the daily digests --------------------------
+
+
+@dataclass
+class Sealed:
+    """Two days (2 and 3 June 2025) of events and access-log entries, both days sealed, the
+    digests exported (``kept``) as an auditor keeps them outside the system."""
+
+    services: Services
+    kind: str
+    execute: Execute
+    dba: Execute
+    kept: list[dict[str, Any]]
+    seeker: str
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sealed(
+    request: pytest.FixtureRequest, url_for: Callable[[str], str], clock: FixedClock
+) -> Iterator[Sealed]:
+    kind = str(request.param)
+    url = url_for(kind)
+    services = bootstrap(Settings(database_url=url, environment="test"), clock)
+    seeker = new_seeker()
+    for day, types in ((2, ["job_search_started"]), (3, ["meeting_held", "coach_assigned"])):
+        clock.set(datetime(2025, 6, day, 7, tzinfo=UTC))
+        services.app.append([event(t, seeker, on=f"2025-06-0{day}") for t in types])
+        for actor in ("cw-1", "cw-2"):
+            clock.advance(hours=1)
+            services.access_log.record(
+                actor=actor, role="caseworker", action="history", seeker_id=seeker, purpose="case"
+            )
+    clock.set(datetime(2025, 6, 4, 7, tzinfo=UTC))
+    for day in (2, 3):
+        services.digests.seal(date(2025, 6, day))
+    kept = [d.to_dict() for d in services.digests.kept()]
+    assert verify_store(services, kept_digests=kept).ok
+    yield Sealed(
+        services, kind, _executor(kind, url), _executor(kind, url, as_dba=True), kept, seeker
+    )
+    services.close()
+
+
+def _problems(sealed: Sealed) -> dict[str, str]:
+    """The digest problems by day; the access log's own chain must still verify (so only the
+    sealed head can tell)."""
+    report = verify_store(sealed.services, kept_digests=sealed.kept)
+    assert report.access_log is None
+    return {p[:10]: p for p in report.digest_problems}
+
+
+def test_deleting_the_last_access_log_entry_is_caught_by_the_kept_digests(sealed: Sealed) -> None:
+    sealed.dba(
+        "DELETE FROM timeline_access_log WHERE seq = (SELECT max(seq) FROM timeline_access_log)"
+    )
+    problems = _problems(sealed)
+    assert set(problems) == {"2025-06-03"}
+    assert "access log" in problems["2025-06-03"]
+    assert "entry 4 then; now at entry 3" in problems["2025-06-03"]
+
+
+def test_emptying_the_access_log_is_caught_by_the_kept_digests(sealed: Sealed) -> None:
+    if sealed.kind == "postgres":
+        sealed.dba("TRUNCATE timeline_access_log")
+    else:  # SQLite has no TRUNCATE: an unqualified DELETE is its equivalent
+        sealed.dba("DELETE FROM timeline_access_log")
+    problems = _problems(sealed)
+    assert set(problems) == {"2025-06-02", "2025-06-03"}
+    assert all("access log" in p and "now at entry 0" in p for p in problems.values())
+
+
+def test_an_access_log_edited_and_its_chain_recomputed_is_caught_by_the_kept_digests(
+    sealed: Sealed,
+) -> None:
+    rows = sealed.execute(
+        "SELECT seq, at, actor, role, action, seeker_id, purpose, detail "
+        "FROM timeline_access_log ORDER BY seq"
+    )
+    # The attacker rewrites entry 2's purpose and every hash after it, as the chain is
+    # documented: SHA-256(prev | canonical JSON of the entry's fields).
+    prev = "0" * 64
+    rewritten = []
+    for seq, at, actor, role, action, seeker_id, purpose, detail in rows:
+        fields = {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "role": role,
+            "action": action,
+            "seeker_id": seeker_id,
+            "purpose": "curiosity" if seq == 2 else purpose,
+            "detail": detail,
+        }
+        digest = hashlib.sha256(prev.encode() + b"|" + canonical_bytes(fields)).hexdigest()
+        rewritten.append((fields["purpose"], prev, digest, seq))
+        prev = digest
+    for row in rewritten:
+        sealed.dba(
+            "UPDATE timeline_access_log SET purpose=%s, prev_hash=%s, hash=%s WHERE seq=%s", row
+        )
+    assert sealed.services.access_log.query(seeker_id=sealed.seeker)[1].purpose == "curiosity"
+    problems = _problems(sealed)
+    assert set(problems) == {"2025-06-02", "2025-06-03"}
+    assert "entry 2 then; now at entry 2, whose hash differs" in problems["2025-06-02"]
+
+
+def test_a_forged_access_log_entry_in_a_sealed_day_is_caught_by_the_kept_digests(
+    sealed: Sealed,
+) -> None:
+    [(seq, prev)] = sealed.execute(
+        "SELECT seq, hash FROM timeline_access_log ORDER BY seq DESC LIMIT 1"
+    )
+    fields = {
+        "seq": int(seq) + 1,  # type: ignore[call-overload]
+        "at": "2025-06-03T12:00:00.000000+00:00",
+        "actor": "cw-9",
+        "role": "caseworker",
+        "action": "history",
+        "seeker_id": sealed.seeker,
+        "purpose": "case",
+        "detail": "{}",
+    }
+    digest = hashlib.sha256(str(prev).encode() + b"|" + canonical_bytes(fields)).hexdigest()
+    sealed.execute(
+        "INSERT INTO timeline_access_log (seq, at, actor, role, action, seeker_id, purpose, "
+        "detail, prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        (*fields.values(), prev, digest),
+    )
+    problems = _problems(sealed)
+    assert set(problems) == {"2025-06-03"}
+    assert "entry 4 then; now at entry 5" in problems["2025-06-03"]
+
+
+def test_access_log_entries_after_the_last_sealed_day_leave_the_kept_digests_valid(
+    sealed: Sealed, clock: FixedClock
+) -> None:
+    clock.set(datetime(2025, 6, 3, 23, 59, tzinfo=UTC))  # 4 June in Helsinki
+    sealed.services.access_log.record(
+        actor="cw-3", role="caseworker", action="history", seeker_id=sealed.seeker, purpose="case"
+    )
+    assert verify_store(sealed.services, kept_digests=sealed.kept).ok
+
+
+def test_an_access_log_entry_is_never_dated_before_the_one_before_it(
+    sealed: Sealed, clock: FixedClock
+) -> None:
+    """What a day's seal rests on: the entries dated up to a day are a prefix of the log."""
+    [(last_at,)] = sealed.execute("SELECT at FROM timeline_access_log WHERE seq = 4")
+    clock.set(datetime(2025, 6, 1, tzinfo=UTC))  # a clock stepped back
+    entry = sealed.services.access_log.record(
+        actor="cw-3", role="caseworker", action="history", seeker_id=sealed.seeker, purpose="case"
+    )
+    assert entry.at == last_at
+
+
+def test_moving_an_event_to_another_position_everywhere_is_caught_by_the_kept_digests(
+    sealed: Sealed,
+) -> None:
+    """Positions changed consistently in the events table and the index: each index entry
+    agrees with its stored event and the seeker's order holds, but the sealed day does not."""
+    app = sealed.services.app
+    last = app.index.index_for_seeker(sealed.seeker)[-1]
+    column, events = (
+        ("rowid", "stored_events")
+        if sealed.kind == "sqlite"
+        else ("notification_id", "timeline_events")
+    )
+    sealed.execute(f"UPDATE {events} SET {column}=%s WHERE {column}=%s", (1_000, last.position))
+    sealed.execute(
+        "UPDATE timeline_event_index SET position=%s WHERE position=%s", (1_000, last.position)
+    )
+    assert verify_seeker(app, sealed.seeker) is None
+    report = verify_store(sealed.services, kept_digests=sealed.kept)
+    assert [p[:10] for p in report.digest_problems] == ["2025-06-03"]
+    assert "event log" in report.digest_problems[0]
+
+
+def test_the_access_log_refuses_truncate_on_postgres(postgres_url: str, clock: FixedClock) -> None:
+    services = bootstrap(Settings(database_url=postgres_url, environment="test"), clock)
+    services.access_log.record(
+        actor="a", role="auditor", action="history", seeker_id="s", purpose="p"
+    )
+    with pytest.raises(Exception, match="append-only"), services.db.transaction() as tx:
+        tx.execute("TRUNCATE timeline_access_log")
+    assert len(services.access_log.query()) == 1
+    services.close()
+
+
+def _format_1(services: Services, day: date) -> dict[str, Any]:
+    """A day's digest exactly as `timeline digest --export` wrote it before format 2."""
+    rows = services.app.index.index_recorded_between(*day_bounds(day))
+    root = merkle_root([r.hash for r in rows])
+    first = rows[0].position if rows else None
+    last = rows[-1].position if rows else None
+    message = f"{day}|{len(rows)}|{first}|{last}|{root}".encode("ascii")
+    return {
+        "day": day.isoformat(),
+        "events": len(rows),
+        "first_position": first,
+        "last_position": last,
+        "merkle_root": root,
+        "signature": hmac.new(
+            services.settings.digest_key_bytes, message, hashlib.sha256
+        ).hexdigest(),
+    }
+
+
+def test_digests_exported_before_format_2_still_verify_what_they_covered(sealed: Sealed) -> None:
+    services = sealed.services
+    old = [_format_1(services, date(2025, 6, d)) for d in (2, 3)]
+    assert services.digests.check(old) == []
+    # the event log of day 3 altered, in the index
+    sealed.execute(
+        "UPDATE timeline_event_index SET hash=%s WHERE seeker_id=%s AND version=3",
+        ("f" * 64, sealed.seeker),
+    )
+    [problem] = services.digests.check(old)
+    assert problem.startswith("2025-06-03: the event log no longer matches")
+
+
+def test_digests_kept_in_the_table_before_format_2_keep_their_format(
+    url_for: Callable[[str], str], clock: FixedClock
+) -> None:
+    for kind in ("sqlite", "postgres"):
+        url = url_for(kind)
+        settings = Settings(database_url=url, environment="test")
+        execute = _executor(kind, url)
+        clock.set(datetime(2025, 6, 1, 7, tzinfo=UTC))
+        services = bootstrap(settings, clock)
+        services.app.append([event("job_search_started", new_seeker(), on="2025-06-01")])
+        old = _format_1(services, date(2025, 6, 1))
+        services.close()
+        # the digests table as it was before format 2, with that day sealed then
+        execute("DROP TABLE timeline_digests")
+        execute(
+            "CREATE TABLE timeline_digests (day TEXT PRIMARY KEY, events INTEGER NOT NULL, "
+            "first_position BIGINT, last_position BIGINT, merkle_root TEXT NOT NULL, "
+            "signature TEXT NOT NULL, computed_at TEXT NOT NULL)"
+        )
+        execute(
+            "INSERT INTO timeline_digests VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (*old.values(), "2025-06-02T00:00:00+00:00"),
+        )
+        clock.set(datetime(2025, 6, 3, 7, tzinfo=UTC))
+        services = bootstrap(settings, clock)
+        services.digests.seal(date(2025, 6, 2))
+        kept = [d.to_dict() for d in services.digests.kept()]
+        assert kept[0] == old  # exported as it always was
+        assert kept[1]["format"] == 2 and kept[1]["access_log_seq"] == 0
+        assert services.digests.check(kept) == []
+        services.close()
+
+
+def test_an_unreadable_kept_digest_is_named_not_a_crash(sealed: Sealed) -> None:
+    broken = dict(sealed.kept[0])
+    del broken["merkle_root"]
+    assert sealed.services.digests.check([broken, {"format": 9}]) == [
+        "kept digest 1: unreadable: field merkle_root is missing",
+        "kept digest 2: unreadable: unsupported digest format 9",
+    ]

@@ -641,3 +641,17 @@ def test_an_unreadable_kept_digest_is_named_not_a_crash(sealed: Sealed) -> None:
         "kept digest 1: unreadable: field merkle_root is missing",
         "kept digest 2: unreadable: unsupported digest format 9",
     ]
+
+
+def test_an_index_value_no_append_writes_is_named_by_the_digests_not_a_crash(
+    sealed: Sealed,
+) -> None:
+    old = [_format_1(sealed.services, date(2025, 6, 3))]
+    sealed.execute(
+        "UPDATE timeline_event_index SET hash='f' WHERE seeker_id=%s AND version=3",
+        (sealed.seeker,),
+    )
+    for kept in (sealed.kept, old):
+        problems = sealed.services.digests.check(kept)
+        assert [p[:10] for p in problems] == ["2025-06-03"]
+        assert "event log" in problems[0]

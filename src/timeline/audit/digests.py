@@ -147,13 +147,16 @@ class Digests:
                 "merkle_root TEXT NOT NULL, signature TEXT NOT NULL, "
                 "computed_at TEXT NOT NULL)"
             )
-            # Added with format 2; digests kept before keep format 1.
+            # Added with format 2; digests kept before keep format 1. (SQLite has no ADD COLUMN
+            # IF NOT EXISTS; its transaction is exclusive, so look first.)
             for column, kind in (
                 ("format", "INTEGER NOT NULL DEFAULT 1"),
                 ("access_log_seq", big),
                 ("access_log_hash", "TEXT"),
             ):
-                if column not in _columns(tx):
+                if tx.dialect == "postgres":
+                    tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
+                elif column not in _sqlite_columns(tx):
                     tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
 
     def sign(self, digest: Digest) -> str:
@@ -297,16 +300,8 @@ def _kept(tx: Tx, day: str | None = None) -> list[Digest]:
     ]
 
 
-def _columns(tx: Tx) -> set[str]:
-    if tx.dialect == "postgres":
-        rows = tx.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ?",
-            [TABLE],
-        )
-    else:
-        rows = [(r[1],) for r in tx.execute(f"PRAGMA table_info({TABLE})")]
-    return {str(r[0]) for r in rows}
+def _sqlite_columns(tx: Tx) -> set[str]:
+    return {str(r[1]) for r in tx.execute(f"PRAGMA table_info({TABLE})")}
 
 
 def export_lines(digests: list[Digest]) -> str:

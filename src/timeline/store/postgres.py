@@ -180,10 +180,11 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         pages = []
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             for table, column in ((self._index, "seeker_id"), (self._events, "originator_id")):
+                # (ordered by the uuid itself, so the primary key's index serves it)
                 curs.execute(
                     SQL(
-                        "SELECT DISTINCT {col}::text FROM {table} WHERE {col} > %s::uuid "
-                        "ORDER BY 1 LIMIT %s"
+                        "SELECT DISTINCT {col} FROM {table} WHERE {col} > %s::uuid "
+                        "ORDER BY {col} LIMIT %s"
                     ).format(col=Identifier(column), table=table),
                     [start, limit],
                 )

@@ -38,6 +38,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> S
     clock = clock or system_clock
     app = TimelineApp(settings=settings, clock=clock)
     db = SideDatabase(app)
+    access_log = AccessLog(db, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -45,8 +46,8 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> S
         db=db,
         obligations=ObligationsView(app, db),
         outcomes=OutcomesView(app, db),
-        access_log=AccessLog(db, clock),
-        digests=Digests(app, db, settings.digest_key_bytes, clock),
+        access_log=access_log,
+        digests=Digests(app, db, settings.digest_key_bytes, clock, access_log),
         tokens=TokenRegistry.from_settings(
             settings.tokens.get_secret_value() if settings.tokens else None,
             settings.tokens_file,

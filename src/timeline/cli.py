@@ -509,10 +509,11 @@ def _operations_commands(add: AddCommand) -> None:
     """verify, rebuild, worker, token: the operators' commands."""
     p = add(
         "verify",
-        "recompute every seeker's hash chain from the stored events",
-        "Recompute each event's digest and each link of each seeker's hash chain from the "
-        "stored events and compare them with the event index. Exit 0 when intact; exit 1 "
-        "naming, for every broken seeker, the first broken link and why.",
+        "recompute every seeker's hash chain and index from the stored events",
+        "Recompute each event's digest, each link of each seeker's hash chain and every field "
+        "of its index entry (position, type, dates, person_ref…) from the stored events, and "
+        "check the access log's chain. Exit 0 when intact; exit 1 naming, for every broken "
+        "seeker, the first broken version and why. What each check proves: docs/audit.md.",
     )
     p.add_argument("--seeker", metavar="ID", help="verify one seeker only")
     p.add_argument(
@@ -547,10 +548,11 @@ def _operations_commands(add: AddCommand) -> None:
     p = add(
         "digest",
         "seal a finished day's digest, or export the kept digests",
-        "A day's digest is a Merkle root over the chain hashes of the events recorded that "
-        "day (Europe/Helsinki), signed with TIMELINE_DIGEST_KEY. Without options, seal "
-        "yesterday's. Keep the export outside the system; `timeline verify --digests FILE` "
-        "later proves the log unchanged.",
+        "A day's digest is a Merkle root over the positions and chain hashes of the events "
+        "recorded that day (Europe/Helsinki) and the access log's last entry by the end of "
+        "the day, signed with TIMELINE_DIGEST_KEY. Without options, seal yesterday's. Keep "
+        "the export outside the system; `timeline verify --digests FILE` later proves both "
+        "logs unchanged up to those days.",
     )
     p.add_argument("--day", type=_date, metavar="DATE", help="seal this day instead")
     p.add_argument("--export", metavar="FILE", help="write every kept digest as JSON Lines")

@@ -63,7 +63,8 @@ def verify_store(
         found = verify_seeker(services.app, seeker_id)
         if found is not None:
             report.broken.append(found)
-    report.access_log = services.access_log.verify()
+    scan = services.access_log.scan()
+    report.access_log = scan.problem
     if kept_digests:
-        report.digest_problems = services.digests.check(kept_digests)
+        report.digest_problems = services.digests.check(kept_digests, access_log=scan)
     return report

@@ -1,23 +1,30 @@
-"""Daily digests: for each day (Europe/Helsinki) a Merkle root over the chain hashes of the
-events recorded that day, in log order, signed with HMAC-SHA-256 under ``TIMELINE_DIGEST_KEY``.
+"""Daily digests: for each day (Europe/Helsinki) a Merkle root over the events recorded that
+day, in log order (each leaf binds an event's position to its chain hash), and the access log's
+head at the end of the day (the number and hash of its last entry dated that day or before),
+signed with HMAC-SHA-256 under ``TIMELINE_DIGEST_KEY``.
 
 An auditor exports the digests (``timeline digest --export``) and keeps them outside the system;
 later ``timeline verify --digests FILE`` recomputes every kept day from the store and names the
-days that no longer match. Events are append-only and recorded once, so a finished day's digest
-never changes unless the log was altered."""
+days that no longer match, in the event log or in the access log. Events and access-log entries
+are append-only and recorded once, so a finished day's digest never changes unless a log was
+altered (a tail removed, the table emptied, entries edited and the chain recomputed, an entry
+forged into a sealed day). Digests of format 1 (before the access log was sealed) still verify
+the events they covered."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from timeline.application import TimelineApp
+from timeline.audit.access_log import AccessLog, Head, Scan
 from timeline.clock import Clock
-from timeline.db import SideDatabase
+from timeline.db import SideDatabase, Tx
 from timeline.domain.canonical import iso_utc
 from timeline.vocabulary import HELSINKI
 
@@ -42,6 +49,19 @@ def merkle_root(leaves: list[str]) -> str:
     return level[0].hex()
 
 
+#: The format of the digests sealed now. 1: the event log only (Merkle leaves are the chain
+#: hashes). 2: leaves bind each chain hash to its position, and the access log's head at the
+#: end of the day is sealed too. Digests of format 1 kept from earlier still verify what they
+#: covered.
+FORMAT = 2
+FORMATS = (1, 2)
+
+
+def leaf(position: int | None, chain: str) -> str:
+    """A format-2 Merkle leaf value: SHA-256 of ``position|chain hash`` (hex)."""
+    return hashlib.sha256(f"{position}|{chain}".encode("ascii")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Digest:
     day: str
@@ -50,9 +70,54 @@ class Digest:
     last_position: int | None
     merkle_root: str
     signature: str
+    format: int = FORMAT
+    access_log_seq: int | None = None
+    access_log_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.format == 1:  # as format 1 was exported
+            del out["format"], out["access_log_seq"], out["access_log_hash"]
+        return out
+
+    @classmethod
+    def from_dict(cls, item: Mapping[str, Any]) -> Digest:
+        """A digest as exported (any supported format); ValueError naming what is wrong."""
+        if not isinstance(item, Mapping):
+            raise ValueError("not a JSON object")
+        try:
+            fmt = int(item.get("format", 1))
+            if fmt not in FORMATS:
+                raise ValueError(f"unsupported digest format {fmt}")
+            date.fromisoformat(str(item["day"]))
+            return cls(
+                day=str(item["day"]),
+                events=int(item["events"]),
+                first_position=_opt_int(item["first_position"]),
+                last_position=_opt_int(item["last_position"]),
+                merkle_root=str(item["merkle_root"]),
+                signature=str(item["signature"]),
+                format=fmt,
+                access_log_seq=int(item["access_log_seq"]) if fmt >= 2 else None,
+                access_log_hash=str(item["access_log_hash"]) if fmt >= 2 else None,
+            )
+        except KeyError as exc:
+            raise ValueError(f"field {exc.args[0]} is missing") from None
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+
+    def message(self) -> bytes:
+        """What the signature covers (format 1's message is unchanged)."""
+        head = f"{self.day}|{self.events}|{self.first_position}|{self.last_position}"
+        if self.format == 1:
+            return f"{head}|{self.merkle_root}".encode("ascii")
+        return (
+            f"{self.format}|{head}|{self.merkle_root}|{self.access_log_seq}|{self.access_log_hash}"
+        ).encode("ascii")
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -61,11 +126,20 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 class Digests:
-    def __init__(self, app: TimelineApp, db: SideDatabase, key: bytes, clock: Clock) -> None:
+    def __init__(
+        self,
+        app: TimelineApp,
+        db: SideDatabase,
+        key: bytes,
+        clock: Clock,
+        access_log: AccessLog,
+    ) -> None:
         self.app = app
         self.db = db
         self.key = key
         self.clock = clock
+        self.access_log = access_log
+        big = "BIGINT" if db.dialect == "postgres" else "INTEGER"
         with db.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (day TEXT PRIMARY KEY, "
@@ -73,25 +147,42 @@ class Digests:
                 "merkle_root TEXT NOT NULL, signature TEXT NOT NULL, "
                 "computed_at TEXT NOT NULL)"
             )
+            # Added with format 2; digests kept before keep format 1. (SQLite has no ADD COLUMN
+            # IF NOT EXISTS; its transaction is exclusive, so look first.)
+            for column, kind in (
+                ("format", "INTEGER NOT NULL DEFAULT 1"),
+                ("access_log_seq", big),
+                ("access_log_hash", "TEXT"),
+            ):
+                if tx.dialect == "postgres":
+                    tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
+                elif column not in _sqlite_columns(tx):
+                    tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
 
-    def sign(self, day: str, events: int, first: int | None, last: int | None, root: str) -> str:
-        message = f"{day}|{events}|{first}|{last}|{root}".encode("ascii")
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+    def sign(self, digest: Digest) -> str:
+        return hmac.new(self.key, digest.message(), hashlib.sha256).hexdigest()
 
-    def compute(self, day: date) -> Digest:
-        """The digest of a day, computed from the store now."""
+    def compute(self, day: date, *, format: int = FORMAT, access_log: Head | None = None) -> Digest:
+        """The digest of a day computed from the store now: its events, and (format 2) the
+        access log's head at the end of the day, as given."""
         rows = self.app.index.index_recorded_between(*day_bounds(day))
-        root = merkle_root([r.hash for r in rows])
-        first = rows[0].position if rows else None
-        last = rows[-1].position if rows else None
-        return Digest(
-            day.isoformat(),
-            len(rows),
-            first,
-            last,
-            root,
-            self.sign(day.isoformat(), len(rows), first, last, root),
+        if format == 1:
+            root = merkle_root([r.hash for r in rows])
+        else:
+            root = merkle_root([leaf(r.position, r.hash) for r in rows])
+        head = access_log if format >= 2 else None
+        unsigned = Digest(
+            day=day.isoformat(),
+            events=len(rows),
+            first_position=rows[0].position if rows else None,
+            last_position=rows[-1].position if rows else None,
+            merkle_root=root,
+            signature="",
+            format=format,
+            access_log_seq=head.seq if head else None,
+            access_log_hash=head.hash if head else None,
         )
+        return replace(unsigned, signature=self.sign(unsigned))
 
     def seal(self, day: date) -> Digest:
         """Compute and keep the digest of a finished day; a kept digest is never replaced."""
@@ -99,57 +190,118 @@ class Digests:
         if day >= today:
             msg = f"{day} is not over yet (today is {today}); only finished days are sealed"
             raise ValueError(msg)
-        digest = self.compute(day)
         with self.db.transaction() as tx:
-            kept = tx.execute(f"SELECT merkle_root FROM {TABLE} WHERE day = ?", [digest.day])
-            if not kept:
-                tx.execute(
-                    f"INSERT INTO {TABLE} VALUES (?,?,?,?,?,?,?)",
-                    [
-                        digest.day,
-                        digest.events,
-                        digest.first_position,
-                        digest.last_position,
-                        digest.merkle_root,
-                        digest.signature,
-                        iso_utc(self.clock()),
-                    ],
-                )
+            kept = _kept(tx, day.isoformat())
+            if kept:
+                return kept[0]
+            head = self.access_log.head_before(tx, day_bounds(day)[1])
+            digest = self.compute(day, access_log=head)
+            tx.execute(
+                f"INSERT INTO {TABLE} (day, events, first_position, last_position, merkle_root, "
+                "signature, computed_at, format, access_log_seq, access_log_hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    digest.day,
+                    digest.events,
+                    digest.first_position,
+                    digest.last_position,
+                    digest.merkle_root,
+                    digest.signature,
+                    iso_utc(self.clock()),
+                    digest.format,
+                    digest.access_log_seq,
+                    digest.access_log_hash,
+                ],
+            )
         return digest
 
     def kept(self) -> list[Digest]:
         with self.db.transaction() as tx:
-            rows = tx.execute(
-                f"SELECT day, events, first_position, last_position, merkle_root, "
-                f"signature FROM {TABLE} ORDER BY day"
-            )
-        return [Digest(str(r[0]), int(r[1]), r[2], r[3], str(r[4]), str(r[5])) for r in rows]
+            return _kept(tx)
 
-    def check(self, exported: list[dict[str, Any]]) -> list[str]:
-        """Compare digests kept outside with the store now; return one line per mismatch."""
+    def check(
+        self, exported: Sequence[Mapping[str, Any]], *, access_log: Scan | None = None
+    ) -> list[str]:
+        """Compare digests kept outside with the store now; return one line per mismatch.
+        ``access_log`` is a scan of the access log already made (one is made if needed)."""
         problems = []
-        for item in exported:
-            day = date.fromisoformat(str(item["day"]))
-            expected_sig = self.sign(
-                item["day"],
-                int(item["events"]),
-                item["first_position"],
-                item["last_position"],
-                str(item["merkle_root"]),
-            )
-            if not hmac.compare_digest(expected_sig, str(item["signature"])):
+        for number, item in enumerate(exported, start=1):
+            try:
+                kept = Digest.from_dict(item)
+            except ValueError as exc:
+                problems.append(f"kept digest {number}: unreadable: {exc}")
+                continue
+            if not hmac.compare_digest(self.sign(kept), kept.signature):
                 problems.append(
-                    f"{day}: the kept digest's signature does not verify "
+                    f"{kept.day}: the kept digest's signature does not verify "
                     "(wrong key, or the kept copy was edited)"
                 )
                 continue
-            now = self.compute(day)
-            if now.merkle_root != item["merkle_root"] or now.events != item["events"]:
+            day = date.fromisoformat(kept.day)
+            try:
+                now = self.compute(day, format=kept.format)
+            except ValueError as exc:  # a value no append writes (a hash that is not hex)
                 problems.append(
-                    f"{day}: the store no longer matches the kept digest "
-                    f"({item['events']} events then, {now.events} now)"
+                    f"{day}: the event log no longer matches the kept digest "
+                    f"(unreadable index values: {exc})"
                 )
+                continue
+            if (now.events, now.first_position, now.last_position, now.merkle_root) != (
+                kept.events,
+                kept.first_position,
+                kept.last_position,
+                kept.merkle_root,
+            ):
+                problems.append(
+                    f"{day}: the event log no longer matches the kept digest "
+                    f"({kept.events} events then, {now.events} now"
+                    + (
+                        ", same count: altered, reordered or moved)"
+                        if now.events == kept.events
+                        else ")"
+                    )
+                )
+            if kept.format >= 2:
+                access_log = access_log or self.access_log.scan()
+                head = access_log.head_at_end_of(day)
+                if (head.seq, head.hash) != (kept.access_log_seq, kept.access_log_hash):
+                    problems.append(
+                        f"{day}: the access log no longer matches the kept digest (it ended at "
+                        f"entry {kept.access_log_seq} then; now at entry {head.seq}"
+                        + (
+                            ", whose hash differs: entries up to it were altered)"
+                            if head.seq == kept.access_log_seq
+                            else ")"
+                        )
+                    )
         return problems
+
+
+def _kept(tx: Tx, day: str | None = None) -> list[Digest]:
+    """The kept digests (of one day, or all), in day order."""
+    sql = (
+        "SELECT day, events, first_position, last_position, merkle_root, signature, format, "
+        f"access_log_seq, access_log_hash FROM {TABLE}"
+    )
+    rows = tx.execute(sql + " WHERE day = ?", [day]) if day else tx.execute(sql + " ORDER BY day")
+    return [
+        Digest(
+            str(r[0]),
+            int(r[1]),
+            _opt_int(r[2]),
+            _opt_int(r[3]),
+            str(r[4]),
+            str(r[5]),
+            int(r[6]),
+            _opt_int(r[7]),
+            None if r[8] is None else str(r[8]),
+        )
+        for r in rows
+    ]
+
+
+def _sqlite_columns(tx: Tx) -> set[str]:
+    return {str(r[1]) for r in tx.execute(f"PRAGMA table_info({TABLE})")}
 
 
 def export_lines(digests: list[Digest]) -> str:

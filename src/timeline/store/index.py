@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from timeline.domain.canonical import iso_utc
 
@@ -114,7 +114,16 @@ class EventIndex(Protocol):
         """Rows recorded in [start, end), in position order."""
         ...
 
-    def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]: ...
+    def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Seekers with stored events or index entries (either is enough: ``timeline verify``
+        must also reach a seeker whose index entries were all removed), in id order."""
+        ...
+
+    def seeker_notifications(self, seeker_id: str) -> list[Notification]:
+        """The seeker's stored events with their notification ids (global positions), in
+        version order, read from the events table alone, not through the index: what
+        ``timeline verify`` compares each index entry with."""
+        ...
 
     def events_with_index(
         self, seeker_id: str, *, recorded_until: datetime | None = None
@@ -132,6 +141,17 @@ class EventIndex(Protocol):
         """For each seeker, its stored events after the given version, in version order: the
         fast-forward of many cached timelines in one read. Seekers with none are left out."""
         ...
+
+
+def merge_id_pages(pages: Sequence[Sequence[str]], limit: int) -> list[str]:
+    """One page of the union of several sorted, distinct id pages of at most ``limit`` each:
+    an id is only safe to return if it is not beyond the end of a page that was cut at the
+    limit (the next ids of that source may come before it)."""
+    bound = min((page[-1] for page in pages if len(page) >= limit), default=None)
+    merged = sorted({i for page in pages for i in page})
+    if bound is not None:
+        merged = [i for i in merged if i <= bound]
+    return merged[:limit]
 
 
 def positioned(

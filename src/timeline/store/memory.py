@@ -7,7 +7,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from timeline.store.index import IndexRow, positioned
@@ -70,7 +75,28 @@ class TimelineMemoryRecorder(POPOApplicationRecorder):
         return sorted({r.seeker_id for r in self._by_position if r.person_ref == person_ref})
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
-        return [s for s in sorted(self._by_seeker) if s > (after or "")][:limit]
+        with self._database_lock:
+            # (the library's index also holds empty entries for ids merely looked up)
+            stored = [s for s, versions in self._stored_events_index.items() if versions]
+        return [s for s in sorted({*self._by_seeker, *stored}) if s > (after or "")][:limit]
+
+    def seeker_notifications(self, seeker_id: str) -> list[Notification]:
+        with self._database_lock:
+            versions = self._stored_events_index.get(seeker_id, {})
+            out = []
+            for version in sorted(versions):
+                i = versions[version]
+                s = self._stored_events[i]
+                out.append(
+                    Notification(
+                        id=i + 1,  # the library's notification id is the list position + 1
+                        originator_id=s.originator_id,
+                        originator_version=s.originator_version,
+                        topic=s.topic,
+                        state=s.state,
+                    )
+                )
+            return out
 
     def events_with_index(
         self, seeker_id: str, *, recorded_until: datetime | None = None

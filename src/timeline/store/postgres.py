@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, TupleRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Json
 
-from timeline.store.index import INDEX_COLUMNS, IndexRow, positioned
+from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
 
 INDEX_TABLE = "timeline_event_index"
 #: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
@@ -176,15 +176,44 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             return [str(r["seeker_id"]) for r in curs.fetchall()]
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        start = after or "00000000-0000-0000-0000-000000000000"
+        pages = []
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            for table, column in ((self._index, "seeker_id"), (self._events, "originator_id")):
+                # (ordered by the uuid itself, so the primary key's index serves it)
+                curs.execute(
+                    SQL(
+                        "SELECT DISTINCT {col} FROM {table} WHERE {col} > %s::uuid "
+                        "ORDER BY {col} LIMIT %s"
+                    ).format(col=Identifier(column), table=table),
+                    [start, limit],
+                )
+                pages.append([str(r[0]) for r in curs.fetchall()])
+        return merge_id_pages(pages, limit)
+
+    def seeker_notifications(self, seeker_id: str) -> list[Notification]:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
             curs.execute(
                 SQL(
-                    "SELECT DISTINCT seeker_id FROM {} WHERE seeker_id > %s::uuid "
-                    "ORDER BY seeker_id LIMIT %s"
-                ).format(self._index),
-                [after or "00000000-0000-0000-0000-000000000000", limit],
+                    "SELECT notification_id, originator_version, topic, state FROM {} "
+                    "WHERE originator_id = %s ORDER BY originator_version"
+                ).format(self._events),
+                [seeker_id],
             )
-            return [str(r["seeker_id"]) for r in curs.fetchall()]
+            uuid = UUID(seeker_id)
+            return [
+                Notification(
+                    id=r[0],
+                    originator_id=uuid,
+                    originator_version=r[1],
+                    topic=r[2],
+                    state=bytes(r[3] or b""),  # (NULL only if altered: then unreadable)
+                )
+                for r in curs.fetchall()
+            ]
 
     def events_with_index(
         self, seeker_id: str, *, recorded_until: datetime | None = None

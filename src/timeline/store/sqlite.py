@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from timeline.domain.canonical import iso_utc
-from timeline.store.index import INDEX_COLUMNS, IndexRow, positioned
+from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
 
 INDEX_TABLE = "timeline_event_index"
 
@@ -112,13 +112,40 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
             return [str(r["seeker_id"]) for r in c.fetchall()]
 
     def seeker_ids(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        # The library keys events by the id's hex form, which sorts as the text form does.
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT DISTINCT seeker_id FROM {INDEX_TABLE} WHERE seeker_id>? "
                 "ORDER BY seeker_id LIMIT ?",
                 [after or "", limit],
             )
-            return [str(r["seeker_id"]) for r in c.fetchall()]
+            indexed = [str(r["seeker_id"]) for r in c.fetchall()]
+            c.execute(
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                "WHERE originator_id>? ORDER BY originator_id LIMIT ?",
+                [UUID(after).hex if after else "", limit],
+            )
+            stored = [str(UUID(r["originator_id"])) for r in c.fetchall()]
+        return merge_id_pages([indexed, stored], limit)
+
+    def seeker_notifications(self, seeker_id: str) -> list[Notification]:
+        uuid = UUID(seeker_id)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_version, topic, state FROM {self.events_table_name} "
+                "WHERE originator_id = ? ORDER BY originator_version",
+                [uuid.hex],
+            )
+            return [
+                Notification(
+                    id=r["rowid"],
+                    originator_id=uuid,
+                    originator_version=r["originator_version"],
+                    topic=r["topic"],
+                    state=_blob(r["state"]),
+                )
+                for r in c.fetchall()
+            ]
 
     def events_with_index(
         self, seeker_id: str, *, recorded_until: datetime | None = None
@@ -170,3 +197,11 @@ class TimelineSQLiteRecorder(SQLiteApplicationRecorder):
             if events:
                 out[seeker_id] = events
         return out
+
+
+def _blob(value: bytes | memoryview | str | None) -> bytes:
+    """A state as bytes. SQLite keeps whatever type was written: an edit with text functions
+    leaves text (or NULL), which verify must read (and find altered), not fail on."""
+    if value is None:
+        return b""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)

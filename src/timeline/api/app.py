@@ -255,6 +255,7 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         as_of: Annotated[datetime | None, Query(description="only events recorded by then")] = None,
     ) -> dict[str, Any]:
         day = on or app.clock().astimezone(HELSINKI).date()
+        view.check_day(day)  # a day no ruleset covers is refused (422) before any read
         personal_read(
             services,
             access,

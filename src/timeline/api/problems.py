@@ -8,7 +8,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from timeline.auth import AuthError
-from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, TimelineError
+from timeline.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidEvent,
+    NoRuleset,
+    NotFound,
+    TimelineError,
+)
 from timeline.domain.identity import InvalidIdentifier
 from timeline.vocabulary import EventValidationError
 
@@ -73,6 +80,15 @@ def to_problem(exc: Exception) -> JSONResponse:
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+    if isinstance(exc, NoRuleset):
+        return problem(
+            422,
+            "no-ruleset",
+            "No ruleset covers the day",
+            exc.detail,
+            earliest=exc.earliest.isoformat(),
+            errors=[{"loc": exc.field, "msg": exc.detail, "type": "no_ruleset"}],
+        )
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from timeline.api.deps import Access, Caller, personal_read, seeker_municipality
 from timeline.api.problems import BadRequest, handle, problem
@@ -19,6 +19,7 @@ from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
+from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NotFound, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
@@ -43,6 +44,11 @@ class AppendedPublic(BaseModel):
     recorded_at: datetime
     hash: str
     duplicate: bool
+
+    @field_serializer("recorded_at")
+    def _recorded_at(self, value: datetime) -> str:
+        """As in every answer (history, feed): UTC with microseconds, the chained text."""
+        return iso_utc(value)
 
 
 class LookupRequest(BaseModel):

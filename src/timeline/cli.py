@@ -279,9 +279,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.seeker_id,
         "export",
         args.purpose,
-        {"as_of": args.as_of.isoformat() if args.as_of else None, "out": str(out)},
+        {
+            "as_of": args.as_of.isoformat() if args.as_of else None,
+            "out": str(out),
+            "manifest_sha256": exported.manifest_sha256,  # so a reader can check the folder
+        },
     )
-    print(json.dumps({"directory": str(out), **exported.manifest}, indent=2))
+    summary = {"directory": str(out), "manifest_sha256": exported.manifest_sha256}
+    print(json.dumps({**summary, **exported.manifest}, indent=2))
     return 0
 
 
@@ -609,9 +614,11 @@ def _operations_commands(add: AddCommand) -> None:
         "export",
         "export a seeker's history for an auditor (JSONL, manifest, HTML report)",
         "Write DIR/events.jsonl (every event with both times, position, digest and chain "
-        "hash), DIR/manifest.json and DIR/report.html (the timeline on a time axis with "
-        "obligations). Verify offline with `python ops/verify_export.py DIR`. The read is "
-        "recorded in the access log.",
+        "hash), DIR/report.html (the timeline on a time axis with obligations), "
+        "DIR/verify_export.py (the standalone verifier) and DIR/manifest.json (the SHA-256 of "
+        "every other file and the chain head). Verify offline with `python verify_export.py .` "
+        "inside DIR (or `python ops/verify_export.py DIR`). The read is recorded in the access "
+        "log with the manifest's SHA-256.",
     )
     p.add_argument("seeker_id", type=cli_input.seeker_id, metavar="SEEKER_ID")
     p.add_argument("--as-of", type=_aware, metavar="T", help="as known at T")

@@ -100,12 +100,14 @@ def user_error(exc: BaseException) -> str | None:
         return f"{exc.filename}: {exc.strerror or exc}"
     unreachable = _connection_failure(exc)
     if unreachable is not None:
-        return f"the database cannot be reached: {unreachable}"
+        return f"the database connection failed: {unreachable}"
     return None
 
 
 def _connection_failure(exc: BaseException) -> str | None:
-    """The reason, when ``exc`` (or what caused it) is a failure to connect to PostgreSQL."""
+    """The reason, when ``exc`` (or what caused it) is PostgreSQL failing to connect or to
+    serve (psycopg's ``OperationalError``: the server, the network, the pool; not our SQL,
+    which raises ``ProgrammingError``)."""
     import psycopg  # noqa: PLC0415 (only when something failed)
 
     seen: set[int] = set()
@@ -145,10 +147,12 @@ def check_database(url: str) -> None:
         raise UsageError(f"TIMELINE_DATABASE_URL: {exc}") from None
     module = env["PERSISTENCE_MODULE"]
     if module == "eventsourcing.sqlite":
-        folder = Path(env["SQLITE_DBNAME"]).parent
-        if not folder.is_dir():
-            msg = f"no directory {folder} for the SQLite database {env['SQLITE_DBNAME']}"
+        path = Path(env["SQLITE_DBNAME"])
+        if not path.parent.is_dir():
+            msg = f"no directory {path.parent} for the SQLite database {path}"
             raise UsageError(msg)
+        if path.exists() and not path.is_file():
+            raise UsageError(f"the SQLite database {path} is not a file")
     elif module == "eventsourcing.postgres":
         import psycopg  # noqa: PLC0415 (only for PostgreSQL URLs)
 

@@ -5,6 +5,7 @@ file, an unusable database or a request the data cannot answer, exits 2 with
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,12 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from tests.factories import event, new_seeker
 from timeline import cli
 from timeline.application import TimelineApp
 from timeline.cli import build_parser, main
+from timeline.cli_input import user_error
 from timeline.clock import system_clock
 from timeline.settings import Settings
 from timeline.vocabulary import HELSINKI
@@ -116,6 +120,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("digest", ["--export", "{unwritable}"], "a-file/sub: Not a directory"),
     ("rebuild", ["everything"], "argument projection: invalid choice"),
     ("worker", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
+    ("worker", ["--db", "sqlite:///{tmp}"], "is not a file"),
     ("serve", ["--port", "http"], "argument --port: invalid int value"),
     ("token", ["--name", "x", "--role", "king"], "argument --role: invalid choice"),
     ("token", ["--name", "x", "--role", "writer", "--scope", "lahti"], "not a municipality code"),
@@ -274,3 +279,24 @@ def test_a_bug_keeps_its_traceback(
     monkeypatch.setattr(cli, "cmd_history", broken)
     with pytest.raises(type(bug)):
         main(["history", new_seeker(), "--db", f"sqlite:///{tmp_path / 'b.db'}"])
+
+
+def test_the_user_error_table_names_environment_failures_and_leaves_bugs_alone() -> None:
+    try:
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.OperationalError as lost:
+            raise OperationalError(str(lost)) from lost
+    except OperationalError as wrapped:
+        said = user_error(wrapped)
+    assert said == "the database connection failed: server closed the connection unexpectedly"
+    assert user_error(FileNotFoundError(2, "No such file or directory", "x.jsonl")) == (
+        "x.jsonl: No such file or directory"
+    )
+    for bug in (
+        sqlite3.OperationalError("no such column: x"),
+        psycopg.ProgrammingError("syntax error"),
+        OSError("no file named"),
+        KeyError("k"),
+    ):
+        assert user_error(bug) is None, bug

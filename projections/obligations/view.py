@@ -305,12 +305,18 @@ class ObligationsView(DatedView):
         with self.db.transaction() as tx:
             return self.projection.change_day(tx, on)
 
+    def check_day(self, on: date) -> None:
+        """Refuse a day no ruleset covers (:class:`~timeline.domain.errors.NoRuleset`)."""
+        self.projection.rulesets.covering(on)
+
     def for_seeker(
         self, seeker_id: str, on: date, *, as_of: datetime | None = None
     ) -> list[dict[str, Any]]:
         """One seeker's obligations as on ``on``: the stored rows when ``on`` is the day they
         were evaluated for; otherwise evaluated from the projection's own copy of the facts
-        (recorded up to ``as_of`` when given)."""
+        (recorded up to ``as_of`` when given). A day no ruleset covers (before 2 May 2022) is
+        refused with :class:`~timeline.domain.errors.NoRuleset`, not answered with nothing."""
+        self.check_day(on)
         if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
             rows = self.db.query(
                 f"SELECT s.value, {','.join('i.' + c for c in ITEM_COLUMNS)} "
@@ -345,7 +351,11 @@ class ObligationsView(DatedView):
         """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, by
         due date. Statuses are
         derived in SQL from ``due_on``/``met_on`` for ``on``; the set of obligations is the one
-        evaluated for ``evaluated_on`` (today, once the day-change job has run)."""
+        evaluated for ``evaluated_on`` (today, once the day-change job has run). Only the open
+        spell's rows are listed, so re-deriving a status for ``on`` never runs past a spell's
+        end (rows of ended spells carry statuses already stopped at the end). A day no ruleset
+        covers is refused with :class:`~timeline.domain.errors.NoRuleset`."""
+        self.check_day(on)
         flags = ",".join(f"'{f}'" for f in FLAGS)
         derived = (
             f"CASE WHEN i.kind IN ({flags}) OR i.status = 'not_required' OR i.due_on IS NULL "

@@ -20,7 +20,7 @@ from eventsourcing.application import (
 from eventsourcing.persistence import IntegrityError, Recording
 
 from timeline.clock import Clock, system_clock
-from timeline.domain.canonical import content_digest
+from timeline.domain.canonical import content_digest, iso_utc
 from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, OutOfScope
 from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
@@ -36,7 +36,9 @@ LOOKUP_CHUNK = 10_000
 
 @dataclass(frozen=True)
 class Appended:
-    """The answer for one appended event (new or a duplicate of an earlier append)."""
+    """The answer for one appended event (new or a duplicate of an earlier append).
+    ``recorded_at`` is written as everywhere in answers: UTC with microseconds
+    (``2025-06-10T09:00:00.000000+00:00``), the very text the hash chain covers."""
 
     event_id: str
     seeker_id: str
@@ -52,7 +54,7 @@ class Appended:
             "seeker_id": self.seeker_id,
             "version": self.version,
             "position": self.position,
-            "recorded_at": self.recorded_at.isoformat(),
+            "recorded_at": iso_utc(self.recorded_at),
             "hash": self.hash,
             "duplicate": self.duplicate,
         }
@@ -81,7 +83,7 @@ class HistoryEntry:
             "type": self.index.type,
             "occurred_at": self.index.occurred_at,
             "occurred_on": self.index.occurred_on,
-            "recorded_at": self.index.recorded_at.isoformat(),
+            "recorded_at": iso_utc(self.index.recorded_at),
             "recorded_late_days": max(late.days, 0),
             "actor": dict(self.fact.actor),
             "source": self.fact.source,
@@ -460,7 +462,7 @@ class TimelineApp(Application[UUID]):
                     "type": row.type,
                     "occurred_at": row.occurred_at,
                     "occurred_on": row.occurred_on,
-                    "recorded_at": row.recorded_at.isoformat(),
+                    "recorded_at": iso_utc(row.recorded_at),
                     "actor": ev.actor,
                     "source": ev.source,
                     "data": ev.data,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any, TextIO
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
-from timeline import stats_cli
+from timeline import cli_input, stats_cli
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
+from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
 from timeline.clock import Clock, FixedClock
-from timeline.domain.errors import Conflict, InvalidEvent, TimelineError
+from timeline.domain.errors import Conflict, InvalidEvent, NotFound
 from timeline.settings import Settings
 from timeline.vocabulary import HELSINKI, EventValidationError, ParsedEvent, parse_event
 
@@ -26,10 +29,21 @@ IMPORT_CHUNK = 5000  # events per transaction of `timeline import`
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings (environment and ``--db``), refused with :class:`UsageError` when they
+    cannot work: an invalid value, an unsupported URL, a database that does not answer."""
     overrides: dict[str, Any] = {}
     if getattr(args, "db", None):
         overrides["database_url"] = args.db
-    return Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        reasons = [
+            (f"TIMELINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "") + e["msg"]
+            for e in exc.errors()
+        ]
+        raise UsageError(f"configuration: {'; '.join(reasons)}") from None
+    cli_input.check_database(settings.database_url)
+    return settings
 
 
 def _app(args: argparse.Namespace, clock: Clock | None = None) -> TimelineApp:
@@ -47,28 +61,31 @@ def _aware(value: str) -> datetime:
 # -- import -------------------------------------------------------------------------------------
 
 
-def _read_lines(source: IO[str]) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(source, start=1):
-        if line.strip():
-            yield number, line
+@contextlib.contextmanager
+def _input(path: str) -> Iterator[IO[bytes]]:
+    """The bytes of a file the user named, or of standard input for ``-`` (not closed)."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as source:  # a missing or unreadable file: OSError naming it
+        yield source
 
 
 def parse_jsonl(
-    lines: Iterable[tuple[int, str]], *, allow_test_codes: bool
+    source: IO[bytes], *, allow_test_codes: bool
 ) -> tuple[list[tuple[int, ParsedEvent]], list[str]]:
-    """Parse every line; collect every problem as ``line N: field: reason``."""
-    events: list[tuple[int, ParsedEvent]] = []
-    problems: list[str] = []
-    for number, line in lines:
+    """Parse every line; collect every problem as ``line N: field: reason`` (bad UTF-8, bad
+    JSON, nesting too deep, a refused envelope). A UTF-8 byte-order mark at the start is
+    accepted."""
+
+    def parse(raw: Any) -> ParsedEvent:
         try:
-            raw = json.loads(line)
-        except ValueError as exc:
-            problems.append(f"line {number}: (line): not valid JSON: {exc}")
-            continue
-        try:
-            events.append((number, parse_event(raw, allow_test_identity_codes=allow_test_codes)))
+            return parse_event(raw, allow_test_identity_codes=allow_test_codes)
         except EventValidationError as exc:
-            problems.extend(f"line {number}: {e.loc}: {e.msg}" for e in exc.errors)
+            raise LineError([f"{e.loc}: {e.msg}" for e in exc.errors]) from None
+
+    problems: list[str] = []
+    events = list(read_jsonl(source, parse, problems=problems))
     return events, problems
 
 
@@ -79,11 +96,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from eventsourcing.persistence import IntegrityError
 
     app = _app(args)
-    source: IO[str] = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    with source:
-        events, problems = parse_jsonl(
-            _read_lines(source), allow_test_codes=app.settings.test_codes_allowed
-        )
+    with _input(args.file) as source:
+        events, problems = parse_jsonl(source, allow_test_codes=app.settings.test_codes_allowed)
     decisions = None
     if not problems:
         refused, decisions = app.decide_each([e for _, e in events])
@@ -97,7 +111,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if problems or decisions is None:
         for p in problems:
             print(p, file=sys.stderr)
-        print(f"refused: {len(problems)} problem(s); nothing was written", file=sys.stderr)
+        print(
+            f"timeline import: {args.file}: refused, {len(problems)} problem(s) (above); "
+            "nothing was written",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     planned = decisions.planned
     accepted = 0
@@ -147,7 +165,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         for entry in entries:
             print(json.dumps(entry.to_dict(), ensure_ascii=False))
         return 0
-    header = f"{'ver':>4}  {'occurred':<16}  {'recorded':<16}  {'late':>5}  {'type':<28}  status"
+    # Both times in one zone, named in the header (--json gives the API's forms).
+    header = (
+        f"{'ver':>4}  {'occurred (Helsinki)':<19}  {'recorded (Helsinki)':<19}  {'late':>5}  "
+        f"{'type':<28}  status"
+    )
     print(
         f"seeker {args.seeker_id}"
         + (f", as known at {args.as_of.isoformat()}" if args.as_of else "")
@@ -156,18 +178,27 @@ def cmd_history(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for entry in entries:
         d = entry.to_dict()
-        occurred = (d["occurred_at"] or d["occurred_on"])[:16].replace("T", " ")
-        recorded = entry.index.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        occurred = entry.fact.occurred_at
+        shown = (
+            _helsinki_minute(occurred)
+            if occurred is not None
+            else entry.fact.occurred_on.isoformat()
+        )
+        recorded = _helsinki_minute(entry.index.recorded_at)
         status = d["status"]
         if entry.superseded_by:
             status += f" by {entry.superseded_by[-1][:8]}"
         if entry.voided_by:
             status += f" by {entry.voided_by[:8]}"
         print(
-            f"{d['version']:>4}  {occurred:<16}  {recorded:<16}  {d['recorded_late_days']:>4}d"
+            f"{d['version']:>4}  {shown:<19}  {recorded:<19}  {d['recorded_late_days']:>4}d"
             f"  {d['type']:<28}  {status}"
         )
     return 0
+
+
+def _helsinki_minute(moment: datetime) -> str:
+    return moment.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")
 
 
 # -- verify -------------------------------------------------------------------------------------
@@ -176,11 +207,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from timeline.audit.checks import verify_store
 
+    kept = _kept_digests(args.digests) if args.digests else None
     services = bootstrap(_settings(args))
-    kept = None
-    if args.digests:
-        with open(args.digests, encoding="utf-8") as f:
-            kept = [json.loads(line) for line in f if line.strip()]
 
     def progress(it: Iterable[str]) -> Iterable[str]:
         return tqdm(it, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying")
@@ -200,6 +228,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _kept_digests(path: str) -> list[dict[str, Any]]:
+    """The digests of a ``timeline digest --export`` file, each line checked against the
+    digest's fields; :class:`UsageError` naming every bad line."""
+    from dataclasses import asdict
+
+    from pydantic import TypeAdapter
+
+    from timeline.audit.digests import Digest
+
+    shape = TypeAdapter(Digest)
+
+    def parse(raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise LineError([f"(line): not a digest (a JSON object), but {type(raw).__name__}"])
+        try:
+            found = asdict(shape.validate_python(raw))
+            date.fromisoformat(found["day"])
+        except ValidationError as exc:
+            raise LineError(cli_input.validation_reasons(exc.errors())) from None
+        except ValueError:
+            raise LineError([f"day: {raw['day']!r} is not a date (YYYY-MM-DD)"]) from None
+        return found
+
+    problems: list[str] = []
+    with _input(path) as source:
+        kept = [d for _, d in read_jsonl(source, parse, problems=problems)]
+    if problems:
+        shown = "".join(f"\n  {p}" for p in problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise UsageError(
+            f"{path} is not a digest export (`timeline digest --export`):{shown}{more}"
+        )
+    return kept
+
+
 # -- audit exports --------------------------------------------------------------------------------
 
 
@@ -216,9 +279,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.seeker_id,
         "export",
         args.purpose,
-        {"as_of": args.as_of.isoformat() if args.as_of else None, "out": str(out)},
+        {
+            "as_of": args.as_of.isoformat() if args.as_of else None,
+            "out": str(out),
+            "manifest_sha256": exported.manifest_sha256,  # so a reader can check the folder
+        },
     )
-    print(json.dumps({"directory": str(out), **exported.manifest}, indent=2))
+    summary = {"directory": str(out), "manifest_sha256": exported.manifest_sha256}
+    print(json.dumps({**summary, **exported.manifest}, indent=2))
     return 0
 
 
@@ -234,8 +302,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
             with open(args.export, "w", encoding="utf-8") as f:
                 f.write(text)
         return 0
-    yesterday = services.clock().astimezone(HELSINKI).date() - timedelta(days=1)
-    digest = services.digests.seal(args.day or yesterday)
+    today = services.clock().astimezone(HELSINKI).date()
+    day = args.day or today - timedelta(days=1)
+    if day >= today:
+        msg = f"--day {day}: not over yet (today is {today}); only finished days are sealed"
+        raise UsageError(msg)
+    digest = services.digests.seal(day)
     print(json.dumps(digest.to_dict()))
     return 0
 
@@ -244,11 +316,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        msg = f"{value!r} is not a date; write YYYY-MM-DD"
-        raise argparse.ArgumentTypeError(msg) from None
+    return cli_input.day(value)
 
 
 def _view(app: TimelineApp) -> Any:
@@ -264,6 +332,10 @@ def cmd_obligations(args: argparse.Namespace) -> int:
     view = _view(app)
     on = args.on or app.clock().astimezone(HELSINKI).date()
     if args.seeker_id:
+        view.check_day(on)
+        if not view.has_seeker(args.seeker_id):  # as over HTTP (404)
+            msg = f"no obligations for seeker {args.seeker_id} (unknown seeker)"
+            raise NotFound(msg)
         items = view.for_seeker(args.seeker_id, on, as_of=args.as_of)
         _log_cli_read(
             app,
@@ -430,19 +502,25 @@ def load_demo(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import secrets
+
     from timeline.demo import generate, write_jsonl
 
-    events = generate(seekers=args.seekers, seed=args.seed)
+    seed = args.seed
+    if seed is None:  # a fresh dataset, not the one `serve --demo-if-empty` loaded (seed 1)
+        seed = 2 + secrets.randbelow(2**31)
+        print(f"demo seed {seed} (--seed {seed} makes the same data again)", file=sys.stderr)
+    events = generate(seekers=args.seekers, seed=seed)
     if args.out:
         out: TextIO = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
         with out:
             n = write_jsonl(events, out)
-        print(json.dumps({"written": n, "file": args.out}), file=sys.stderr)
+        print(json.dumps({"written": n, "file": args.out, "seed": seed}), file=sys.stderr)
         return 0
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = _app(args, clock)
     n = load_demo(app, clock, events, quiet=args.quiet)
-    print(json.dumps({"appended": n, "seekers": args.seekers, "seed": args.seed}))
+    print(json.dumps({"appended": n, "seekers": args.seekers, "seed": seed}))
     return 0
 
 
@@ -515,7 +593,9 @@ def _operations_commands(add: AddCommand) -> None:
         "check the access log's chain. Exit 0 when intact; exit 1 naming, for every broken "
         "seeker, the first broken version and why. What each check proves: docs/audit.md.",
     )
-    p.add_argument("--seeker", metavar="ID", help="verify one seeker only")
+    p.add_argument(
+        "--seeker", type=cli_input.seeker_id, metavar="ID", help="verify one seeker only"
+    )
     p.add_argument(
         "--since",
         type=_date,
@@ -535,11 +615,13 @@ def _operations_commands(add: AddCommand) -> None:
         "export",
         "export a seeker's history for an auditor (JSONL, manifest, HTML report)",
         "Write DIR/events.jsonl (every event with both times, position, digest and chain "
-        "hash), DIR/manifest.json and DIR/report.html (the timeline on a time axis with "
-        "obligations). Verify offline with `python ops/verify_export.py DIR`. The read is "
-        "recorded in the access log.",
+        "hash), DIR/report.html (the timeline on a time axis with obligations), "
+        "DIR/verify_export.py (the standalone verifier) and DIR/manifest.json (the SHA-256 of "
+        "every other file and the chain head). Verify offline with `python verify_export.py .` "
+        "inside DIR (or `python ops/verify_export.py DIR`). The read is recorded in the access "
+        "log with the manifest's SHA-256.",
     )
-    p.add_argument("seeker_id", metavar="SEEKER_ID")
+    p.add_argument("seeker_id", type=cli_input.seeker_id, metavar="SEEKER_ID")
     p.add_argument("--as-of", type=_aware, metavar="T", help="as known at T")
     p.add_argument("--out", metavar="DIR", help="default: export-SEEKER_ID")
     p.add_argument("--purpose", help="why you read it (recorded in the access log)")
@@ -588,12 +670,18 @@ def _operations_commands(add: AddCommand) -> None:
         "Print a new random token once (stderr) and the JSON entry to add to "
         "TIMELINE_TOKENS_FILE (stdout); only the token's SHA-256 is ever stored.",
     )
-    p.add_argument("--name", required=True, help="who or what holds it, e.g. lahti-case-system")
+    p.add_argument(
+        "--name",
+        type=_non_empty,
+        required=True,
+        help="who or what holds it, e.g. lahti-case-system",
+    )
     p.add_argument(
         "--role", required=True, choices=["writer", "caseworker", "auditor", "reporter", "admin"]
     )
     p.add_argument(
         "--scope",
+        type=cli_input.municipality_scope,
         default="*",
         help="municipality codes, comma-separated (e.g. 398,016), or * for all",
     )
@@ -613,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=description or help_)
         p.add_argument(
             "--db",
+            type=cli_input.database_url,
             metavar="URL",
             help="database URL (default: $TIMELINE_DATABASE_URL or sqlite:///./timeline.db)",
         )
@@ -644,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = add("history", "print a seeker's history with both times (occurred and recorded)")
-    p.add_argument("seeker_id", metavar="SEEKER_ID")
+    p.add_argument("seeker_id", type=cli_input.seeker_id, metavar="SEEKER_ID")
     p.add_argument(
         "--as-of",
         type=_aware,
@@ -662,13 +751,13 @@ def build_parser() -> argparse.ArgumentParser:
         "its rule, due date, status and the events it rests on. Without: the worklist "
         "export, one obligation per line as JSON (open and overdue by default).",
     )
-    p.add_argument("seeker_id", metavar="SEEKER_ID", nargs="?")
+    p.add_argument("seeker_id", type=cli_input.seeker_id, metavar="SEEKER_ID", nargs="?")
     p.add_argument("--on", type=_date, metavar="DATE", help="the day (default: today)")
     p.add_argument("--as-of", type=_aware, metavar="T", help="only events recorded by T")
     p.add_argument("--status", choices=["open", "met", "met_late", "overdue", "not_required"])
-    p.add_argument("--municipality", metavar="CODE")
+    p.add_argument("--municipality", type=_municipality, metavar="CODE")
     p.add_argument("--coach", metavar="ID")
-    p.add_argument("--limit", type=int, default=100_000)
+    p.add_argument("--limit", type=cli_input.positive_int, default=100_000)
     p.add_argument("--json", action="store_true", help="JSON Lines")
     p.add_argument("--purpose", help="why you read it (recorded in the access log)")
     p.set_defaults(func=cmd_obligations)
@@ -682,23 +771,54 @@ def build_parser() -> argparse.ArgumentParser:
         "Generate job seekers in the Lahti region and elsewhere, 2022–2026: registrations, "
         "interviews on time and late, conversations, applications, referrals, services, "
         "ends, backdated entries and corrections. Appends to the store, or with --out writes "
-        "JSON Lines for `timeline import`.",
+        "JSON Lines for `timeline import`. Each run makes a fresh dataset and prints its seed "
+        "on stderr; --seed S makes that dataset again (the served demo is seed 1, so a fresh "
+        "file imports into it as new seekers, not as duplicates).",
     )
-    p.add_argument("--seekers", type=int, default=200, metavar="N")
-    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--seekers", type=cli_input.positive_int, default=200, metavar="N")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="the same seed gives the same data (default: a fresh random seed, printed on "
+        "stderr; `serve --demo-if-empty` uses 1)",
+    )
     p.add_argument("--out", metavar="FILE", help="write JSON Lines here (- for stdout) instead")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _municipality(value: str) -> str:
+    code = cli_input.municipality_scope(value)
+    if code == "*" or "," in code:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one three-digit municipality code")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. Bad arguments are refused by the parser (exit 2); an error the user can
+    fix (see :func:`timeline.cli_input.user_error`) is printed as ``timeline COMMAND: reason``
+    with exit 2; anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except TimelineError as exc:
-        print(f"timeline {args.command}: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`timeline history X | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush does not fail again
         return 1
+    except Exception as exc:
+        reason = user_error(exc)
+        if reason is None:
+            raise
+        print(f"timeline {args.command}: {reason}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ def write_parquet(rows: Sequence[dict[str, Any]], path: str) -> None:
         ]
     )
     table = pa.Table.from_pylist(list(rows), schema=schema)
-    pq.write_table(table, path)
+    with open(path, "wb") as sink:  # a path that cannot be written: an OSError naming it
+        pq.write_table(table, sink)
 
 
 def plot(rows: Sequence[dict[str, Any]], path: str, *, area: str) -> None:

@@ -69,3 +69,24 @@ def test_the_worklist_filters_by_status_and_municipality(
     bad = client.get("/v1/worklists", params={"status": "late"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["loc"] == "query.status"
+
+
+def test_a_day_before_the_first_ruleset_is_refused_naming_the_day_not_answered_empty(
+    setup: tuple[TestClient, ObligationsView],
+) -> None:
+    client, view = setup
+    s = new_seeker()
+    client.post("/v1/events", json=envelope("job_search_started", s, on="2025-06-02"))
+    view.catch_up()
+    for path in (f"/v1/seekers/{s}/obligations", "/v1/worklists"):
+        r = client.get(path, params={"on": "2022-05-01"})
+        assert r.status_code == 422, path
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["type"].endswith("/no-ruleset")
+        assert body["earliest"] == "2022-05-02"
+        assert body["errors"] == [
+            {"loc": "on", "msg": body["detail"], "type": "no_ruleset"},
+        ]
+        assert "no ruleset covers 2022-05-01" in body["detail"]
+        assert client.get(path, params={"on": "2022-05-02"}).status_code == 200, path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.auth import TokenRegistry
 from timeline.cli import build_parser, main
+from timeline.clock import FixedClock
 from timeline.settings import Settings
 
 
@@ -136,7 +138,7 @@ def test_bad_arguments_are_explained(
     capsys: pytest.CaptureFixture[str], url_for: Callable[[str], str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["history", "x", "--as-of", "2025-06-01"])
+        main(["history", new_seeker(), "--as-of", "2025-06-01"])
     assert exited.value.code == 2
     assert "no UTC offset" in capsys.readouterr().err
 
@@ -155,3 +157,33 @@ def test_digests_sealed_exported_and_checked_from_the_command_line(
     assert json.loads(capsys.readouterr().out)["ok"] is True
     assert main(["export", seeker, "--db", db, "--out", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "report.html").exists()
+
+
+def test_history_shows_both_times_in_helsinki_time_and_says_so(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # occurred given in UTC ("Z"), recorded at 09:00 UTC: both 12:00 in Helsinki (EEST)
+    clock = FixedClock(datetime(2025, 6, 10, 9, 0, tzinfo=UTC))
+    app = TimelineApp(settings=Settings(database_url=db, environment="test"), clock=clock)
+    seeker = new_seeker()
+    app.append(
+        [
+            event("job_search_started", seeker, on="2025-06-02"),
+            event(
+                "contact_made",
+                seeker,
+                {"channel": "phone", "direction": "outbound"},
+                at="2025-06-04T09:30:00Z",
+            ),
+        ]
+    )
+    app.close()
+    assert main(["history", seeker, "--db", db]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "occurred (Helsinki)" in out[1] and "recorded (Helsinki)" in out[1]
+    started, contact = out[3], out[4]
+    assert started.split()[1:4] == ["2025-06-02", "2025-06-10", "12:00"]
+    assert contact.split()[1:5] == ["2025-06-04", "12:30", "2025-06-10", "12:00"]
+    assert main(["history", seeker, "--db", db, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["recorded_at"] == "2025-06-10T09:00:00.000000+00:00"

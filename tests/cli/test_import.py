@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,3 +125,46 @@ def test_importing_a_valid_file_twice_keeps_one_copy_and_reports_duplicates(
     assert main(["import", str(path), "--db", db, "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out) == {"accepted": 0, "duplicates": n}
     assert _count(db) == n
+
+
+def test_a_utf8_byte_order_mark_at_the_start_is_accepted(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, n = _valid_file(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": n, "duplicates": 0}
+    assert _count(db) == n
+
+
+def test_standard_input_is_read_as_bytes_too(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, n = _valid_file(tmp_path)
+    stdin = io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbf" + path.read_bytes()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["import", "-", "--db", db, "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": n, "duplicates": 0}
+
+
+def test_unreadable_lines_are_each_named_and_nothing_is_written(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, n = _valid_file(tmp_path)
+    good = path.read_bytes()
+    path.write_bytes(
+        good
+        + b'{"source": "K\xe4rk\xf6l\xe4"}\n'  # Latin-1, not UTF-8
+        + b"[" * 100_000
+        + b"\n"
+        + good.splitlines(keepends=True)[0][:40]  # the file ends mid-line
+    )
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"line {n + 1}: (line): not valid UTF-8 at byte 14: invalid continuation byte" in err
+    assert f"line {n + 2}: (line): nested too deeply to read" in err
+    assert f"line {n + 3}: (line): not valid JSON" in err
+    assert "(the file ends in the middle of this line)" in err
+    assert "refused, 3 problem(s)" in err
+    assert "Traceback" not in err
+    assert _count(db) == 0

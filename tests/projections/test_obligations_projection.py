@@ -4,7 +4,7 @@ mid-batch loses and duplicates nothing, reads come from tables."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,34 @@ def test_the_worklist_leaves_out_ended_spells(app: TimelineApp, view: Obligation
     assert listed == {open_}
     history = {i["kind"]: i for i in view.for_seeker(ended, date(2025, 6, 9))}
     assert history["initial_interview"]["status"] == "overdue"
+
+
+def test_lateness_stops_at_the_spells_end_on_every_read_path(
+    app: TimelineApp, view: ObligationsView, clock: FixedClock
+) -> None:
+    """Spell from Mon 3 Feb 2025 (interview due Mon 10 Feb, never held) to Fri 28 Feb: on
+    1 Dec 2025 the interview is overdue by 18 days (the end day), not 294. The same from the
+    stored rows (the evaluation day), from the facts (another day) and in no worklist."""
+    seeker, again = new_seeker(), new_seeker()
+    clock.set(datetime(2025, 12, 1, 9, 0, tzinfo=UTC))
+    app.append(
+        [
+            event("job_search_started", seeker, on="2025-02-03"),
+            event("job_search_ended", seeker, {"reason": "employed_open_market"}, on="2025-02-28"),
+            event("job_search_started", again, on="2025-02-03"),
+            event("job_search_ended", again, {"reason": "employed_open_market"}, on="2025-02-28"),
+            event("job_search_started", again, on="2025-11-03"),
+        ]
+    )
+    view.catch_up()
+    day = date(2025, 12, 1)
+    view.change_day(day)
+    for on in (day, date(2026, 12, 1)):  # stored rows, then evaluated from the facts
+        items = {i["kind"]: i for i in view.for_seeker(seeker, on)}
+        for kind in ("initial_interview", "employment_plan"):
+            assert (items[kind]["status"], items[kind]["days_late"]) == ("overdue", 18), (on, kind)
+    overdue = view.worklist(day, status="overdue")
+    assert {(i["seeker_id"], i["due_on"]) for i in overdue} == {(again, "2025-11-10")}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])

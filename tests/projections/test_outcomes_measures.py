@@ -201,6 +201,21 @@ def test_initial_interview_timeliness(mem_app: TimelineApp) -> None:
     assert f["interview_median_days_late"] == 18  # 2025-05-30 - 2025-05-12
 
 
+def test_interviews_the_spells_end_made_not_required_are_not_counted_as_due(
+    mem_app: TimelineApp,
+) -> None:
+    # both due Monday 2025-05-12; one spell ends that day with the interview still open (not
+    # required, RULES.md "At a spell's end"), the other after it, the interview overdue.
+    open_at_end, overdue_at_end = new_seeker(), new_seeker()
+    mem_app.append([start(open_at_end, "2025-05-05"), end(open_at_end, "2025-05-12", "other")])
+    mem_app.append(
+        [start(overdue_at_end, "2025-05-05"), end(overdue_at_end, "2025-05-20", "other")]
+    )
+    f = figures(mem_app)
+    assert f["interviews_due"] == 1
+    assert f["interview_not_held_pct"] == 100
+
+
 def test_small_cells_are_published_as_suppressed_with_their_complements(
     mem_app: TimelineApp,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from timeline.domain.errors import NoRuleset
 from timeline.domain.rules import Ruleset, Rulesets
 from timeline.rulesets import RULESET_IDS, default_rulesets, load_rulesets, ruleset_text
 
@@ -145,3 +146,15 @@ def test_a_ruleset_with_an_unknown_parameter_or_tag_is_refused() -> None:
 def test_an_empty_registry_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Rulesets([])
+
+
+def test_a_day_before_the_first_ruleset_is_refused_naming_the_first_one() -> None:
+    rulesets = default_rulesets()
+    assert rulesets.covering(date(2022, 5, 2)).id == "FI-2022-05"
+    with pytest.raises(NoRuleset) as refused:
+        rulesets.covering(date(2022, 5, 1))
+    assert refused.value.earliest == date(2022, 5, 2)
+    assert str(refused.value) == (
+        "no ruleset covers 2022-05-01: obligations are known from 2022-05-02 "
+        "(FI-2022-05, the first ruleset in force) on"
+    )

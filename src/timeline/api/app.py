@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from starlette.concurrency import run_in_threadpool
 
 from timeline.api.deps import (
@@ -32,6 +32,7 @@ from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
+from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
@@ -56,6 +57,11 @@ class AppendedPublic(BaseModel):
     recorded_at: datetime
     hash: str
     duplicate: bool
+
+    @field_serializer("recorded_at")
+    def _recorded_at(self, value: datetime) -> str:
+        """As in every answer (history, feed): UTC with microseconds, the chained text."""
+        return iso_utc(value)
 
 
 class LookupRequest(BaseModel):
@@ -282,6 +288,7 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         as_of: Annotated[datetime | None, Query(description="only events recorded by then")] = None,
     ) -> dict[str, Any]:
         day = on or app.clock().astimezone(HELSINKI).date()
+        view.check_day(day)  # a day no ruleset covers is refused (422) before any read
         personal_read(
             services,
             access,

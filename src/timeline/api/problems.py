@@ -12,6 +12,7 @@ from timeline.domain.errors import (
     Conflict,
     FieldError,
     InvalidEvent,
+    NoRuleset,
     NotFound,
     OutOfScope,
     TimelineError,
@@ -91,6 +92,15 @@ def to_problem(exc: Exception) -> JSONResponse:
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+    if isinstance(exc, NoRuleset):
+        return problem(
+            422,
+            "no-ruleset",
+            "No ruleset covers the day",
+            exc.detail,
+            earliest=exc.earliest.isoformat(),
+            errors=[{"loc": exc.field, "msg": exc.detail, "type": "no_ruleset"}],
+        )
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):

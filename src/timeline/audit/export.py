@@ -1,7 +1,10 @@
 """Export one seeker's history for an auditor: ``events.jsonl`` (every event with both times,
-position, digest and chain hash), ``manifest.json`` (what was exported, the chain head and the
-file's SHA-256) and ``report.html`` (the timeline on a time axis, with obligations). The files
-verify offline with ``ops/verify_export.py``, which needs only Python."""
+position, digest and chain hash), ``report.html`` (the timeline on a time axis, with
+obligations), ``verify_export.py`` (the standalone verifier, a copy of
+:mod:`timeline.audit.verify_export`) and ``manifest.json`` (what was exported, the chain head
+and the SHA-256 of every other file in the folder). ``python verify_export.py .`` inside the
+folder verifies it offline with nothing but Python; the manifest's own SHA-256 is returned so
+the caller can record it (the CLI puts it in the access log entry of the export)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,16 @@ import html
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
+from timeline.domain.errors import NoRuleset
 from timeline.vocabulary import HELSINKI
+
+VERIFIER = "verify_export.py"
 
 CHAIN = (
     "per seeker: digest = SHA-256(canonical JSON of {event_id, seeker_id, type, occurred_at, "
@@ -29,6 +36,13 @@ CHAIN = (
 class Exported:
     directory: Path
     manifest: dict[str, Any]
+    #: SHA-256 of manifest.json: record it where the reader can check it (the access log)
+    manifest_sha256: str
+
+
+def verifier_source() -> bytes:
+    """The standalone verifier, as copied into every export folder."""
+    return files("timeline.audit").joinpath(VERIFIER).read_bytes()
 
 
 def export_seeker(
@@ -47,11 +61,13 @@ def export_seeker(
         item["recorded_at"] = iso_utc(e.index.recorded_at)
         lines.append(json.dumps(item, ensure_ascii=False, sort_keys=True))
     body = ("\n".join(lines) + "\n").encode("utf-8")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "events.jsonl").write_bytes(body)
     day = on or (as_of or app.clock()).astimezone(HELSINKI).date()
-    obligations = services.obligations.for_seeker(seeker_id, day, as_of=as_of)
-    manifest = {
+    obligations: list[dict[str, Any]] | str
+    try:
+        obligations = services.obligations.for_seeker(seeker_id, day, as_of=as_of)
+    except NoRuleset as exc:  # a day before the first ruleset: say so in the report
+        obligations = str(exc)
+    manifest: dict[str, Any] = {
         "seeker_id": seeker_id,
         "as_of": iso_utc(as_of) if as_of else None,
         "generated_at": iso_utc(app.clock()),
@@ -59,15 +75,22 @@ def export_seeker(
         "first_position": entries[0].index.position if entries else None,
         "last_position": entries[-1].index.position if entries else None,
         "chain_head": entries[-1].index.hash if entries else None,
-        "files": {"events.jsonl": hashlib.sha256(body).hexdigest()},
         "chain": CHAIN,
         "obligations_on": day.isoformat(),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    (out / "report.html").write_text(
-        render_report(manifest, [e.to_dict() for e in entries], obligations), encoding="utf-8"
-    )
-    return Exported(out, manifest)
+    report = render_report(manifest, [e.to_dict() for e in entries], obligations)
+    contents = {
+        "events.jsonl": body,
+        "report.html": report.encode("utf-8"),
+        VERIFIER: verifier_source(),
+    }
+    manifest["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in contents.items():
+        (out / name).write_bytes(data)
+    written = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
+    (out / "manifest.json").write_bytes(written)
+    return Exported(out, manifest, hashlib.sha256(written).hexdigest())
 
 
 _STATUS_COLOUR = {
@@ -129,8 +152,12 @@ def _axis(events: list[dict[str, Any]]) -> str:
 
 
 def render_report(
-    manifest: dict[str, Any], events: list[dict[str, Any]], obligations: list[dict[str, Any]]
+    manifest: dict[str, Any],
+    events: list[dict[str, Any]],
+    obligations: list[dict[str, Any]] | str,
 ) -> str:
+    """The HTML report; ``obligations`` is the list, or why there is none (no ruleset)."""
+
     def cell(v: object) -> str:
         return f"<td>{html.escape('' if v is None else str(v))}</td>"
 
@@ -149,14 +176,18 @@ def render_report(
         + "</tr>"
         for e in events
     )
-    obls = "".join(
-        "<tr>" + cell(o["kind"]) + cell(o["due_on"]) + f'<td style="color:'
-        f'{_STATUS_COLOUR.get(o["status"], "#000")}">{o["status"]}</td>'
-        + cell(o["met_on"])
-        + cell(o["days_late"])
-        + cell(o["rule"])
-        + "</tr>"
-        for o in obligations
+    obls = (
+        f'<tr><td colspan="6">{html.escape(obligations)}</td></tr>'
+        if isinstance(obligations, str)
+        else "".join(
+            "<tr>" + cell(o["kind"]) + cell(o["due_on"]) + f'<td style="color:'
+            f'{_STATUS_COLOUR.get(o["status"], "#000")}">{o["status"]}</td>'
+            + cell(o["met_on"])
+            + cell(o["days_late"])
+            + cell(o["rule"])
+            + "</tr>"
+            for o in obligations
+        )
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Timeline {manifest["seeker_id"]}</title>
@@ -166,13 +197,25 @@ font-size:13px;text-align:left}}th{{background:#eceff1}}code{{font-size:12px}}</
 <body><h1>Job seeker's timeline</h1>
 <p>Seeker <code>{manifest["seeker_id"]}</code> — {manifest["events"]} events, as known at
 {html.escape(str(manifest["as_of"] or manifest["generated_at"]))}. Chain head
-<code>{manifest["chain_head"]}</code>. Verify the files with <code>python
-verify_export.py DIR</code>.</p>
+<code>{manifest["chain_head"]}</code>.</p>
+<h2>Checking this folder</h2><p>The folder holds <code>events.jsonl</code> (every event with
+both times, position, digest and chain hash), this <code>report.html</code>,
+<code>verify_export.py</code> (the verifier) and <code>manifest.json</code> (the SHA-256 of each
+of the other files and the chain head). In the folder, run <code>python verify_export.py
+.</code> (Python 3.11 or later, nothing else): it checks that every file is the one the
+manifest lists and that nothing was added, recomputes every event's digest and the hash chain
+up to the chain head, and prints the manifest's SHA-256. Then compare that SHA-256 with the
+access log entry of this export, and the chain head with the service (<code>timeline
+verify</code>) or the daily digests kept outside it. For independence, run a copy of the
+verifier you obtained yourself (the timeline repository's <code>ops/verify_export.py</code>).
+Times: occurred as the source gave it; recorded in UTC.</p>
 <h2>Events on a time axis</h2><p>Dot: when it happened; grey bar to the right: until it was
 recorded (backdated entries have long bars).</p>{_axis(events)}
 <h2>Events</h2><table><tr><th>ver</th><th>type</th><th>occurred</th><th>recorded</th>
 <th>late</th><th>status</th><th>hash</th></tr>{rows}</table>
-<h2>Obligations as on {manifest["obligations_on"]}</h2><table><tr><th>kind</th><th>due</th>
+<h2>Obligations as on {manifest["obligations_on"]}</h2><p>Calendar days late: to the day
+they were met, to this day, or to the end of the job-search spell, whichever came first.</p>
+<table><tr><th>kind</th><th>due</th>
 <th>status</th><th>met</th><th>days late</th><th>rule</th></tr>{obls}</table>
 </body></html>
 """

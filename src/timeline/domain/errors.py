@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,18 @@ class OutOfScope(TimelineError):
         self.seeker_id = seeker_id
         self.index = index
         super().__init__(f"{error.loc}: {error.msg}")
+
+
+class NoRuleset(TimelineError):
+    """No ruleset covers the day asked about (it is before the first one came into force), so
+    nothing can be said about that day's obligations (422, naming the field)."""
+
+    def __init__(self, day: date, earliest: date, earliest_id: str, *, field: str = "on") -> None:
+        self.day = day
+        self.earliest = earliest
+        self.field = field
+        self.detail = (
+            f"no ruleset covers {day.isoformat()}: obligations are known from "
+            f"{earliest.isoformat()} ({earliest_id}, the first ruleset in force) on"
+        )
+        super().__init__(self.detail)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from timeline.domain.calendar import add_months
 from timeline.domain.rules.history import History, SpellFacts
 from timeline.domain.rules.interview import initial_interview_held, is_repeat_start
-from timeline.domain.rules.obligations import Obligation, obligation, status_on, stopped_at_end
+from timeline.domain.rules.obligations import Obligation, obligation, status_on
 
 _SUPPLEMENTARY = (
     "supplementary_conversations",
@@ -46,8 +46,7 @@ def supplementary_conversations(history: History, part: SpellFacts) -> list[Obli
         )
         meeting = held[k - 1] if k <= len(held) else None
         met_on = meeting.occurred_on if meeting else None
-        status, late = status_on(due, met_on, history.on)
-        status, late = stopped_at_end(status, late, due, part.spell.ended_on)
+        status, late = status_on(due, met_on, history.on, part.spell.ended_on)
         basis = (interview.event_id, *((meeting.event_id,) if meeting else ()))
         out.append(
             obligation(
@@ -90,6 +89,7 @@ def job_search_conversations(history: History, part: SpellFacts) -> list[Obligat
     if first is None:
         return []
     anchor, anchor_id = first
+    ended_on = part.spell.ended_on
     held = part.meetings("job_search_conversation")
     days = [m.occurred_on for m in held]
     out: list[Obligation] = []
@@ -101,8 +101,7 @@ def job_search_conversations(history: History, part: SpellFacts) -> list[Obligat
         i = bisect.bisect_right(days, anchor)
         meeting = held[i] if i < len(held) else None
         met_on = meeting.occurred_on if meeting else None
-        status, late = status_on(due, met_on, history.on)
-        status, late = stopped_at_end(status, late, due, part.spell.ended_on)
+        status, late = status_on(due, met_on, history.on, ended_on)
         applies = history.status_on(due) in rs.job_search_conversation_statuses
         if not applies and status not in ("met", "met_late"):
             status, late = "not_required", None
@@ -123,8 +122,8 @@ def job_search_conversations(history: History, part: SpellFacts) -> list[Obligat
         )
         if meeting is not None and status in ("met", "met_late"):
             anchor, anchor_id = meeting.occurred_on, meeting.event_id
-        elif status == "not_required" and part.spell.covers(due):
-            anchor = due
+        elif status == "not_required" and (ended_on is None or due < ended_on):
+            anchor = due  # not required for the status: the next is counted from here
         else:
             break
     return out

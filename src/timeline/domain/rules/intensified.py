@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from timeline.domain.calendar import add_months
 from timeline.domain.rules.history import History, SpellFacts
 from timeline.domain.rules.interview import initial_interview_held
-from timeline.domain.rules.obligations import Obligation, obligation, status_on, stopped_at_end
+from timeline.domain.rules.obligations import Obligation, obligation, status_on
 
 _PARAMS = (
     "intensified_period_every_months",
@@ -57,8 +57,7 @@ def intensified_periods(history: History, part: SpellFacts) -> list[Obligation]:
         inside = held[bisect.bisect_left(days, start) : bisect.bisect_right(days, due)]
         need = rs.intensified_period_conversations
         met_on = inside[need - 1].occurred_on if 0 < need <= len(inside) else None
-        status, late = status_on(due, met_on, history.on)
-        status, late = stopped_at_end(status, late, due, spell.ended_on)
+        status, late = status_on(due, met_on, history.on, spell.ended_on)
         out.append(
             obligation(
                 history.seeker_id,

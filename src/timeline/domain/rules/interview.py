@@ -7,7 +7,7 @@ from datetime import date
 from timeline.domain.calendar import add_months
 from timeline.domain.facts import Fact
 from timeline.domain.rules.history import History, SpellFacts
-from timeline.domain.rules.obligations import Obligation, obligation, status_on, stopped_at_end
+from timeline.domain.rules.obligations import Obligation, obligation, status_on
 from timeline.domain.rules.rulesets import Ruleset
 
 _DUE = ("initial_interview_working_days",)
@@ -52,8 +52,7 @@ def interview_and_plan(history: History, part: SpellFacts) -> list[Obligation]:
         ]
     held = initial_interview_held(part)
     met_on = held.occurred_on if held else None
-    status, late = status_on(due, met_on, history.on)
-    status, late = stopped_at_end(status, late, due, spell.ended_on)
+    status, late = status_on(due, met_on, history.on, spell.ended_on)
     basis = (spell.start_event_id, *((held.event_id,) if held else ()))
     interview = obligation(
         sid,
@@ -78,8 +77,7 @@ def _plan(
     on the interview's due date while it has not been held."""
     plan = part.plans[0] if part.plans else None
     met_on = plan.occurred_on if plan else None
-    status, late = status_on(due, met_on, history.on)
-    status, late = stopped_at_end(status, late, due, part.spell.ended_on)
+    status, late = status_on(due, met_on, history.on, part.spell.ended_on)
     return obligation(
         history.seeker_id,
         "employment_plan",

@@ -38,7 +38,8 @@ class Obligation:
     """One obligation (or review flag) of a seeker as on a day.
 
     ``rule`` is a stable id ``<ruleset>/<rule>``. ``days_late`` is calendar days: for ``met_late``
-    how late it was met, for ``overdue`` how far past ``due_on`` the evaluation day is.
+    how late it was met, for ``overdue`` how far past ``due_on`` the evaluation day is (or the
+    spell's end, if it ended first: lateness is frozen there).
     ``confidence`` is the weakest tag of the parameters used ("C" when all were confirmed) and
     ``assumptions`` names each [P]/[R] parameter used with its value. Flags
     (``missed_appointment``, ``requirement_shortfall``) are ``open`` until a ``decision_recorded``
@@ -78,26 +79,28 @@ class Obligation:
         return (day, KINDS.index(self.kind), self.rule)
 
 
-def status_on(due_on: date, met_on: date | None, on: date) -> tuple[Status, int | None]:
+def status_on(
+    due_on: date, met_on: date | None, on: date, ended_on: date | None = None
+) -> tuple[Status, int | None]:
     """Status and days late as on ``on`` for something due on ``due_on`` and met on ``met_on``
-    (a ``met_on`` after ``on`` is not yet known and ignored)."""
-    if met_on is not None and met_on <= on:
+    (a ``met_on`` after ``on`` is not yet known and ignored).
+
+    ``ended_on`` is the day the spell ended (ignored if after ``on``: not yet known then).
+    Obligations stop that day (RULES.md, "At a spell's end"): one met by the end keeps its
+    status; one overdue at the end stays ``overdue`` with ``days_late`` frozen at the end day;
+    one still open at the end, or falling due after it, is ``not_required`` (kept in the
+    output so the audit shows why nothing was done). Nothing accrues lateness after the end."""
+    stopped = ended_on is not None and ended_on <= on
+    last = ended_on if stopped and ended_on is not None else on
+    if met_on is not None and met_on <= last:
         if met_on <= due_on:
             return "met", None
         return "met_late", (met_on - due_on).days
-    if on > due_on:
-        return "overdue", (on - due_on).days
-    return "open", None
-
-
-def stopped_at_end(
-    status: Status, days_late: int | None, due_on: date, ended_on: date | None
-) -> tuple[Status, int | None]:
-    """Obligations stop when the spell ends: one not met by the end and due after it is
-    ``not_required`` (kept in the output so the audit shows why nothing was done)."""
-    if ended_on is not None and due_on > ended_on and status not in ("met", "met_late"):
+    if stopped and due_on >= last:
         return "not_required", None
-    return status, days_late
+    if last > due_on:
+        return "overdue", (last - due_on).days
+    return "open", None
 
 
 def confidence_of(assumptions: Iterable[str]) -> str:

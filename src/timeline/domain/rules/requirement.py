@@ -8,13 +8,7 @@ from datetime import date
 
 from timeline.domain.facts import Fact
 from timeline.domain.rules.history import History, SpellFacts
-from timeline.domain.rules.obligations import (
-    Obligation,
-    Status,
-    obligation,
-    status_on,
-    stopped_at_end,
-)
+from timeline.domain.rules.obligations import Obligation, Status, obligation, status_on
 from timeline.domain.rules.periods import ReviewPeriod, review_periods
 from timeline.domain.rules.rulesets import Ruleset
 
@@ -49,8 +43,7 @@ def job_search_requirements(history: History, part: SpellFacts) -> list[Obligati
         if period.waived or required == 0:
             status, late = "not_required", None
         else:
-            status, late = status_on(period.end, met_on, history.on)
-            status, late = stopped_at_end(status, late, period.end, part.spell.ended_on)
+            status, late = status_on(period.end, met_on, history.on, part.spell.ended_on)
         basis = (period.basis_id, *period.extra_basis, *(a.event_id for a in counted))
         assumptions = (f"waived: {period.waived}",) if period.waived else ()
         rs = period.ruleset

@@ -16,6 +16,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from timeline.domain.errors import NoRuleset
+
 TAGS = ("C", "P", "R")
 _HEADER = ("id", "in_force_from", "basis")
 
@@ -168,6 +170,15 @@ class Rulesets:
         """The ruleset in force on ``day``; None before the first one."""
         i = bisect.bisect_right(self._starts, day)
         return self._items[i - 1] if i else None
+
+    def covering(self, day: date) -> Ruleset:
+        """The ruleset in force on ``day``; :class:`NoRuleset` (naming the first ruleset's
+        day) before the first one."""
+        found = self.in_force_on(day)
+        if found is None:
+            first = self._items[0]
+            raise NoRuleset(day, first.in_force_from, first.id)
+        return found
 
 
 def _overrides_for(ruleset: Ruleset, overrides: Mapping[str, Any]) -> dict[str, Any]:

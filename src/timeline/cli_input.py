@@ -1,0 +1,227 @@
+"""The input boundary of the ``timeline`` command.
+
+- Typed argument converters: argparse refuses a bad argument itself, naming the argument and
+  why, with exit 2 (``argument SEEKER_ID: 'x' is not a seeker id …``).
+- :func:`user_error`: the one table of exception classes that mean "the input or the
+  environment is wrong, the user can fix it". ``timeline.cli.main`` prints those as
+  ``timeline COMMAND: reason`` and exits 2; any other exception is a bug and keeps its traceback.
+- :func:`check_database`: the database URL is usable and the database answers, before a command
+  starts (an unreachable PostgreSQL is named at once, not after a pool's 30-second wait).
+- :func:`read_jsonl`: JSON Lines from bytes, every bad line named by its number and reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, TypeVar
+from urllib.parse import urlparse, urlunparse
+
+from timeline.domain.errors import TimelineError
+from timeline.settings import store_env
+
+T = TypeVar("T")
+BOM = b"\xef\xbb\xbf"
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class UsageError(Exception):
+    """Bad input, or an environment the user can fix (a file, the database); the message says
+    what and why. ``main`` prints it and exits 2."""
+
+
+# -- argument converters ------------------------------------------------------------------------
+
+
+def seeker_id(value: str) -> str:
+    """A seeker id: a UUID, returned in its canonical form."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        msg = f"{value!r} is not a seeker id; write a UUID (8b9f2f6e-2d7c-4d55-a8a1-5b2a4b0f0c33)"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        msg = f"{value!r} is not a date; write YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = f"{value!r} is not a whole number of at least 1"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def database_url(value: str) -> str:
+    try:
+        store_env(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def municipality_scope(value: str) -> str:
+    """``*`` or comma-separated three-digit municipality codes (``398,016``)."""
+    if value.strip() == "*":
+        return "*"
+    codes = [c.strip() for c in value.split(",")]
+    bad = [c for c in codes if not (len(c) == 3 and c.isascii() and c.isdigit())]
+    if bad:
+        msg = (
+            f"{', '.join(repr(c) for c in bad)} is not a municipality code; write three-digit "
+            "codes separated by commas (398,016) or * for all"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return ",".join(codes)
+
+
+# -- the user-error table -----------------------------------------------------------------------
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The message for an exception that is the user's to fix; None for a bug."""
+    if isinstance(exc, UsageError | TimelineError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # a file or directory the user named: missing, unreadable, unwritable, a directory…
+        return f"{exc.filename}: {exc.strerror or exc}"
+    unreachable = _connection_failure(exc)
+    if unreachable is not None:
+        return f"the database connection failed: {unreachable}"
+    return None
+
+
+def _connection_failure(exc: BaseException) -> str | None:
+    """The reason, when ``exc`` (or what caused it) is PostgreSQL failing to connect or to
+    serve (psycopg's ``OperationalError``: the server, the network, the pool; not our SQL,
+    which raises ``ProgrammingError``)."""
+    import psycopg  # noqa: PLC0415 (only when something failed)
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError):  # includes the pool's timeout
+            return _first_line(current)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- the database -------------------------------------------------------------------------------
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+def check_database(url: str) -> None:
+    """Refuse, with :class:`UsageError`, a database URL that cannot work: unsupported, a SQLite
+    file in a directory that does not exist, a PostgreSQL server that does not answer (within
+    ``CONNECT_TIMEOUT_SECONDS``) or refuses the connection."""
+    try:
+        env = store_env(url)
+    except ValueError as exc:
+        raise UsageError(f"TIMELINE_DATABASE_URL: {exc}") from None
+    module = env["PERSISTENCE_MODULE"]
+    if module == "eventsourcing.sqlite":
+        path = Path(env["SQLITE_DBNAME"])
+        if not path.parent.is_dir():
+            msg = f"no directory {path.parent} for the SQLite database {path}"
+            raise UsageError(msg)
+        if path.exists() and not path.is_file():
+            raise UsageError(f"the SQLite database {path} is not a file")
+    elif module == "eventsourcing.postgres":
+        import psycopg  # noqa: PLC0415 (only for PostgreSQL URLs)
+
+        password = env.get("POSTGRES_PASSWORD")
+        conninfo = psycopg.conninfo.make_conninfo(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            **({"password": password} if password else {}),
+        )
+        try:
+            with psycopg.connect(conninfo):
+                pass
+        except psycopg.OperationalError as exc:
+            msg = f"cannot connect to PostgreSQL at {redacted(url)}: {_first_line(exc)}"
+            raise UsageError(msg) from None
+
+
+def validation_reasons(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[str]:
+    """pydantic errors as ``field: reason`` texts."""
+    return [
+        f"{prefix}{'.'.join(str(p) for p in e.get('loc', ())) or '(value)'}: {e.get('msg')}"
+        for e in errors
+    ]
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------
+
+
+def read_jsonl(
+    source: IO[bytes], parse: Callable[[Any], T], *, problems: list[str]
+) -> Iterator[tuple[int, T]]:
+    """``(line number, parse(value))`` for every non-blank line of ``source``; each line that is
+    not UTF-8, not JSON, nested too deeply or refused by ``parse`` adds ``line N: reason`` to
+    ``problems`` instead (``parse`` raises :class:`LineError` with the reasons). A UTF-8
+    byte-order mark at the start is skipped; a last line cut short is said to be."""
+    for number, read in enumerate(source, start=1):
+        raw = read[len(BOM) :] if number == 1 and read.startswith(BOM) else read
+        if not raw.strip():
+            continue
+        cut = "" if raw.endswith(b"\n") else " (the file ends in the middle of this line)"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(
+                f"line {number}: (line): not valid UTF-8 at byte {exc.start + 1}: {exc.reason}{cut}"
+            )
+            continue
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            problems.append(f"line {number}: (line): nested too deeply to read{cut}")
+            continue
+        except ValueError as exc:
+            problems.append(f"line {number}: (line): not valid JSON: {exc}{cut}")
+            continue
+        try:
+            yield number, parse(value)
+        except LineError as exc:
+            problems.extend(f"line {number}: {reason}" for reason in exc.reasons)
+        except RecursionError:
+            problems.append(f"line {number}: (line): nested too deeply to read")
+
+
+class LineError(Exception):
+    """A line's value refused by a parser: ``reasons`` are ``field: reason`` texts."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons

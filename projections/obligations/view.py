@@ -407,13 +407,16 @@ class ObligationsView(DatedView):
         (recorded up to ``as_of`` when given)."""
         if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
             rows = self.db.query(
-                f"SELECT s.value, {','.join('i.' + c for c in ITEM_COLUMNS)} "
+                f"SELECT s.value, k.stale, {','.join('i.' + c for c in ITEM_COLUMNS)} "
                 "FROM obligations_state s LEFT JOIN obligations_items i ON i.seeker_id = ? "
+                "LEFT JOIN obligations_seekers k ON k.seeker_id = ? "
                 "WHERE s.key = 'evaluated_on' ORDER BY i.seq",
-                [seeker_id],
+                [seeker_id, seeker_id],
             )
             if rows and rows[0][0] == on.isoformat():
-                return [_item_dict(r[1:]) for r in rows if r[1] is not None]
+                # a stale seeker's items are from an earlier evaluation: statuses as on ``on``
+                again = on if rows[0][1] is not None else None
+                return [_item_dict(r[2:], again) for r in rows if r[2] is not None]
         with self.db.read() as tx:
             facts = FACTS.load(tx, [seeker_id]).get(seeker_id, [])
         if as_of is not None:

@@ -179,7 +179,8 @@ class OutcomesProjection:
             self._set_state(tx, "horizon_day", log_last_day.isoformat())
 
     def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
-        """Recompute these seekers when the runner settles (and publish again)."""
+        """Recompute these seekers when the runner settles, and publish again then."""
+        tx.execute("DELETE FROM outcomes_state WHERE key = 'published_at'")
         tx.executemany(
             "INSERT INTO outcomes_work_pending (seeker_id) VALUES (?) "
             "ON CONFLICT (seeker_id) DO NOTHING",

@@ -446,3 +446,25 @@ def test_obligations_tables_made_before_the_quarantine_are_upgraded_in_place(
 def _seekers(view: ObligationsView) -> list[str]:
     with view.db.read() as tx:
         return [str(r[0]) for r in tx.execute("SELECT seeker_id FROM obligations_seekers")]
+
+
+def test_a_stale_seeker_keeps_their_last_clean_items_with_statuses_for_the_day_asked(
+    app: TimelineApp, closing: list[Any]
+) -> None:
+    world = World("valid_until_9999")
+    world.replay(app, app.clock)  # type: ignore[arg-type]
+    view = ObligationsView(app)
+    closing.append(view)
+    while view.runner.step(2):  # the start and the plan are evaluated before the poison comes
+        pass
+    view.runner.settle()
+    view.change_day(date(2025, 7, 1))
+    assert view.stale(world.victim) is not None
+    items = {i["kind"]: i for i in view.for_seeker(world.victim, date(2025, 7, 1))}
+    interview = items["initial_interview"]
+    assert (interview["due_on"], interview["status"], interview["days_late"]) == (
+        "2025-05-12",
+        "overdue",
+        (date(2025, 7, 1) - date(2025, 5, 12)).days,
+    )
+    assert items["employment_plan"]["status"] == "met"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import sqlite3
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,6 +57,8 @@ __all__ = [
     "savepoint",
     "write_each",
 ]
+
+log = logging.getLogger("projections.quarantine")
 
 KEPT_OUT = ("decode", "apply")
 """Stages whose event is missing from the projection until a rebuild reads it cleanly."""
@@ -160,6 +163,8 @@ class Quarantine:
         a kept-out event is recorded once."""
         if not entries:
             return
+        for e in entries:  # also in the log, so an operator watching it sees it at once
+            log.warning("%s: seeker %s quarantined: %s", self.projection, e.seeker_id, e.reason)
         transient = sorted({e.seeker_id for e in entries if e.stage in TRANSIENT})
         self._delete(tx, transient, TRANSIENT)
         for e in entries:

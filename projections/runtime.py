@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
+from projections.quarantine import Entry, Quarantine, describe, is_poison, savepoint
 from timeline.application import TimelineApp
 from timeline.db import Dialect, SideDatabase, Tx
 from timeline.domain.facts import Fact
@@ -21,6 +22,7 @@ from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.vocabulary import HELSINKI
 
 __all__ = [
+    "Batch",
     "BulkProjection",
     "DatedView",
     "Dialect",
@@ -47,6 +49,11 @@ class Projection(Protocol):
     def drop_statements(self) -> list[str]: ...
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None: ...
+
+    def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
+        """Some of these seekers' events were kept out (see ``projections.quarantine``):
+        evaluate them again, at the latest when the runner settles, so their rows say so."""
+        ...
 
 
 class BulkProjection(Projection, Protocol):
@@ -176,28 +183,46 @@ class LostRace(Exception):
     """Another worker advanced the projection first; this batch was rolled back."""
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What one read of the log gave: the facts, the events that could not be read (as
+    quarantine entries), the position of the last notification, how many were read."""
+
+    facts: list[Fact]
+    kept_out: list[Entry]
+    last: int
+    count: int
+
+
 class Runner:
-    """Applies the global log to one projection in batches."""
+    """Applies the global log to one projection in batches. No event halts it: what fails is
+    quarantined (``projections.quarantine``) and the batch goes on."""
 
     def __init__(self, app: TimelineApp, db: ViewDatabase, projection: Projection) -> None:
         self.app = app
         self.db = db
         self.projection = projection
         self.tracking = Tracking(projection.name)
+        self.quarantine = Quarantine(projection.name)
 
     def create_tables(self) -> None:
         with self.db.transaction() as tx:
             for sql in [
                 *self.projection.create_statements(self.db.dialect),
                 *self.tracking.create_statements(self.db.dialect),
+                *self.quarantine.create_statements(self.db.dialect),
             ]:
                 tx.execute(sql)
+            upgrade = getattr(self.projection, "upgrade", None)
+            if upgrade is not None:  # columns added since the tables were made
+                upgrade(tx)
 
     def drop_tables(self) -> None:
         with self.db.transaction() as tx:
             for sql in [
                 *self.projection.drop_statements(),
                 f"DROP TABLE IF EXISTS {self.tracking.table}",
+                f"DROP TABLE IF EXISTS {self.quarantine.table}",
             ]:
                 tx.execute(sql)
 
@@ -205,33 +230,96 @@ class Runner:
         with self.db.read() as tx:
             return self.tracking.position(tx)
 
-    def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:
-        """Facts after a log position, and the position of the last notification read."""
+    def read(self, after: int, limit: int) -> Batch:
+        """The facts after a log position; an event that cannot be decoded into a fact is
+        kept out as a ``decode`` quarantine entry instead of stopping the batch."""
         notifications = self.app.recorder.select_notifications(
             after, limit, inclusive_of_start=False
         )
-        facts = []
+        facts: list[Fact] = []
+        kept: list[Entry] = []
         for n in notifications:
-            event = self.app.mapper.to_domain_event(n)
-            facts.append(fact_from_event(cast(Timeline.Recorded, event), position=n.id))
-        return facts, (notifications[-1].id if notifications else after)
+            try:
+                event = self.app.mapper.to_domain_event(n)
+                facts.append(fact_from_event(cast(Timeline.Recorded, event), position=n.id))
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                kept.append(self._undecodable(n.id, str(n.originator_id), exc))
+        last = notifications[-1].id if notifications else after
+        return Batch(facts, kept, last, len(notifications))
+
+    def _undecodable(self, position: int, seeker_id: str, exc: Exception) -> Entry:
+        """A ``decode`` entry, with the event id and recorded time from the event index when
+        it has them (the event itself could not be read)."""
+        event_id = recorded_at = None
+        try:
+            rows = self.app.index.index_after_position(position - 1, 1)
+        except Exception as lookup:
+            if not is_poison(lookup):
+                raise
+            rows = []
+        if rows and rows[0].position == position:
+            event_id = rows[0].event_id
+            recorded_at = rows[0].recorded_at.astimezone(UTC).isoformat()
+        return Entry(
+            projection=self.projection.name,
+            seeker_id=seeker_id,
+            stage="decode",
+            error=describe(exc),
+            position=position,
+            event_id=event_id,
+            recorded_at=recorded_at,
+        )
+
+    def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:
+        """Facts after a log position, and the position of the last notification read."""
+        batch = self.read(after, limit)
+        return batch.facts, batch.last
 
     def step(self, limit: int = 1000, *, bulk: bool = False) -> int:
         """Apply (or, ``bulk``, load) the next batch; return how many events it held (0: caught
-        up)."""
+        up). What fails is quarantined; the tracking position advances past it."""
         start = self.position()
-        facts, last = self.read_batch(start, limit)
-        if not facts:
+        batch = self.read(start, limit)
+        if not batch.count:
             return 0
         with self.db.transaction() as tx:
             if self.tracking.position(tx, lock=True) != start:
                 raise LostRace(self.projection.name)
-            if bulk:
-                cast(BulkProjection, self.projection).load(tx, facts)
-            else:
-                self.projection.apply(tx, facts)
-            self.tracking.advance(tx, last)
-        return len(facts)
+            self.quarantine.record(tx, batch.kept_out)
+            kept = [*batch.kept_out, *self._apply(tx, batch.facts, bulk)]
+            if kept:
+                self.quarantine.record(tx, [e for e in kept if e.stage == "apply"])
+                self.projection.revisit(tx, sorted({e.seeker_id for e in kept}))
+            self.tracking.advance(tx, batch.last)
+        return batch.count
+
+    def _apply(self, tx: Tx, facts: Sequence[Fact], bulk: bool) -> list[Entry]:
+        """Apply (or load) ``facts``. The projections isolate each seeker's evaluation
+        themselves; if the batch raises anyway, it is rolled back to a savepoint and applied
+        event by event, and each event that raises on its own is kept out (``apply``)."""
+        if not facts:
+            return []
+        run = cast(BulkProjection, self.projection).load if bulk else self.projection.apply
+        try:
+            with savepoint(tx):
+                run(tx, facts)
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+        else:
+            return []
+        kept = []
+        for fact in facts:
+            try:
+                with savepoint(tx):
+                    run(tx, [fact])
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                kept.append(Entry.of(self.projection.name, fact.seeker_id, "apply", exc, fact))
+        return kept
 
     def settle(self) -> None:
         """Bring whatever bulk loading left stale up to date (a no-op query when nothing is).
@@ -276,14 +364,23 @@ class DatedView:
         self.runner = Runner(app, db, projection)
         self.runner.create_tables()
 
-    def log_last_day(self) -> date | None:
-        """The Helsinki day on which the log's last event was recorded."""
-        last = self.app.recorder.max_notification_id()
-        if not last:
-            return None
-        [notification] = self.app.recorder.select_notifications(last, 1)
-        event = cast(Timeline.Recorded, self.app.mapper.to_domain_event(notification))
-        return event.timestamp.astimezone(HELSINKI).date()
+    def log_last_day(self, window: int = 100) -> date | None:
+        """The Helsinki day on which the log's last readable event was recorded."""
+        last = self.app.recorder.max_notification_id() or 0
+        while last > 0:
+            first = max(1, last - window + 1)
+            for notification in reversed(self.app.recorder.select_notifications(first, window)):
+                if notification.id > last:
+                    continue
+                try:
+                    event = cast(Timeline.Recorded, self.app.mapper.to_domain_event(notification))
+                except Exception as exc:
+                    if not is_poison(exc):
+                        raise
+                    continue  # kept out by the runner (quarantined): look further back
+                return event.timestamp.astimezone(HELSINKI).date()
+            last = first - 1
+        return None
 
     def _start_from_log_end(self) -> None:
         day = self.log_last_day()
@@ -321,7 +418,7 @@ class DatedView:
             tracking = self.runner.tracking.table
             self.db.replace_tables(
                 shadow,
-                [*self.dated.tables(), tracking],
+                [*self.dated.tables(), tracking, self.runner.quarantine.table],
                 f"UPDATE {tracking} SET position = position WHERE id = 1",
             )
         finally:
@@ -345,6 +442,16 @@ class DatedView:
 
     def position(self) -> int:
         return self.runner.position()
+
+    def quarantine(self, limit: int | None = None) -> list[Entry]:
+        """What this projection could not apply (``projections.quarantine``), by position."""
+        with self.db.read() as tx:
+            return self.runner.quarantine.entries(tx, limit)
+
+    def quarantine_counts(self) -> tuple[int, int]:
+        """(quarantined entries, distinct seekers they mark stale)."""
+        with self.db.read() as tx:
+            return self.runner.quarantine.counts(tx)
 
     def close(self) -> None:
         self.db.close()

@@ -4,7 +4,7 @@
 -- outcomes_tracking (documented in docs/statistics-tables.md). Nothing personal: NOT the event
 -- store (timeline_events), NOT its index (timeline_event_index), NOT the obligations tables,
 -- NOT the outcomes projection's private working tables (outcomes_work_facts,
--- outcomes_work_contributions).
+-- outcomes_work_contributions, outcomes_quarantine).
 --
 -- Run as the owner of the timeline tables, in the timeline database, after the outcomes
 -- projection has created its tables (the service's first catch-up or `timeline stats`):

@@ -1,5 +1,5 @@
 """The obligations projection: what is due, for whom, by when, and whether it was met."""
 
-from projections.obligations.view import ObligationsProjection, ObligationsView
+from projections.obligations.view import ObligationsProjection, ObligationsView, Unevaluable
 
-__all__ = ["ObligationsProjection", "ObligationsView"]
+__all__ = ["ObligationsProjection", "ObligationsView", "Unevaluable"]

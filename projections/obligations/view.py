@@ -4,20 +4,37 @@ Tables (the public read interface, documented in docs/tables.md):
 
 - ``obligations_facts`` — the projection's own copy of every seeker's facts (re-evaluation and
   reads for other days never touch the write side);
-- ``obligations_seekers`` — one row per seeker: municipality, coach, whether a spell is open;
+- ``obligations_seekers`` — one row per seeker: municipality, coach, whether a spell is open,
+  and ``stale``: NULL, or why the seeker's items are not current (see below);
 - ``obligations_items`` — each seeker's obligations as evaluated on ``evaluated_on``;
 - ``obligations_state`` — ``evaluated_on``: the day the items were evaluated for. It is set by
   the day-change job (the projection never reads the clock); until then it is the latest
-  recorded day in the log.
+  recorded day in the log;
+- ``obligations_quarantine`` — what failed (``projections.quarantine``).
+
+A seeker whose evaluation or rows fail, or some of whose events could not be read, keeps the
+items of their last clean evaluation (a caseworker still sees what was last known) with
+``stale`` saying why; a seeker who never evaluated cleanly has no items. ``stale`` clears when
+the seeker is evaluated cleanly with none of their events kept out.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from projections.quarantine import (
+    KEPT_OUT,
+    Entry,
+    Quarantine,
+    describe,
+    evaluate_each,
+    is_poison,
+    savepoint,
+    write_each,
+)
 from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
@@ -29,6 +46,16 @@ from timeline.vocabulary import HELSINKI
 
 NAME = "obligations"
 FACTS = FactCopy("obligations_facts")
+QUARANTINE = Quarantine(NAME)
+SEEKER_COLUMNS = (
+    "seeker_id",
+    "municipality",
+    "coach_id",
+    "spell_open",
+    "spell_started_on",
+    "position",
+    "stale",
+)
 FLAGS = ("missed_appointment", "requirement_shortfall")
 ITEM_COLUMNS = (
     "seeker_id",
@@ -66,7 +93,7 @@ class ObligationsProjection:
             FACTS.create_statement(dialect),
             "CREATE TABLE IF NOT EXISTS obligations_seekers (seeker_id TEXT PRIMARY KEY, "
             "municipality TEXT, coach_id TEXT, spell_open INTEGER NOT NULL, spell_started_on TEXT, "
-            f"position {big} NOT NULL)",
+            f"position {big} NOT NULL, stale TEXT)",
             "CREATE TABLE IF NOT EXISTS obligations_items (seeker_id TEXT NOT NULL, "
             "seq INTEGER NOT NULL, kind TEXT NOT NULL, ruleset TEXT NOT NULL, rule TEXT NOT NULL, "
             "status TEXT NOT NULL, due_on TEXT, period_start TEXT, period_end TEXT, met_on TEXT, "
@@ -83,6 +110,13 @@ class ObligationsProjection:
 
     def tables(self) -> list[str]:
         return [f"obligations_{t}" for t in ("facts", "seekers", "items", "state", "pending")]
+
+    def upgrade(self, tx: Tx) -> None:
+        """Tables made before the quarantine lack ``obligations_seekers.stale``: add it."""
+        if tx.dialect == "postgres":
+            tx.execute("ALTER TABLE obligations_seekers ADD COLUMN IF NOT EXISTS stale TEXT")
+        elif not any(r[1] == "stale" for r in tx.execute("PRAGMA table_info(obligations_seekers)")):
+            tx.execute("ALTER TABLE obligations_seekers ADD COLUMN stale TEXT")
 
     def drop_statements(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
@@ -162,42 +196,39 @@ class ObligationsProjection:
         if on is None or log_last_day > on:
             self._set_state(tx, "evaluated_on", log_last_day.isoformat())
 
+    def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
+        """Evaluate these seekers again when the runner settles."""
+        tx.executemany(
+            "INSERT INTO obligations_pending (seeker_id, position) VALUES (?, 0) "
+            "ON CONFLICT (seeker_id) DO NOTHING",
+            [(sid,) for sid in seeker_ids],
+        )
+
     def reevaluate(
         self, tx: Tx, seeker_ids: Sequence[str], on: date, positions: dict[str, int] | None = None
     ) -> None:
-        """Evaluate these seekers' obligations as on ``on`` and replace their rows."""
+        """Evaluate these seekers' obligations as on ``on`` and replace their rows. A seeker
+        whose evaluation or rows fail is quarantined and keeps their last rows, marked stale."""
         by_seeker = FACTS.load(tx, seeker_ids)
-        items: list[tuple[Any, ...]] = []
-        seekers: list[tuple[Any, ...]] = []
-        for seeker_id in seeker_ids:
-            facts = by_seeker.get(seeker_id, [])
-            found = evaluate(facts, on, self.rulesets, self.calendar)
-            items.extend(_item_row(seeker_id, i, o) for i, o in enumerate(found))
-            seekers.append((seeker_id, *_place(facts), (positions or {}).get(seeker_id, 0)))
-        marks = ",".join("?" * len(seeker_ids))
-        tx.execute(f"DELETE FROM obligations_items WHERE seeker_id IN ({marks})", seeker_ids)
-        tx.executemany(
-            f"INSERT INTO obligations_items ({','.join(ITEM_COLUMNS)}) VALUES "
-            f"({','.join('?' * len(ITEM_COLUMNS))})",
-            items,
-        )
-        if tx.dialect == "postgres":
-            upsert = (
-                "INSERT INTO obligations_seekers AS s VALUES (?,?,?,?,?,?) ON CONFLICT "
-                "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
-                "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
-                "spell_started_on=excluded.spell_started_on, "
-                "position=GREATEST(s.position, excluded.position)"
-            )
-        else:
-            upsert = (
-                "INSERT INTO obligations_seekers VALUES (?,?,?,?,?,?) ON CONFLICT "
-                "(seeker_id) DO UPDATE SET municipality=excluded.municipality, "
-                "coach_id=excluded.coach_id, spell_open=excluded.spell_open, "
-                "spell_started_on=excluded.spell_started_on, "
-                "position=MAX(position, excluded.position)"
-            )
-        tx.executemany(upsert, seekers)
+        known = QUARANTINE.for_seekers(tx, seeker_ids)
+        kept_out = {
+            sid: next(e for e in entries if e.stage in KEPT_OUT).reason
+            for sid, entries in known.items()
+            if any(e.stage in KEPT_OUT for e in entries)
+        }
+        facts = {sid: by_seeker.get(sid, []) for sid in seeker_ids}
+        at = positions or {}
+
+        def compute(sid: str, fs: Sequence[Fact]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+            found = evaluate(fs, on, self.rulesets, self.calendar)
+            items = [_item_row(sid, i, o) for i, o in enumerate(found)]
+            return items, (sid, *_place(fs), at.get(sid, 0), kept_out.get(sid))
+
+        results, failures = evaluate_each(NAME, facts, compute)
+        failures += write_each(tx, NAME, results, _write_rows, facts, compute)
+        QUARANTINE.settle(tx, known, list(results), failures)
+        for failure in failures:
+            _mark_stale(tx, failure, facts[failure.seeker_id], at.get(failure.seeker_id, 0))
 
     def kept_day(self, tx: Tx) -> date | None:
         return self.evaluated_on(tx)
@@ -216,6 +247,54 @@ class ObligationsProjection:
         ids = [r[0] for r in tx.execute("SELECT seeker_id FROM obligations_seekers ORDER BY 1")]
         self._reevaluate_paged(tx, ids, on, page=page)
         return len(ids)
+
+
+def _upsert(tx: Tx) -> str:
+    greatest = "GREATEST(s.position, excluded.position)"
+    if tx.dialect == "sqlite":
+        greatest = "MAX(s.position, excluded.position)"
+    return (
+        f"INSERT INTO obligations_seekers AS s ({','.join(SEEKER_COLUMNS)}) VALUES "
+        f"({','.join('?' * len(SEEKER_COLUMNS))}) ON CONFLICT (seeker_id) DO UPDATE SET "
+        "municipality=excluded.municipality, coach_id=excluded.coach_id, "
+        "spell_open=excluded.spell_open, spell_started_on=excluded.spell_started_on, "
+        f"position={greatest}, stale=excluded.stale"
+    )
+
+
+def _write_rows(
+    tx: Tx, results: Mapping[str, tuple[list[tuple[Any, ...]], tuple[Any, ...]]]
+) -> None:
+    """Replace these seekers' items and seeker rows."""
+    ids = list(results)
+    marks = ",".join("?" * len(ids))
+    tx.execute(f"DELETE FROM obligations_items WHERE seeker_id IN ({marks})", ids)
+    tx.executemany(
+        f"INSERT INTO obligations_items ({','.join(ITEM_COLUMNS)}) VALUES "
+        f"({','.join('?' * len(ITEM_COLUMNS))})",
+        [row for items, _ in results.values() for row in items],
+    )
+    tx.executemany(_upsert(tx), [seeker for _, seeker in results.values()])
+
+
+def _mark_stale(tx: Tx, failure: Entry, facts: Sequence[Fact], position: int) -> None:
+    """Keep a failed seeker's items, say why they are stale; a seeker without a row gets one
+    (with their place when it can be worked out and written, else without)."""
+    stale = failure.reason
+    if tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [failure.seeker_id]):
+        tx.execute(
+            "UPDATE obligations_seekers SET stale = ? WHERE seeker_id = ?",
+            [stale, failure.seeker_id],
+        )
+        return
+    try:
+        with savepoint(tx):
+            tx.execute(_upsert(tx), [failure.seeker_id, *_place(facts), position, stale])
+            return
+    except Exception as exc:
+        if not is_poison(exc):
+            raise
+    tx.execute(_upsert(tx), [failure.seeker_id, None, None, 0, None, position, stale])
 
 
 def _positions(facts: Sequence[Fact]) -> dict[str, int]:
@@ -285,6 +364,20 @@ def _item_dict(row: Sequence[Any], on: date | None = None) -> dict[str, Any]:
     return item
 
 
+class Unevaluable(Exception):
+    """A seeker's obligations for another day (or as known at a moment) cannot be evaluated:
+    the evaluation raises (the seeker is quarantined)."""
+
+    def __init__(self, seeker_id: str, on: date, stale: str | None, exc: Exception) -> None:
+        self.seeker_id = seeker_id
+        self.stale = stale
+        super().__init__(
+            f"the obligations of seeker {seeker_id} as on {on.isoformat()} cannot be "
+            f"evaluated ({describe(exc)}); "
+            + (f"the seeker is quarantined: {stale}" if stale else "the seeker is quarantined")
+        )
+
+
 class ObligationsView(DatedView):
     """Reads and upkeep of the obligations tables."""
 
@@ -319,18 +412,26 @@ class ObligationsView(DatedView):
         self.check_day(on)
         if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
             rows = self.db.query(
-                f"SELECT s.value, {','.join('i.' + c for c in ITEM_COLUMNS)} "
+                f"SELECT s.value, k.stale, {','.join('i.' + c for c in ITEM_COLUMNS)} "
                 "FROM obligations_state s LEFT JOIN obligations_items i ON i.seeker_id = ? "
+                "LEFT JOIN obligations_seekers k ON k.seeker_id = ? "
                 "WHERE s.key = 'evaluated_on' ORDER BY i.seq",
-                [seeker_id],
+                [seeker_id, seeker_id],
             )
             if rows and rows[0][0] == on.isoformat():
-                return [_item_dict(r[1:]) for r in rows if r[1] is not None]
+                # a stale seeker's items are from an earlier evaluation: statuses as on ``on``
+                again = on if rows[0][1] is not None else None
+                return [_item_dict(r[2:], again) for r in rows if r[2] is not None]
         with self.db.read() as tx:
             facts = FACTS.load(tx, [seeker_id]).get(seeker_id, [])
         if as_of is not None:
             facts = [f for f in facts if f.recorded_at <= as_of]
-        found = evaluate(facts, on, self.projection.rulesets, self.projection.calendar)
+        try:
+            found = evaluate(facts, on, self.projection.rulesets, self.projection.calendar)
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            raise Unevaluable(seeker_id, on, self.stale(seeker_id), exc) from exc
         return [o.to_dict() for o in found]
 
     def has_seeker(self, seeker_id: str) -> bool:
@@ -338,6 +439,13 @@ class ObligationsView(DatedView):
             return bool(
                 tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [seeker_id])
             )
+
+    def stale(self, seeker_id: str) -> str | None:
+        """Why this seeker's rows are not current (quarantined), or None when they are."""
+        rows = self.db.query(
+            "SELECT stale FROM obligations_seekers WHERE seeker_id = ?", [seeker_id]
+        )
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def worklist(
         self,
@@ -365,7 +473,7 @@ class ObligationsView(DatedView):
         )
         sql = (
             f"SELECT * FROM (SELECT {','.join('i.' + c for c in ITEM_COLUMNS)}, "
-            f"s.municipality, s.coach_id, {derived} AS status_on "
+            f"s.municipality, s.coach_id, {derived} AS status_on, s.stale "
             "FROM obligations_items i JOIN obligations_seekers s ON s.seeker_id = i.seeker_id"
         )
         params: list[Any] = [on.isoformat(), on.isoformat()]
@@ -394,6 +502,8 @@ class ObligationsView(DatedView):
         out = []
         for row in rows:
             item = _item_dict(row[: len(ITEM_COLUMNS)], on)
-            item["municipality"], item["coach_id"], item["status"] = row[len(ITEM_COLUMNS) :]
+            item["municipality"], item["coach_id"], item["status"], item["stale"] = row[
+                len(ITEM_COLUMNS) :
+            ]
             out.append(item)
         return out

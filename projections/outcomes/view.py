@@ -11,7 +11,15 @@ Public tables (granted to ``timeline_reporter``; schema in docs/statistics-table
 Private working tables (personal: never granted to reporters):
 
 - ``outcomes_work_facts`` — the projection's own copy of every seeker's facts;
-- ``outcomes_work_contributions`` — what each seeker adds to each month (see ``seeker.py``).
+- ``outcomes_work_contributions`` — what each seeker adds to each month (see ``seeker.py``);
+- ``outcomes_quarantine`` — what failed, by seeker (``projections.quarantine``).
+
+A quarantined seeker — one whose contributions cannot be computed or written, or some of whose
+events could not be read — is **left out** of the statistics (their contributions are removed)
+until a clean evaluation: published figures stay a function of the log and the quarantine, so
+a rebuild gives the same rows, and ``outcomes_state.stale_seekers`` says how many persons are
+left out. Keeping a seeker's last good contributions instead would make the figures depend on
+when the bad event arrived.
 
 Incremental equals rebuilt: a seeker's contributions are a pure function of (their facts, the
 horizon month, settings, rulesets, calendar). A batch recomputes the seekers it touches — every
@@ -31,7 +39,7 @@ projection, so it evaluates with the same horizon.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -41,6 +49,7 @@ from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import month_of, parse_month
 from projections.outcomes.seeker import contributions
 from projections.outcomes.settings import OutcomeSettings
+from projections.quarantine import KEPT_OUT, Quarantine, evaluate_each, write_each
 from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
@@ -53,6 +62,8 @@ NAME = "outcomes"
 PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")
 PRIVATE_TABLES = ("outcomes_work_facts", "outcomes_work_contributions", "outcomes_work_pending")
 FACTS = FactCopy("outcomes_work_facts")
+QUARANTINE = Quarantine(NAME)
+Key = tuple[Any, ...]  # month, municipality, item, value
 _MEDIAN_ITEMS = ("outflow", "interview")
 
 
@@ -131,7 +142,8 @@ class OutcomesProjection:
         )
         if rows:
             ids = [str(r[0]) for r in rows]
-            self.recompute(tx, ids, month_of(horizon))
+            if self.recompute(tx, ids, month_of(horizon)):  # publish again at the end
+                tx.execute("DELETE FROM outcomes_state WHERE key = 'published_at'")
             marks = ",".join("?" * len(ids))
             tx.execute(f"DELETE FROM outcomes_work_pending WHERE seeker_id IN ({marks})", ids)
             return True
@@ -166,16 +178,26 @@ class OutcomesProjection:
         if old is None or log_last_day > old:
             self._set_state(tx, "horizon_day", log_last_day.isoformat())
 
+    def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
+        """Recompute these seekers when the runner settles, and publish again then."""
+        tx.execute("DELETE FROM outcomes_state WHERE key = 'published_at'")
+        tx.executemany(
+            "INSERT INTO outcomes_work_pending (seeker_id) VALUES (?) "
+            "ON CONFLICT (seeker_id) DO NOTHING",
+            [(sid,) for sid in seeker_ids],
+        )
+
     def recompute(
         self, tx: Tx, seeker_ids: Sequence[str], horizon: str, page: int = 500
     ) -> set[str]:
         """Recompute these seekers' contribution rows for months up to ``horizon``, replace
-        those that changed, and return the months whose contributions changed."""
+        those that changed, and return the months whose contributions changed. A quarantined
+        seeker's contributions are removed."""
         changed: set[str] = set()
         for i in range(0, len(seeker_ids), page):
             chunk = list(seeker_ids[i : i + page])
             marks = ",".join("?" * len(chunk))
-            old: dict[str, Counter[tuple[Any, ...]]] = defaultdict(Counter)
+            old: dict[str, Counter[Key]] = defaultdict(Counter)
             for r in tx.execute(
                 "SELECT seeker_id, month, municipality, item, value FROM "
                 f"outcomes_work_contributions WHERE seeker_id IN ({marks})",
@@ -183,31 +205,32 @@ class OutcomesProjection:
             ):
                 old[r[0]][(r[1], r[2], r[3], None if r[4] is None else float(r[4]))] += 1
             by_seeker = FACTS.load(tx, chunk)
-            replaced: list[str] = []
-            rows: list[tuple[Any, ...]] = []
-            for sid in chunk:
-                new: Counter[tuple[Any, ...]] = Counter(
+            known = QUARANTINE.for_seekers(tx, chunk)
+            kept_out = {s for s, es in known.items() if any(e.stage in KEPT_OUT for e in es)}
+            facts = {s: by_seeker.get(s, []) for s in chunk if s not in kept_out}
+
+            def compute(_: str, fs: Sequence[Fact]) -> Counter[Key]:
+                return Counter(
                     (c.month, c.municipality, c.item, None if c.value is None else float(c.value))
-                    for c in contributions(
-                        by_seeker.get(sid, []), horizon, self.settings, self.rulesets, self.calendar
-                    )
+                    for c in contributions(fs, horizon, self.settings, self.rulesets, self.calendar)
                 )
-                if new == old.get(sid, Counter()):
-                    continue
-                replaced.append(sid)
+
+            results, failures = evaluate_each(NAME, facts, compute)
+            replaced = {s: new for s, new in results.items() if new != old.get(s, Counter())}
+            failures += write_each(tx, NAME, replaced, _write_contributions, facts, compute)
+            failed = {f.seeker_id for f in failures}
+            QUARANTINE.settle(tx, known, [s for s in results if s not in failed], failures)
+            left_out = [s for s in [*kept_out, *failed] if old.get(s)]
+            if left_out:
+                gone = ",".join("?" * len(left_out))
+                tx.execute(
+                    f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({gone})",
+                    left_out,
+                )
+            for sid in left_out:
+                changed |= {k[0] for k in old[sid]}
+            for sid, new in replaced.items():
                 changed |= {k[0] for k in (new - old[sid]) + (old[sid] - new)}
-                rows.extend((sid, *k) for k in new.elements())
-            if not replaced:
-                continue
-            marks = ",".join("?" * len(replaced))
-            tx.execute(
-                f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", replaced
-            )
-            tx.executemany(
-                "INSERT INTO outcomes_work_contributions (seeker_id, month, municipality, item, "
-                "value) VALUES (?,?,?,?,?)",
-                rows,
-            )
         return changed
 
     def publish(
@@ -222,6 +245,7 @@ class OutcomesProjection:
             params = sorted(months)
             where = f" WHERE month IN ({','.join('?' * len(params))})"
         self._set_state(tx, "published_at", str(position))
+        self._set_state(tx, "stale_seekers", str(QUARANTINE.counts(tx)[1]))
         if months is not None and not months:
             return
         grouped = [
@@ -271,6 +295,17 @@ class OutcomesProjection:
     def _set_state(self, tx: Tx, key: str, value: str) -> None:
         tx.execute("DELETE FROM outcomes_state WHERE key = ?", [key])
         tx.execute("INSERT INTO outcomes_state (key, value) VALUES (?, ?)", [key, value])
+
+
+def _write_contributions(tx: Tx, replaced: Mapping[str, Counter[Key]]) -> None:
+    ids = list(replaced)
+    marks = ",".join("?" * len(ids))
+    tx.execute(f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", ids)
+    tx.executemany(
+        "INSERT INTO outcomes_work_contributions (seeker_id, month, municipality, item, "
+        "value) VALUES (?,?,?,?,?)",
+        [(sid, *k) for sid, new in replaced.items() for k in new.elements()],
+    )
 
 
 class OutcomesView(DatedView):

@@ -32,6 +32,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "access_log": frozenset({"auditor", "admin"}),
     "statistics": frozenset({"reporter", "auditor", "admin"}),
     "audit": frozenset({"auditor", "admin"}),
+    "quarantine": frozenset({"auditor", "admin"}),
 }
 
 

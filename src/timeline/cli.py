@@ -14,6 +14,7 @@ from typing import IO, Any, TextIO
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from projections.obligations import Unevaluable
 from timeline import cli_input, stats_cli
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
@@ -331,12 +332,18 @@ def cmd_obligations(args: argparse.Namespace) -> int:
     app = _app(args)
     view = _view(app)
     on = args.on or app.clock().astimezone(HELSINKI).date()
+    stale = None
     if args.seeker_id:
         view.check_day(on)
         if not view.has_seeker(args.seeker_id):  # as over HTTP (404)
             msg = f"no obligations for seeker {args.seeker_id} (unknown seeker)"
             raise NotFound(msg)
-        items = view.for_seeker(args.seeker_id, on, as_of=args.as_of)
+        stale = view.stale(args.seeker_id)
+        try:
+            items = view.for_seeker(args.seeker_id, on, as_of=args.as_of)
+        except Unevaluable as exc:
+            print(f"timeline obligations: {exc}", file=sys.stderr)
+            return 1
         _log_cli_read(
             app,
             args.seeker_id,
@@ -354,6 +361,8 @@ def cmd_obligations(args: argparse.Namespace) -> int:
             coach=args.coach,
             limit=args.limit,
         )
+    if stale:  # the seeker is quarantined: these are the rows of their last clean evaluation
+        print(f"STALE (see `timeline quarantine`): {stale}", file=sys.stderr)
     if args.json or not args.seeker_id:
         for item in items:
             print(json.dumps(item, ensure_ascii=False))
@@ -361,6 +370,7 @@ def cmd_obligations(args: argparse.Namespace) -> int:
     print(
         f"seeker {args.seeker_id}: obligations as on {on.isoformat()}"
         + (f", as known at {args.as_of.isoformat()}" if args.as_of else "")
+        + (f"\nSTALE: {stale}" if stale else "")
     )
     header = f"{'kind':<27}  {'due':<10}  {'status':<12}  {'met':<10}  {'late':>4}  rule"
     print(header)
@@ -391,8 +401,44 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     ) as bar:
         n = view.rebuild(progress=bar.update, online=not args.offline)
     print(
-        json.dumps({"projection": args.projection, "events": n, "position": view.runner.position()})
+        json.dumps(
+            {
+                "projection": args.projection,
+                "events": n,
+                "position": view.runner.position(),
+                "quarantined": view.quarantine_counts()[0],
+            }
+        )
     )
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from projections.obligations import ObligationsView
+    from projections.outcomes import OutcomesView
+    from timeline.db import SideDatabase
+
+    app = _app(args)
+    db = SideDatabase(app)
+    views = {"obligations": ObligationsView(app, db), "outcomes": OutcomesView(app, db)}
+    for name in [args.projection] if args.projection else list(views):
+        view = views[name]
+        entries = view.quarantine(args.limit)
+        if args.json:
+            for e in entries:
+                print(json.dumps(e.to_dict(), ensure_ascii=False))
+            continue
+        count, seekers = view.quarantine_counts()
+        print(
+            f"{name}: {count} quarantined, {seekers} seeker(s) stale; position "
+            f"{view.position()} of {app.recorder.max_notification_id() or 0}"
+        )
+        for e in entries:
+            print(
+                f"  {e.position or '-':>9}  {e.seeker_id}  {e.stage:<8}  "
+                f"{e.event_id or '-':<36}  {e.recorded_at or '-':<25}  {e.error}"
+            )
+    db.close()
     return 0
 
 
@@ -653,6 +699,7 @@ def _operations_commands(add: AddCommand) -> None:
     p.add_argument("--offline", action="store_true", help="rebuild in place (see above)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rebuild)
+    _quarantine_command(add)
 
     p = add(
         "worker",
@@ -686,6 +733,30 @@ def _operations_commands(add: AddCommand) -> None:
         help="municipality codes, comma-separated (e.g. 398,016), or * for all",
     )
     p.set_defaults(func=cmd_token)
+
+
+def _quarantine_command(add: AddCommand) -> None:
+    p = add(
+        "quarantine",
+        "list the events the projections could not apply (quarantined)",
+        "A projection never halts on one event: an event it cannot read, or a seeker whose "
+        "evaluation or rows fail, is recorded in its quarantine and the seeker's rows are "
+        "marked stale, while the rest of the log is applied. This lists, per projection, "
+        "each entry: log position, seeker, stage (decode, apply, evaluate, write), event id, "
+        "the event's recorded time and the error. Fix the cause (retract or correct the "
+        "event, or upgrade the code), then `timeline rebuild PROJECTION`: entries that now "
+        "apply disappear, those that still fail are recorded again.",
+    )
+    p.add_argument("--projection", choices=["obligations", "outcomes"], help="only this one")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one entry a line")
+    p.add_argument(
+        "--limit",
+        type=cli_input.positive_int,
+        default=1000,
+        metavar="N",
+        help="at most N per projection",
+    )
+    p.set_defaults(func=cmd_quarantine)
 
 
 def build_parser() -> argparse.ArgumentParser:

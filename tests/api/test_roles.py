@@ -157,12 +157,15 @@ ENDPOINTS: dict[str, tuple[str, Call]] = {
         _get("/v1/stats/monthly", **{"from": "2025-01"}, to="2025-12"),
     ),
     "health": ("GET /health", _get("/health")),
+    "metrics": ("GET /metrics", _get("/metrics")),
+    "quarantine": ("GET /v1/quarantine", _get("/v1/quarantine")),
 }
 
 OK, DENIED, NO_TOKEN = 200, 403, 401
 APPENDS = [name for name, (route, _) in ENDPOINTS.items() if route == "POST /v1/events"]
 NOTHING = dict.fromkeys(ENDPOINTS, DENIED) | {
     "health": OK,
+    "metrics": OK,
     "transfer 398 to 837, read as 837": (DENIED, DENIED),
     "pull 837 to 398, read as 398 (escape 3)": (DENIED, DENIED),
 }
@@ -178,6 +181,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "anonymous": dict.fromkeys(ENDPOINTS, NO_TOKEN)
     | {
         "health": OK,
+        "metrics": OK,
         "transfer 398 to 837, read as 837": (NO_TOKEN, DENIED),
         "pull 837 to 398, read as 398 (escape 3)": (NO_TOKEN, DENIED),
     },

@@ -119,6 +119,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("digest", ["--day", "01.06.2025"], "'01.06.2025' is not a date"),
     ("digest", ["--export", "{unwritable}"], "a-file/sub: Not a directory"),
     ("rebuild", ["everything"], "argument projection: invalid choice"),
+    ("quarantine", ["--projection", "everything"], "argument --projection: invalid choice"),
+    ("quarantine", ["--limit", "0"], "argument --limit: '0' is not a whole number"),
     ("worker", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
     ("worker", ["--db", "sqlite:///{tmp}"], "is not a file"),
     ("serve", ["--port", "http"], "argument --port: invalid int value"),
@@ -192,6 +194,7 @@ RUNS = {
     "export": ["{seeker}", "--out", "{tmp}/x"],
     "digest": [],
     "rebuild": ["obligations"],
+    "quarantine": [],
     "demo": ["--seekers", "1", "--seed", "2"],
     "stats": ["--from", "2025-01", "--to", "2025-02"],
 }

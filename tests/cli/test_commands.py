@@ -52,6 +52,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "export",
         "digest",
         "stats",
+        "quarantine",
     }
     for name, sub in commands.items():
         assert sub.description, name

@@ -95,8 +95,9 @@ def test_caught_up_incrementally_equals_rebuilt(
     assert _tables(view) == incremental
 
 
-class Crash(Exception):
-    pass
+class Crash(ConnectionError):
+    """The worker dies mid-batch (its connection gone): not a poisonous event, so the batch is
+    rolled back, not quarantined."""
 
 
 class CrashingProjection(ObligationsProjection):

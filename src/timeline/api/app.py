@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from starlette.concurrency import run_in_threadpool
 
+from projections.obligations import Unevaluable
 from timeline.api.deps import (
     Access,
     Caller,
@@ -27,6 +28,7 @@ from timeline.api.deps import (
     refuse_for_scope,
     require_every_municipality,
 )
+from timeline.api.metrics import metrics_router
 from timeline.api.problems import BadRequest, handle, problem
 from timeline.api.stats import stats_router
 from timeline.application import Appended
@@ -165,6 +167,7 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
     _write_routes(api, services, append or services.app.append)
     _personal_routes(api, services)
     _audit_routes(api, services)
+    _quarantine_routes(api, services)
     api.include_router(stats_router(services.outcomes))
 
     @api.get("/health", summary="Liveness and the store's position")
@@ -301,12 +304,18 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
                 f"no obligations for seeker {seeker_id} (unknown seeker, or the "
                 "projection has not caught up yet)"
             )
+        try:
+            obligations = view.for_seeker(str(seeker_id), day, as_of=as_of)
+        except Unevaluable as exc:
+            raise BadRequest(str(exc), status=409, title="Stale obligations") from None
         return {
             "seeker_id": str(seeker_id),
             "on": day.isoformat(),
             "as_of": as_of.isoformat() if as_of else None,
             "position": view.runner.position(),
-            "obligations": view.for_seeker(str(seeker_id), day, as_of=as_of),
+            # why these rows are not current (the seeker is quarantined), else null
+            "stale": view.stale(str(seeker_id)),
+            "obligations": obligations,
         }
 
     @api.get("/v1/worklists", summary="What is open or overdue as on a day, for an office")
@@ -400,3 +409,45 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
             limit=limit,
         )
         return {"entries": [r.to_dict() for r in rows]}
+
+
+def _quarantine_routes(api: FastAPI, services: Services) -> None:
+    """What the projections could not apply, for auditors and admins; and ``/metrics``."""
+    views = {"obligations": services.obligations, "outcomes": services.outcomes}
+    api.include_router(metrics_router(services.app, views))
+
+    @api.get(
+        "/v1/quarantine",
+        summary="Events the projections could not apply (quarantined), per projection",
+    )
+    def quarantine(
+        access: Access,
+        projection: Annotated[Literal["obligations", "outcomes"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        """Each entry: the projection, seeker, log position and event id of the event blamed,
+        the stage that failed (decode, apply, evaluate, write), the error and the event's
+        recorded time. The seekers' rows are stale until the cause is fixed and the
+        projection rebuilt (`timeline rebuild`), or their next evaluation succeeds."""
+        caller, purpose = access
+        require(caller, "quarantine")
+        require_every_municipality(services, access, "quarantine", "the quarantine")
+        out: dict[str, Any] = {}
+        for name, view in views.items():
+            if projection in (None, name):
+                count, seekers = view.quarantine_counts()
+                out[name] = {
+                    "position": view.position(),
+                    "count": count,
+                    "stale_seekers": seekers,
+                    "entries": [e.to_dict() for e in view.quarantine(limit)],
+                }
+        services.access_log.record(
+            actor=caller.actor,
+            role=caller.role,
+            action="quarantine",
+            seeker_id=None,
+            purpose=purpose,
+            detail={"projection": projection, "rows": sum(len(p["entries"]) for p in out.values())},
+        )
+        return {"projections": out}

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Query, Request
 from timeline.auth import AuthError, Principal, require, require_purpose
 from timeline.bootstrap import Services
 from timeline.domain.errors import NotFound
+from timeline.vocabulary import Text
 
 
 def _services(request: Request) -> Services:
@@ -28,8 +29,10 @@ Caller = Annotated[Principal, Depends(_caller)]
 
 def _access(
     caller: Caller,
-    x_purpose: Annotated[str | None, Header(description="why this personal data is read")] = None,
-    purpose: Annotated[str | None, Query(max_length=500)] = None,
+    x_purpose: Annotated[
+        Text | None, Header(max_length=500, description="why this personal data is read")
+    ] = None,
+    purpose: Annotated[Text | None, Query(max_length=500)] = None,
 ) -> tuple[Principal, str]:
     return caller, require_purpose(caller, x_purpose or purpose)
 

@@ -1,4 +1,4 @@
-"""The public event vocabulary, version 1 (../shared/domain/EVENTS.md), as pydantic models.
+"""The public event vocabulary, version 1 (docs/events.md), as pydantic models.
 
 This is the edge: everything a backend sends is parsed here (unknown fields and types rejected,
 identity codes and business ids validated) and turned into a plain :class:`ParsedEvent` that the

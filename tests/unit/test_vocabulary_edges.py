@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from timeline.vocabulary import (
     DATA_MODELS,
     EARLIEST_DAY,
+    EVENT_TYPES,
     LATEST_DAY,
     MAX_REQUIREMENT_PERIOD,
     Actor,
@@ -186,3 +188,19 @@ def test_a_requirement_lasts_at_most_five_years() -> None:
 def test_the_one_instant_parser_says_why(text: str, words: str) -> None:
     with pytest.raises(ValueError, match=re.escape(words)):
         parse_instant(text)
+
+
+def test_the_vocabulary_document_names_every_type_field_and_range() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
+    for type_ in EVENT_TYPES:
+        assert f"| `{type_}` |" in doc, type_
+    for model in MODELS:
+        for name in model.model_fields:
+            assert f"`{name}`" in doc, f"{model.__name__}.{name}"
+    for bound in (
+        EARLIEST_DAY.isoformat(),
+        LATEST_DAY.isoformat(),
+        f"{MAX_REQUIREMENT_PERIOD.days:,}",
+    ):
+        assert bound in doc, bound
+    assert "../shared" not in doc

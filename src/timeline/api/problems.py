@@ -45,7 +45,6 @@ def invalid(
     title: str,
     errors: list[dict[str, str]],
     omitted: int = 0,
-    where: str = "",
 ) -> JSONResponse:
     """A refusal listing field errors: the first :data:`MAX_REPORTED_ERRORS`, and how many more
     there were (``errors_omitted``)."""
@@ -53,7 +52,7 @@ def invalid(
     errors = errors[:MAX_REPORTED_ERRORS]
     quoted = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors[:DETAIL_ERRORS])
     more = len(errors) - DETAIL_ERRORS + omitted
-    detail = where + quoted + (f" (and {more} more)" if more > 0 else "")
+    detail = quoted + (f" (and {more} more)" if more > 0 else "")
     extra: dict[str, Any] = {"errors": errors}
     if omitted:
         extra["errors_omitted"] = omitted
@@ -65,10 +64,8 @@ def to_problem(exc: Exception) -> JSONResponse:
     if isinstance(exc, (InvalidEvent, EventValidationError)):
         index = exc.index if isinstance(exc, InvalidEvent) else None
         omitted = exc.omitted if isinstance(exc, EventValidationError) else 0
-        where = f"event [{index}]: " if index is not None else ""
-        return invalid(
-            422, "invalid-event", "Invalid event", _errors(exc.errors, index), omitted, where
-        )
+        # each error's path names the event of a batch: [3].data.service_id
+        return invalid(422, "invalid-event", "Invalid event", _errors(exc.errors, index), omitted)
     if isinstance(exc, Conflict):
         return problem(
             409,

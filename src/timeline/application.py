@@ -314,22 +314,33 @@ class TimelineApp(Application[UUID]):
         return event, person_ref(event.personal_identity_code, self._person_key)
 
     def _check_times(self, events: Sequence[ParsedEvent], now: datetime) -> None:
+        """The upper end of the plausible range of occurred times (the vocabulary checks the
+        rest): at most the future tolerance after ``now``, for an event and for the
+        replacement a correction puts in place of another."""
         limit = now + timedelta(seconds=self.settings.future_tolerance_seconds)
         limit_day = limit.astimezone(HELSINKI).date()
         for i, e in enumerate(events):
-            if e.occurred_at is not None and datetime.fromisoformat(e.occurred_at) > limit:
-                raise InvalidEvent(
-                    [
-                        FieldError(
-                            "occurred_at", "is in the future beyond the allowed tolerance", "future"
-                        )
-                    ],
-                    index=i,
-                )
-            if e.occurred_at is None and date.fromisoformat(e.occurred_on) > limit_day:
-                raise InvalidEvent(
-                    [FieldError("occurred_on", "is in the future", "future")], index=i
-                )
+            times = [("", e.occurred_at, e.occurred_on)]
+            if e.type == "correction":
+                rep = e.data["replacement"]
+                times.append(("data.replacement.", rep.get("occurred_at"), rep["occurred_on"]))
+            for prefix, at, on in times:
+                if at is not None and datetime.fromisoformat(at) > limit:
+                    raise InvalidEvent(
+                        [
+                            FieldError(
+                                prefix + "occurred_at",
+                                "is in the future beyond the allowed tolerance",
+                                "future",
+                            )
+                        ],
+                        index=i,
+                    )
+                if at is None and date.fromisoformat(on) > limit_day:
+                    raise InvalidEvent(
+                        [FieldError(prefix + "occurred_on", "is in the future", "future")],
+                        index=i,
+                    )
 
     # -- reads ---------------------------------------------------------------------------------
 

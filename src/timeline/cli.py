@@ -52,11 +52,12 @@ def _app(args: argparse.Namespace, clock: Clock | None = None) -> TimelineApp:
 
 
 def _aware(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        msg = f"{value!r} has no UTC offset; write e.g. 2025-06-01T12:00:00+03:00"
-        raise argparse.ArgumentTypeError(msg)
-    return moment
+    from timeline.vocabulary import parse_instant  # the API's parser: the same words
+
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # -- import -------------------------------------------------------------------------------------

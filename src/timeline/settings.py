@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     future_tolerance_seconds: int = Field(default=300, ge=0)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="most bytes of an HTTP request body; more is refused (413) unread",
+    )
     postgres_pool_size: int = Field(default=5, ge=2)
     tokens: SecretStr | None = Field(
         default=None, description="JSON list of token entries (see timeline.auth)"

@@ -1,4 +1,4 @@
-"""The public event vocabulary, version 1 (../shared/domain/EVENTS.md), as pydantic models.
+"""The public event vocabulary, version 1 (docs/events.md), as pydantic models.
 
 This is the edge: everything a backend sends is parsed here (unknown fields and types rejected,
 identity codes and business ids validated) and turned into a plain :class:`ParsedEvent` that the
@@ -7,23 +7,27 @@ domain understands. API schemas never double as stored events.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AwareDatetime,
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from timeline.domain.errors import FieldError
 from timeline.domain.identity import (
@@ -71,8 +75,138 @@ EndReason = Literal[
     "other",
 ]
 
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
-Municipality = Annotated[str, Field(pattern=r"^[0-9]{3}$", examples=["398"])]
+# --- plausible ranges and the shared edge types (docs/events.md, "Ranges") -------------------
+
+#: The earliest day anything in a timeline may be dated: registers of job seekers older than
+#: the 1990s are not migrated, and every rule and statistic starts decades later.
+EARLIEST_DAY = date(1990, 1, 1)
+#: The latest day any date may name (a plan's review, a requirement's end, a planned meeting):
+#: far beyond any plan made now, and far from the limits of the calendar arithmetic
+#: (Python's year 9999) that the rules and statistics do on these dates. What has *happened*
+#: (``occurred_at``/``occurred_on``) is bounded tighter, by the future tolerance of the
+#: application (``TimelineApp._check_times``, ``TIMELINE_FUTURE_TOLERANCE_SECONDS``).
+LATEST_DAY = date(2099, 12, 31)
+#: The longest individual job-search requirement (``valid_from`` … ``valid_until``): the plan
+#: that sets it is reviewed in every job-search conversation, so five years is already far
+#: beyond any real decision; longer is a typo.
+MAX_REQUIREMENT_PERIOD = timedelta(days=5 * 365 + 1)
+#: Every integer the API takes fits a signed 64-bit database column.
+MAX_INT64 = 2**63 - 1
+
+_EXAMPLE_INSTANT = "2025-06-01T12:00:00+03:00"
+_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: C0 and C1 control characters (NUL included), DEL, and unpaired UTF-16 surrogates (which no
+#: store can hold as text); free text may keep tab and line breaks.
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _refuse(pattern: re.Pattern[str], value: str, allowed: str) -> str:
+    found = pattern.search(value)
+    if found is not None:
+        code = ord(found.group())
+        what = "an unpaired surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+        raise PydanticCustomError(
+            "control_character",
+            f"must not contain control characters{allowed}: found {what}, U+{code:04X}, "
+            f"at position {found.start()}",
+        )
+    return value
+
+
+def _plain_text(value: str) -> str:
+    return _refuse(_NOT_TEXT, value, "")
+
+
+def _free_text(value: str) -> str:
+    return _refuse(_NOT_FREE_TEXT, value, " other than tab and line breaks")
+
+
+def _out_of_range(shown: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "out_of_range",
+        f"{shown} is out of range: dates and times must lie between "
+        f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()} (Helsinki time)",
+    )
+
+
+def check_instant(moment: datetime, shown: str | None = None) -> datetime:
+    """``moment`` if it carries a UTC offset and its Helsinki day is in range."""
+    shown = repr(shown) if shown is not None else moment.isoformat()
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise PydanticCustomError(
+            "no_offset", f"{shown} has no UTC offset; write e.g. {_EXAMPLE_INSTANT}"
+        )
+    # the year first: converting year 1 or 9999 to Helsinki time would overflow
+    if not EARLIEST_DAY.year - 1 <= moment.year <= LATEST_DAY.year + 1:
+        raise _out_of_range(shown)
+    if not EARLIEST_DAY <= moment.astimezone(HELSINKI).date() <= LATEST_DAY:
+        raise _out_of_range(shown)
+    return moment
+
+
+def parse_instant(text: str) -> datetime:
+    """The one parser of instants, for HTTP and the CLI alike: ISO 8601 with a UTC offset
+    (``Z`` or ``±hh:mm``), within the plausible range. Raises ``ValueError`` with a message
+    meant for the user."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError(
+            "invalid_time",
+            f"{text!r} is not an ISO 8601 time with a UTC offset; write e.g. {_EXAMPLE_INSTANT}",
+        ) from None
+    return check_instant(moment, text)
+
+
+def _instant(value: object) -> datetime:
+    if isinstance(value, str):
+        return parse_instant(value)
+    if isinstance(value, datetime):
+        return check_instant(value)
+    raise PydanticCustomError(
+        "invalid_time", f"must be an ISO 8601 time with a UTC offset, e.g. {_EXAMPLE_INSTANT}"
+    )
+
+
+def parse_day(text: str) -> date:
+    """A calendar day written ``YYYY-MM-DD``, within the plausible range."""
+    if not _DAY_FORM.fullmatch(text):
+        raise PydanticCustomError("invalid_date", f"{text!r} is not a date; write YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_date", f"{text!r} is not a date: {exc}") from None
+    return check_day(day, text)
+
+
+def check_day(day: date, shown: str | None = None) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise _out_of_range(repr(shown) if shown is not None else day.isoformat())
+    return day
+
+
+def _day(value: object) -> date:
+    if isinstance(value, str):
+        return parse_day(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return check_day(value)
+    raise PydanticCustomError("invalid_date", "must be a date written YYYY-MM-DD")
+
+
+#: An instant: ISO 8601 text with a UTC offset (never assumed), in the plausible range.
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+#: A calendar day: ``YYYY-MM-DD`` text, in the plausible range.
+Day = Annotated[date, BeforeValidator(_day)]
+#: Text without control characters (a name, an id, a code, a short reason).
+Text = Annotated[str, AfterValidator(_plain_text)]
+#: Free text: as :data:`Text`, but tab and line breaks are allowed.
+FreeText = Annotated[str, AfterValidator(_free_text)]
+#: A non-negative integer that fits the store's 64-bit columns (JSON numbers only).
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT64)]
+
+NonEmpty = Annotated[Text, Field(min_length=1, max_length=200)]
+Municipality = Annotated[Text, Field(pattern=r"^[0-9]{3}$", examples=["398"])]
 
 
 class _Strict(BaseModel):
@@ -85,11 +219,11 @@ class _Strict(BaseModel):
 class JobSearchStartedData(_Strict):
     municipality: Municipality
     labour_market_status: LabourMarketStatus
-    personal_identity_code: str | None = Field(
+    personal_identity_code: Text | None = Field(
         default=None, description="validated, turned into person_ref, never stored"
     )
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    language: Annotated[str, Field(min_length=2, max_length=8)] | None = None
+    birth_year: StrictInt | None = Field(default=None, ge=1900, le=2100)
+    language: Annotated[Text, Field(min_length=2, max_length=8)] | None = None
     channel: NonEmpty | None = None
 
     @field_validator("personal_identity_code")
@@ -122,7 +256,7 @@ class ContactMadeData(_Strict):
 class MeetingScheduledData(_Strict):
     meeting_id: NonEmpty
     kind: MeetingKind
-    planned_at: AwareDatetime
+    planned_at: Instant
     channel: ContactChannel | None = None
 
 
@@ -146,31 +280,44 @@ class MeetingMissedData(_Strict):
 
 class EmploymentPlanAgreedData(_Strict):
     plan_kind: PlanKind
-    review_on: date | None = None
-    services_planned: list[NonEmpty] | None = None
+    review_on: Day | None = None
+    services_planned: list[NonEmpty] | None = Field(default=None, max_length=100)
 
 
 class JobSearchRequirementSetData(_Strict):
-    applications_per_period: int = Field(ge=0, le=4)
+    applications_per_period: StrictInt = Field(ge=0, le=4)
     period: Literal["month", "three_months"]
-    valid_from: date
-    valid_until: date | None = None
+    valid_from: Day
+    valid_until: Day | None = None
     grounds: NonEmpty | None = None
+
+    @field_validator("valid_until")
+    @classmethod
+    def _within_a_period(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("valid_from")
+        if value is None or start is None:
+            return value
+        if value < start:
+            raise ValueError("valid_until is before valid_from")
+        if value - start > MAX_REQUIREMENT_PERIOD:
+            raise ValueError(
+                f"the requirement would last {(value - start).days} days; at most "
+                f"{MAX_REQUIREMENT_PERIOD.days} (five years) from valid_from"
+            )
+        return value
 
     @model_validator(mode="after")
     def _grounds_when_reduced(self) -> JobSearchRequirementSetData:
         if self.period == "month" and self.applications_per_period < 4 and not self.grounds:
             raise ValueError("grounds are required when the requirement is below 4 a month")
-        if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
         return self
 
 
 class ApplicationReportedData(_Strict):
-    applied_on: date
+    applied_on: Day
     kind: ApplicationKind
     employer_name: NonEmpty | None = None
-    employer_business_id: str | None = None
+    employer_business_id: Text | None = None
     vacancy_ref: NonEmpty | None = None
     job_title: NonEmpty | None = None
 
@@ -203,8 +350,8 @@ class ServiceEndedData(_Strict):
 
 class DecisionRecordedData(_Strict):
     decision_type: NonEmpty
-    basis_event_ids: list[UUID] = Field(min_length=1)
-    text: Annotated[str, Field(max_length=10_000)] | None = None
+    basis_event_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    text: Annotated[FreeText, Field(max_length=10_000)] | None = None
 
 
 class JobSearchEndedData(_Strict):
@@ -252,8 +399,8 @@ class Replacement(_Strict):
     """What a correction puts in place of the corrected event: a full type + data + time."""
 
     type: Literal[tuple(DATA_MODELS)]  # type: ignore[valid-type]
-    occurred_at: AwareDatetime | None = None
-    occurred_on: date | None = None
+    occurred_at: Instant | None = None
+    occurred_on: Day | None = None
     data: dict[str, Any]
 
     @model_validator(mode="after")
@@ -289,11 +436,11 @@ class EnvelopeIn(_Strict):
     event_id: UUID
     seeker_id: UUID
     type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
-    occurred_at: AwareDatetime | None = None
-    occurred_on: date | None = None
+    occurred_at: Instant | None = None
+    occurred_on: Day | None = None
     actor: Actor
     source: NonEmpty | None = None
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: Count | None = None
     data: dict[str, Any]
 
     @model_validator(mode="after")
@@ -322,9 +469,19 @@ class ParsedEvent:
 
 
 class EventValidationError(ValueError):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.loc}: {e.msg}" for e in errors))
+    """Every bad field of an event or batch; ``omitted`` more were found but not kept (see
+    :data:`MAX_REPORTED_ERRORS`)."""
+
+    def __init__(self, errors: list[FieldError], omitted: int = 0) -> None:
+        more = f" (and {omitted} more)" if omitted else ""
+        super().__init__("; ".join(f"{e.loc}: {e.msg}" for e in errors) + more)
         self.errors = errors
+        self.omitted = omitted
+
+
+#: How many field errors a refusal reports; the rest are counted, not listed, so a body of
+#: thousands of bad fields cannot produce an answer many times its own size.
+MAX_REPORTED_ERRORS = 100
 
 
 def _loc(parts: tuple[int | str, ...], prefix: str = "") -> str:

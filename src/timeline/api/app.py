@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
+import pydantic_core
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from projections.obligations import Unevaluable
 from timeline.api.deps import (
@@ -28,27 +29,76 @@ from timeline.api.deps import (
     refuse_for_scope,
     require_every_municipality,
 )
+from timeline.api.limits import BodyLimit
 from timeline.api.metrics import metrics_router
-from timeline.api.problems import BadRequest, handle, problem
+from timeline.api.problems import BadRequest, handle, invalid
 from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
-from timeline.domain.errors import NotFound, OutOfScope, TimelineError
+from timeline.domain.errors import FieldError, NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
-from timeline.vocabulary import HELSINKI, EnvelopeIn, EventValidationError, ParsedEvent, parse_event
+from timeline.vocabulary import (
+    HELSINKI,
+    MAX_INT64,
+    MAX_REPORTED_ERRORS,
+    Day,
+    EnvelopeIn,
+    EventValidationError,
+    Instant,
+    ParsedEvent,
+    Text,
+    parse_event,
+)
 
-_ENVELOPE_SCHEMA = EnvelopeIn.model_json_schema(ref_template="#/components/schemas/{model}")
+#: The most bytes of a body on routes other than ``POST /v1/events`` (a look-up's body is a
+#: few dozen bytes): small enough that the framework's parsing on the event loop is brief.
+SMALL_BODY_BYTES = 16 * 1024
+#: Bodies up to this size are parsed on the event loop (a few events: cheaper than a thread
+#: hop); larger ones in a worker thread, so other requests (``/health``) are answered meanwhile.
+INLINE_BODY_BYTES = 16 * 1024
+
+
+def _json_content(request: Request) -> None:
+    """Refuse (415) a body that does not say it is JSON: ``application/json`` or
+    ``application/*+json``, in UTF-8."""
+    header = request.headers.get("content-type", "")
+    media, *params = (part.strip().lower() for part in header.split(";"))
+    kind, _, subtype = media.partition("/")
+    charsets = {p.partition("=")[2].strip('"') for p in params if p.startswith("charset=")}
+    json = kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+    if not json or not charsets <= {"utf-8", "utf8"}:
+        shown = repr(header) if header else "a body without a content-type"
+        raise BadRequest(
+            f"the body must be JSON in UTF-8 (content-type: application/json), not {shown}",
+            status=415,
+            title="Unsupported media type",
+        )
+
+
+#: for routes whose body the framework parses (a model parameter)
+JsonContent = Depends(_json_content)
 
 
 async def _raw_body(request: Request) -> bytes:
+    _json_content(request)
     return await request.body()
 
 
 #: The raw request body: validation is ours, so errors can name every bad event of a batch.
 RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+def _body_schema(max_batch: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON schema of ``POST /v1/events``'s body and the definitions it refers to (to be
+    registered as OpenAPI components)."""
+    batch = Annotated[list[EnvelopeIn], Field(min_length=1, max_length=max_batch)]
+    schema = TypeAdapter(EnvelopeIn | batch).json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    return schema, schema.pop("$defs", {})
 
 
 class AppendedPublic(BaseModel):
@@ -68,15 +118,26 @@ class AppendedPublic(BaseModel):
 
 class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    personal_identity_code: str = Field(min_length=1, max_length=20)
+    personal_identity_code: Text = Field(min_length=1, max_length=20)
 
 
 class LookupPublic(BaseModel):
     seeker_ids: list[UUID]
 
 
-def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any]:
-    """One envelope or an array of them; every invalid event is reported with its index."""
+def parse_body(body: bytes, *, max_batch: int, allow_test_codes: bool) -> list[ParsedEvent]:
+    """The events of a request body: JSON (as RFC 8259 has it: no NaN, nesting bounded), then
+    :func:`parse_batch`."""
+    try:
+        raw = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    return parse_batch(raw, max_batch=max_batch, allow_test_codes=allow_test_codes)
+
+
+def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[ParsedEvent]:
+    """One envelope or an array of them; every invalid event is reported with its index (the
+    first :data:`MAX_REPORTED_ERRORS` errors; the rest are counted)."""
     single = isinstance(raw, dict)
     items = [raw] if single else raw
     if not isinstance(items, list):
@@ -93,17 +154,21 @@ def parse_batch(raw: Any, *, max_batch: int, allow_test_codes: bool) -> list[Any
         )
     if not items:
         raise BadRequest("the batch is empty", status=422, title="Invalid body")
-    parsed, errors = [], []
+    parsed: list[ParsedEvent] = []
+    errors: list[FieldError] = []
+    omitted = 0
     for i, item in enumerate(items):
         try:
             parsed.append(parse_event(item, allow_test_identity_codes=allow_test_codes))
         except EventValidationError as exc:
-            for e in exc.errors:
+            room = max(MAX_REPORTED_ERRORS - len(errors), 0)
+            omitted += exc.omitted + max(len(exc.errors) - room, 0)
+            for e in exc.errors[:room]:
                 errors.append(
                     type(e)(loc=e.loc if single else f"[{i}].{e.loc}", msg=e.msg, kind=e.kind)
                 )
     if errors:
-        raise EventValidationError(errors)
+        raise EventValidationError(errors, omitted)
     return parsed
 
 
@@ -141,28 +206,27 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
         "are RFC 9457 problem documents naming the field and the reason.",
     )
     api.state.services = services
+    limit = services.settings.max_body_bytes
+    api.add_middleware(
+        BodyLimit, default=min(SMALL_BODY_BYTES, limit), limits={"/v1/events": limit}
+    )
     api.add_exception_handler(TimelineError, handle)
     api.add_exception_handler(EventValidationError, handle)
     api.add_exception_handler(InvalidIdentifier, handle)
     api.add_exception_handler(AuthError, handle)
+    api.add_exception_handler(HTTPException, handle)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
                 "loc": ".".join(str(p) for p in e["loc"] if p != "body"),
-                "msg": e["msg"],
+                "msg": str(e["msg"]).removeprefix("Value error, "),
                 "type": e["type"],
             }
             for e in exc.errors()
         ]
-        return problem(
-            422,
-            "invalid-request",
-            "Invalid request",
-            "; ".join(f"{e['loc']}: {e['msg']}" for e in errors),
-            errors=errors,
-        )
+        return invalid(422, "invalid-request", "Invalid request", errors)
 
     _write_routes(api, services, append or services.app.append)
     _personal_routes(api, services)
@@ -177,8 +241,32 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
     return api
 
 
+def _openapi_components(api: FastAPI, schemas: dict[str, Any]) -> None:
+    """Serve ``schemas`` among the OpenAPI components (the envelope's definitions, which the
+    hand-declared request body of ``POST /v1/events`` refers to)."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            spec = generate()
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        assert api.openapi_schema is not None
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+#: answers every POST route may give besides its own
+_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"description": "body larger than TIMELINE_MAX_BODY_BYTES (or batch too large)"},
+    415: {"description": "body not labelled application/json"},
+}
+
+
 def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppend) -> None:
     settings = services.settings
+    body_schema, definitions = _body_schema(settings.max_batch)
+    _openapi_components(api, definitions)
     route = api.post(
         "/v1/events",
         response_model=list[AppendedPublic],
@@ -186,25 +274,12 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "anyOf": [
-                                _ENVELOPE_SCHEMA,
-                                {
-                                    "type": "array",
-                                    "items": _ENVELOPE_SCHEMA,
-                                    "maxItems": settings.max_batch,
-                                },
-                            ]
-                        }
-                    }
-                },
+                "content": {"application/json": {"schema": body_schema}},
             }
         },
         responses={
+            **_BODY_RESPONSES,
             409: {"description": "conflict"},
-            413: {"description": "batch too large"},
             422: {"description": "invalid event"},
         },
     )
@@ -212,20 +287,19 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
     def events_of(body: bytes, caller: Principal) -> list[ParsedEvent]:
         """The request's events, once the caller may append them all (else nothing is)."""
         require(caller, "append")
-        try:
-            raw = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
         # The caller's scope is judged inside the append's decision, against each seeker as
         # stored (whose seeker it is now); actor.organisation is a claim, recorded, not trusted.
-        return parse_batch(
-            raw, max_batch=settings.max_batch, allow_test_codes=settings.test_codes_allowed
+        return parse_body(
+            body, max_batch=settings.max_batch, allow_test_codes=settings.test_codes_allowed
         )
 
     if isinstance(write, AsyncAppend):  # the coroutine waits for the commit: no thread held
 
         async def append_async(body: RawBody, caller: Caller) -> list[dict[str, Any]]:
-            events = events_of(body, caller)
+            if len(body) > INLINE_BODY_BYTES:  # parsing and validation off the event loop
+                events = await run_in_threadpool(events_of, body, caller)
+            else:
+                events = events_of(body, caller)
             try:
                 done = await write.submit_async(events, scope=caller.scope)
             except OutOfScope as exc:
@@ -257,9 +331,9 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
     def history(
         seeker_id: UUID,
         access: Access,
-        after_version: Annotated[int, Query(ge=0)] = 0,
+        after_version: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        as_of: Annotated[datetime | None, Query(description="recorded time: as known then")] = None,
+        as_of: Annotated[Instant | None, Query(description="recorded time: as known then")] = None,
     ) -> dict[str, Any]:
         personal_read(
             services,
@@ -287,8 +361,8 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
     def seeker_obligations(
         seeker_id: UUID,
         access: Access,
-        on: Annotated[date | None, Query(description="the day; default: today")] = None,
-        as_of: Annotated[datetime | None, Query(description="only events recorded by then")] = None,
+        on: Annotated[Day | None, Query(description="the day; default: today")] = None,
+        as_of: Annotated[Instant | None, Query(description="only events recorded by then")] = None,
     ) -> dict[str, Any]:
         day = on or app.clock().astimezone(HELSINKI).date()
         view.check_day(day)  # a day no ruleset covers is refused (422) before any read
@@ -321,10 +395,10 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
     @api.get("/v1/worklists", summary="What is open or overdue as on a day, for an office")
     def worklist(
         caller: Caller,
-        on: Annotated[date | None, Query(description="the day; default: today")] = None,
+        on: Annotated[Day | None, Query(description="the day; default: today")] = None,
         status: Annotated[Status | None, Query()] = None,
         municipality: Annotated[str | None, Query(pattern=r"^[0-9]{3}$")] = None,
-        coach: Annotated[str | None, Query(max_length=200)] = None,
+        coach: Annotated[Text | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
         require(caller, "worklist")
@@ -365,6 +439,8 @@ def _personal_routes(api: FastAPI, services: Services) -> None:
         "/v1/seekers/lookup",
         response_model=LookupPublic,
         summary="Identity code → seeker ids, through the keyed hash",
+        dependencies=[JsonContent],
+        responses=_BODY_RESPONSES,
     )
     def lookup(body: LookupRequest, access: LookupAccess) -> dict[str, Any]:
         # Only seekers in the caller's scope now; one found elsewhere is answered as unknown.
@@ -378,7 +454,7 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
     @api.get("/v1/feed", summary="The global order of events, for downstream consumers")
     def feed(
         access: FeedAccess,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         require_every_municipality(services, access, "feed", "the feed")
@@ -390,9 +466,9 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
     def access_log(
         caller: Caller,
         seeker_id: UUID | None = None,
-        actor: Annotated[str | None, Query(max_length=200)] = None,
-        from_: Annotated[datetime | None, Query(alias="from")] = None,
-        to: datetime | None = None,
+        actor: Annotated[Text | None, Query(max_length=200)] = None,
+        from_: Annotated[Instant | None, Query(alias="from")] = None,
+        to: Annotated[Instant | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
         require(caller, "access_log")

@@ -15,7 +15,7 @@ from timeline.auth import AuthError, Principal, require, require_purpose
 from timeline.bootstrap import Services
 from timeline.domain.errors import NotFound, OutOfScope
 from timeline.domain.scope import municipality_now
-from timeline.vocabulary import ParsedEvent
+from timeline.vocabulary import ParsedEvent, Text
 
 
 def _services(request: Request) -> Services:
@@ -39,9 +39,9 @@ def _access_for(permission: str, what: str) -> Callable[..., tuple[Principal, st
     def access(
         caller: Caller,
         x_purpose: Annotated[
-            str | None, Header(description="why this personal data is read")
+            Text | None, Header(max_length=500, description="why this personal data is read")
         ] = None,
-        purpose: Annotated[str | None, Query(max_length=500)] = None,
+        purpose: Annotated[Text | None, Query(max_length=500)] = None,
     ) -> tuple[Principal, str]:
         require(caller, permission)
         return caller, require_purpose(caller, x_purpose or purpose, what)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from timeline.auth import AuthError
 from timeline.domain.errors import (
@@ -18,9 +20,12 @@ from timeline.domain.errors import (
     TimelineError,
 )
 from timeline.domain.identity import InvalidIdentifier
-from timeline.vocabulary import EventValidationError
+from timeline.vocabulary import MAX_REPORTED_ERRORS, EventValidationError
 
 PROBLEM_TYPES = "https://timeline.example/problems/"
+#: errors quoted in a problem's ``detail`` (all of the first MAX_REPORTED_ERRORS are in
+#: ``errors``)
+DETAIL_ERRORS = 10
 
 
 class BadRequest(TimelineError):
@@ -42,13 +47,33 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def invalid(
+    status: int,
+    slug: str,
+    title: str,
+    errors: list[dict[str, str]],
+    omitted: int = 0,
+) -> JSONResponse:
+    """A refusal listing field errors: the first :data:`MAX_REPORTED_ERRORS`, and how many more
+    there were (``errors_omitted``)."""
+    omitted += max(len(errors) - MAX_REPORTED_ERRORS, 0)
+    errors = errors[:MAX_REPORTED_ERRORS]
+    quoted = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors[:DETAIL_ERRORS])
+    more = len(errors) - DETAIL_ERRORS + omitted
+    detail = quoted + (f" (and {more} more)" if more > 0 else "")
+    extra: dict[str, Any] = {"errors": errors}
+    if omitted:
+        extra["errors_omitted"] = omitted
+    return problem(status, slug, title, detail, **extra)
+
+
 def to_problem(exc: Exception) -> JSONResponse:
     """The one table from refusal to answer."""
     if isinstance(exc, (InvalidEvent, EventValidationError)):
         index = exc.index if isinstance(exc, InvalidEvent) else None
-        errors = _errors(exc.errors, index)
-        where = f"event [{index}]: " if index is not None else ""
-        return problem(422, "invalid-event", "Invalid event", where + str(exc), errors=errors)
+        omitted = exc.omitted if isinstance(exc, EventValidationError) else 0
+        # each error's path names the event of a batch: [3].data.service_id
+        return invalid(422, "invalid-event", "Invalid event", _errors(exc.errors, index), omitted)
     if isinstance(exc, OutOfScope):
         where = f"event [{exc.index}]: " if exc.index is not None else ""
         return problem(
@@ -105,6 +130,15 @@ def to_problem(exc: Exception) -> JSONResponse:
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):
         return problem(exc.status, exc.title.lower().replace(" ", "-"), exc.title, exc.detail)
+    if isinstance(exc, HTTPException):
+        # the framework's own refusals (no such route, method not allowed, an unreadable body)
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            title = "Error"
+        response = problem(exc.status_code, title.lower().replace(" ", "-"), title, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
     return problem(500, "internal", "Internal error", "the service failed; nothing was written")
 
 

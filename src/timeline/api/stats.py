@@ -14,6 +14,7 @@ from projections.outcomes.months import parse_month
 from timeline.api.deps import Caller
 from timeline.api.problems import problem
 from timeline.auth import require
+from timeline.vocabulary import Text
 
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -34,10 +35,16 @@ def stats_router(view: OutcomesView) -> APIRouter:
     @router.get("/monthly", response_model=None)
     def monthly(
         caller: Caller,
-        from_: Annotated[str, Query(alias="from", description="first month, YYYY-MM")],
-        to: Annotated[str, Query(description="last month, YYYY-MM")],
-        area: Annotated[str | None, Query(description="municipality code or area id")] = None,
-        measure: Annotated[str | None, Query(description="one measure name")] = None,
+        from_: Annotated[
+            Text, Query(alias="from", max_length=7, description="first month, YYYY-MM")
+        ],
+        to: Annotated[Text, Query(max_length=7, description="last month, YYYY-MM")],
+        area: Annotated[
+            Text | None, Query(max_length=200, description="municipality code or area id")
+        ] = None,
+        measure: Annotated[
+            Text | None, Query(max_length=200, description="one measure name")
+        ] = None,
     ) -> dict[str, Any] | JSONResponse:
         """Rows of ``outcomes_monthly`` (see docs/statistics-tables.md): no personal data,
         small cells suppressed. For reporters, auditors and admins."""

@@ -402,31 +402,45 @@ DEMO_WINDOW = timedelta(minutes=60)
 def load_demo(
     app: TimelineApp, clock: FixedClock, events: Iterable[Any], *, quiet: bool = False
 ) -> int:
-    """Append demo events as backends would have sent them: the injected clock is moved to each
-    batch's simulated recording time, so backdated entries are recorded late. Events sent within
-    an hour of each other go in one batch, recorded at the batch's last time."""
-    count = 0
+    """Append demo events as backends would have sent them, recorded late where the demo says
+    so. Events sent within an hour of each other form one request (at most IMPORT_BATCH
+    events), recorded at its last time: each request is decided with the injected clock moved
+    there, as an append at that moment would be, and then every decided event is written in
+    chunks of IMPORT_CHUNK, as ``timeline import`` does (one transaction per chunk, not per
+    request)."""
+    requests: list[tuple[datetime, list[ParsedEvent]]] = []
     batch: list[ParsedEvent] = []
-    batch_at: datetime | None = None
-    first_at = datetime.min.replace(tzinfo=UTC)
-    with tqdm(unit="event", file=sys.stderr, disable=quiet, desc="loading demo") as bar:
-        for demo in events:
-            if batch and (demo.recorded_at - first_at > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
-                clock.set(batch_at)  # type: ignore[arg-type]
-                app.append(batch)
-                bar.update(len(batch))
-                count += len(batch)
-                batch = []
-            if not batch:
-                first_at = demo.recorded_at
-            batch_at = demo.recorded_at
-            batch.append(parse_event(demo.envelope, allow_test_identity_codes=True))
-        if batch:
-            clock.set(batch_at)  # type: ignore[arg-type]
-            app.append(batch)
-            bar.update(len(batch))
-            count += len(batch)
-    return count
+    batch_at = first_at = datetime.min.replace(tzinfo=UTC)
+    for demo in events:
+        if batch and (demo.recorded_at - first_at > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
+            requests.append((batch_at, batch))
+            batch = []
+        if not batch:
+            first_at = demo.recorded_at
+        batch_at = demo.recorded_at
+        batch.append(parse_event(demo.envelope, allow_test_identity_codes=True))
+    if batch:
+        requests.append((batch_at, batch))
+    if not requests:
+        return 0
+    everything = [e for _, request in requests for e in request]
+    clock.set(requests[0][0])
+    decisions = app.decisions(clock(), [e.event_id for e in everything])
+    decisions.load(list(dict.fromkeys(e.seeker_id for e in everything)))
+    for at, request in requests:
+        clock.set(at)
+        decisions.now = at
+        decisions.decide(app.prepare(request, at))
+    planned = decisions.planned
+    with tqdm(
+        total=len(everything), unit="event", file=sys.stderr, disable=quiet, desc="loading demo"
+    ) as bar:
+        bar.update(len(everything) - len(planned))  # already stored: nothing to write
+        for start in range(0, len(planned), IMPORT_CHUNK):
+            chunk = planned[start : start + IMPORT_CHUNK]
+            decisions.save(chunk)
+            bar.update(len(chunk))
+    return len(everything)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

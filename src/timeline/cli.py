@@ -324,18 +324,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_jobs(services: Services) -> Any:
-    from timeline.jobs import Jobs, NightlyAudit, PostgresFollower, build_scheduler
+def _start_jobs(services: Services, *, separate_process: bool = False) -> Any:
+    """The scheduled jobs beside ``services``, on connection pools of their own (and with
+    ``separate_process``, in a child process); the returned runtime's ``shutdown()`` stops
+    them."""
+    from timeline.jobs import start_jobs
 
-    jobs = Jobs(services.app, services.obligations, services.clock, services.outcomes)
-    following = services.db.dialect == "postgres"
-    if following:  # PostgreSQL: follow by LISTEN/NOTIFY, poll only as a safety net
-        PostgresFollower(jobs).start()
-    scheduler = build_scheduler(
-        jobs, nightly=NightlyAudit(jobs, services), catch_up_seconds=30.0 if following else 1.0
-    )
-    scheduler.start()
-    return scheduler
+    return start_jobs(services, separate_process=separate_process)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -495,7 +490,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "every request acts as an admin",
             file=sys.stderr,
         )
-    scheduler = _start_jobs(services)
+    # The jobs run in a process of their own: a catch-up's CPU never slows a request down.
+    scheduler = _start_jobs(services, separate_process=True)
     committer = GroupCommitter(services.app)  # concurrent requests share one transaction
     api = create_app(services, append=committer)
     gc.freeze()  # what start-up made is never collected: full collections stay short

@@ -78,6 +78,7 @@ class JobLock:
         self.db = db
         self.lease_seconds = lease_seconds
         self._local: dict[str, threading.Lock] = {}
+        self._waiting: dict[str, int] = {}  # threads of this process waiting for a job's lock
         self._guard = threading.Lock()  # the dict above, the lock connection, the held leases
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
@@ -95,15 +96,33 @@ class JobLock:
                 tx.execute(LEASES_TABLE)
 
     @contextmanager
-    def hold(self, job: str) -> Iterator[bool]:
-        """Yield True while this caller holds ``job``'s lock, False (at once) if another does."""
+    def hold(self, job: str, *, wait: bool = False, poll_seconds: float = 0.2) -> Iterator[bool]:
+        """Yield True while this caller holds ``job``'s lock; False at once if another does
+        (or, in this process, waits for it), or, with ``wait``, wait for it: first for this
+        process's holder — whose next attempt gives way to the waiter —, then polling for
+        another process's."""
         with self._guard:
             local = self._local.setdefault(job, threading.Lock())
-        if not local.acquire(blocking=False):
+            waiting = self._waiting.get(job, 0)
+            if wait:
+                self._waiting[job] = waiting + 1
+        if not wait and waiting:
+            yield False
+            return
+        try:
+            acquired = local.acquire(blocking=wait)
+        finally:
+            if wait:
+                with self._guard:
+                    self._waiting[job] -= 1
+        if not acquired:
             yield False
             return
         try:
             got = self._acquire(job)
+            while wait and not got:
+                time.sleep(poll_seconds)
+                got = self._acquire(job)
             try:
                 yield got
             finally:
@@ -280,17 +299,14 @@ class Jobs:
         return outcome
 
     @contextmanager
-    def catching_up(self, poll_seconds: float = 0.2) -> Iterator[None]:
+    def catching_up(self) -> Iterator[None]:
         """Hold the catch-up job's lock, waiting for it if another thread or process holds it:
         the jobs that write the obligations tables (catch-up, day change, month close) never
         run at once (two at once would both start a fresh projection, or evaluate the same
-        seekers from different snapshots)."""
-        while True:
-            with self.lock.hold("catch_up") as held:
-                if held:
-                    yield
-                    return
-            time.sleep(poll_seconds)
+        seekers from different snapshots). While one waits, this process's follower gives
+        way: a follower busy with a stream of events does not keep the day change waiting."""
+        with self.lock.hold("catch_up", wait=True):
+            yield
 
     def today(self) -> Any:
         return self.clock().astimezone(HELSINKI).date()

@@ -327,3 +327,38 @@ def _failures(view: ObligationsView) -> list[str]:
                 "SELECT job, detail FROM timeline_job_runs WHERE outcome = 'failed'"
             )
         ]
+
+
+def test_a_catch_up_busy_with_a_stream_of_events_gives_way_to_the_day_change(
+    app: TimelineApp, clock: FixedClock
+) -> None:
+    """The follower takes the catch-up lock again right after each catch-up; a day change
+    waiting for it must still get it (not only if it happens to poll in a gap)."""
+    view = ObligationsView(app)
+    jobs = Jobs(app, view, clock)
+    app.append([event("job_search_started", new_seeker(), on="2025-06-02")])
+    clock.advance(days=1)
+    stop = threading.Event()
+    rounds: list[bool] = []
+
+    def follower() -> None:
+        while not stop.is_set():
+            with jobs.lock.hold("catch_up") as held:
+                rounds.append(held)
+                if held:
+                    time.sleep(0.002)
+
+    busy = threading.Thread(target=follower)
+    busy.start()
+    while True not in rounds:
+        time.sleep(0.001)
+    outcome: list[str] = []
+    day_change = threading.Thread(target=lambda: outcome.append(jobs.day_change()))
+    day_change.start()
+    day_change.join(timeout=60)
+    stop.set()
+    busy.join(timeout=10)
+    assert outcome == ["ok"]
+    assert False in rounds  # the follower gave way
+    jobs.close()
+    view.close()

@@ -515,7 +515,9 @@ class JobsProcess:
     after a pause that doubles up to a minute."""
 
     def __init__(self, settings: Settings) -> None:
-        self.env = {**os.environ, **to_env(settings)}
+        # exactly the server's settings: none of this environment's TIMELINE_… but those
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
+        self.env.update(to_env(settings))
         self.proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()

@@ -94,7 +94,17 @@ def test_a_server_started_on_a_backlog_answers_its_first_personal_read_at_once(
         obligations, took = _get(f"{base}/v1/seekers/{seeker}/obligations")
         assert obligations in (200, 404)  # 404: "the projection has not caught up yet"
         assert took < FIRST_READ_SECONDS, took
-        assert _until(lambda: _get(f"{base}/ready")[0] == 200, 240), "never ready"
+        slowest = 0.0
+
+        def ready() -> bool:  # and meanwhile, while the jobs catch up, more personal reads
+            nonlocal slowest
+            if _get(f"{base}/ready")[0] == 200:
+                return True
+            slowest = max(slowest, _get(f"{base}/v1/seekers/{seeker}/events")[1])
+            return False
+
+        assert _until(ready, 240), "never ready"
+        assert slowest < FIRST_READ_SECONDS, slowest
         assert _get(f"{base}/v1/seekers/{seeker}/obligations")[0] == 200
     finally:
         server.terminate()

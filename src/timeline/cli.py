@@ -460,6 +460,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import gc
+    import signal
 
     import uvicorn
 
@@ -500,6 +501,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{settings.database_url})",
         file=sys.stderr,
     )
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler that
+    # was there before it: make that an orderly exit, so the jobs and pools below are closed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(api, host=args.host, port=args.port, log_level="info")
     finally:
@@ -507,6 +511,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         scheduler.shutdown()
         services.close()
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 # -- parser -------------------------------------------------------------------------------------

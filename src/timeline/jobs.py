@@ -597,9 +597,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.parent is not None and os.getppid() != args.parent:
             log.warning("the server (pid %s) is gone; the jobs stop", args.parent)
             break
-    runtime.shutdown()
+    if not stop_within(runtime, STOP_GRACE_SECONDS):
+        # A job still waiting (e.g. for a database that went away): what it did not commit is
+        # rolled back with its connection, and it runs again at the next start.
+        log.warning("jobs still running after %.0f s; stopping without them", STOP_GRACE_SECONDS)
+        os._exit(0)
     services.close()
     return 0
+
+
+#: How long the jobs' process waits for running jobs when it stops (the server sends SIGKILL
+#: after 30 s; an orphan has no one to do that).
+STOP_GRACE_SECONDS = 20.0
+
+
+def stop_within(runtime: JobsRuntime, seconds: float) -> bool:
+    """Shut ``runtime`` down, waiting at most ``seconds`` for its running jobs; whether it
+    finished."""
+    stopper = threading.Thread(target=runtime.shutdown, name="timeline-jobs-stop", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    return not stopper.is_alive()
 
 
 if __name__ == "__main__":

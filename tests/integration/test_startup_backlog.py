@@ -106,9 +106,12 @@ def test_a_server_started_on_a_backlog_answers_its_first_personal_read_at_once(
         assert _until(ready, 240), "never ready"
         assert slowest < FIRST_READ_SECONDS, slowest
         assert _get(f"{base}/v1/seekers/{seeker}/obligations")[0] == 200
+        jobs = _children(server.pid)
+        assert len(jobs) == 1  # the jobs' process
     finally:
         server.terminate()
         server.wait(timeout=90)
+    assert [pid for pid in jobs if _alive(pid)] == []  # stopped by the server, not orphaned
     text = (logs / "serve.log").read_text(errors="replace")
     assert [line for line in text.splitlines() if any(m in line for m in POOL_TIMEOUT)] == []
     assert [line for line in text.splitlines() if " failed in " in line] == []

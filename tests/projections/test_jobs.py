@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -362,3 +362,24 @@ def test_a_catch_up_busy_with_a_stream_of_events_gives_way_to_the_day_change(
     assert False in rounds  # the follower gave way
     jobs.close()
     view.close()
+
+
+def test_the_jobs_process_stops_within_its_grace_even_if_a_job_does_not() -> None:
+    """An orphaned jobs' process whose jobs waited for a dropped database never ended."""
+    from timeline.jobs import JobsRuntime, stop_within
+
+    release = threading.Event()
+
+    class Stuck:
+        def shutdown(self) -> None:  # waits for a job that waits for a connection
+            release.wait(60)
+
+    class Quick:
+        def shutdown(self) -> None:
+            pass
+
+    try:
+        assert stop_within(cast(JobsRuntime, Quick()), 5) is True
+        assert stop_within(cast(JobsRuntime, Stuck()), 0.2) is False
+    finally:
+        release.set()

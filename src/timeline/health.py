@@ -76,8 +76,10 @@ def _store_pool(services: Services) -> ConnectionPool[Any] | None:
 def _recorded_after(services: Services, position: int) -> datetime | None:
     """When the first event after ``position`` was recorded."""
     app = services.app
-    [notification] = app.recorder.select_notifications(position, 1, inclusive_of_start=False)
-    return cast(Timeline.Recorded, app.mapper.to_domain_event(notification)).timestamp
+    found = app.recorder.select_notifications(position, 1, inclusive_of_start=False)
+    if not found:
+        return None
+    return cast(Timeline.Recorded, app.mapper.to_domain_event(found[0])).timestamp
 
 
 def readiness(services: Services, watch: PoolWatch) -> Readiness:
@@ -113,13 +115,17 @@ def readiness(services: Services, watch: PoolWatch) -> Readiness:
     for name, view in views.items():
         try:
             position = view.position()
+            behind = max(log_position - position, 0)
+            recorded = (
+                _recorded_after(services, position)
+                if behind > settings.ready_max_lag_events
+                else None
+            )
         except Exception as exc:  # e.g. a pool timeout: the reason names it
-            reasons.append(f"projection {name}: its position cannot be read: {exc}")
+            reasons.append(f"projection {name}: its lag cannot be read: {exc}")
             continue
-        behind = max(log_position - position, 0)
         entry: dict[str, Any] = {"position": position, "behind": behind}
         if behind > settings.ready_max_lag_events:
-            recorded = _recorded_after(services, position)
             lag = (services.clock() - recorded).total_seconds() if recorded else 0.0
             entry["lag_seconds"] = round(lag, 1)
             if lag > settings.ready_max_lag_seconds:

@@ -663,7 +663,8 @@ class Decisions:
                 type=p.event.type,
                 occurred_at=p.event.occurred_at,
                 occurred_on=p.event.occurred_on,
-                recorded_at=self.now,
+                # the time its timeline recorded (and chained) it: ``now`` of the decide
+                recorded_at=p.domain_event.timestamp,
                 digest=p.digest,
                 hash=p.hash,
                 person_ref=p.person_ref,

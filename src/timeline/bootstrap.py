@@ -3,6 +3,7 @@ typed settings and a clock. Nothing is built at import time."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from projections.obligations import ObligationsView
@@ -12,7 +13,7 @@ from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
-from timeline.db import SideDatabase
+from timeline.db import PoolSpec, SideDatabase
 from timeline.settings import Settings
 
 
@@ -27,17 +28,43 @@ class Services:
     access_log: AccessLog
     tokens: TokenRegistry
     digests: Digests
+    for_jobs: bool = False
 
     def close(self) -> None:
         self.db.close()
         self.app.close()
 
 
-def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Services:
+#: How long a job waits for a connection of its pools before it fails. Jobs are not meant to
+#: wait at all (at most ``jobs_pool_size - 1`` scheduled jobs run at once, plus the follower,
+#: each holding one connection of each pool at a time); if one does, it waits its turn.
+JOBS_WAIT_SECONDS = 600
+
+
+def bootstrap(
+    settings: Settings | None = None, clock: Clock | None = None, *, for_jobs: bool = False
+) -> Services:
+    """Everything the edges need. On PostgreSQL each set of services has its own connection
+    pools: for requests (the default) the event store's pool of ``postgres_pool_size`` and a
+    pool of ``request_pool_size`` for the projections and the access log, where a caller
+    waits at most ``request_pool_timeout``; ``for_jobs``, pools of ``jobs_pool_size`` for the
+    scheduled jobs, which wait their turn, and no aggregate cache (jobs read the log, not
+    timelines). Requests therefore never wait behind jobs."""
     settings = settings or Settings()
     clock = clock or system_clock
-    app = TimelineApp(settings=settings, clock=clock)
-    db = SideDatabase(app)
+    if for_jobs:
+        env = {
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": str(settings.jobs_pool_size - 1),
+            "POSTGRES_CONNECT_TIMEOUT": str(JOBS_WAIT_SECONDS),  # the library's pool wait
+            "AGGREGATE_CACHE_MAXSIZE": "",  # none ("0" would be an unbounded cache)
+        }
+        pool = PoolSpec("jobs", settings.jobs_pool_size, JOBS_WAIT_SECONDS)
+    else:
+        env = {"POSTGRES_CONNECT_TIMEOUT": str(math.ceil(settings.request_pool_timeout))}
+        pool = PoolSpec("requests", settings.request_pool_size, settings.request_pool_timeout)
+    app = TimelineApp(env, settings=settings, clock=clock)
+    db = SideDatabase(app, pool=pool)
     access_log = AccessLog(db, clock)
     return Services(
         settings=settings,
@@ -53,4 +80,19 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> S
             settings.tokens_file,
             development=settings.environment == "development",
         ),
+        for_jobs=for_jobs,
     )
+
+
+def jobs_services(services: Services) -> Services:
+    """The services the scheduled jobs run on, beside ``services`` (see :func:`bootstrap`):
+    their own pools; for the in-memory store, ``services`` itself (its log lives in this
+    process only), or ``services`` already made for jobs."""
+    if services.for_jobs or is_in_memory(services):
+        return services
+    return bootstrap(services.settings, services.clock, for_jobs=True)
+
+
+def is_in_memory(services: Services) -> bool:
+    """Whether the store lives in this process only (``memory:``)."""
+    return services.app.env.get("PERSISTENCE_MODULE") == "timeline.store.memory:MemoryFactory"

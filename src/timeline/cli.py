@@ -443,18 +443,13 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_jobs(services: Services) -> Any:
-    from timeline.jobs import Jobs, NightlyAudit, PostgresFollower, build_scheduler
+def _start_jobs(services: Services, *, separate_process: bool = False) -> Any:
+    """The scheduled jobs beside ``services``, on connection pools of their own (and with
+    ``separate_process``, in a child process); the returned runtime's ``shutdown()`` stops
+    them."""
+    from timeline.jobs import start_jobs
 
-    jobs = Jobs(services.app, services.obligations, services.clock, services.outcomes)
-    following = services.db.dialect == "postgres"
-    if following:  # PostgreSQL: follow by LISTEN/NOTIFY, poll only as a safety net
-        PostgresFollower(jobs).start()
-    scheduler = build_scheduler(
-        jobs, nightly=NightlyAudit(jobs, services), catch_up_seconds=30.0 if following else 1.0
-    )
-    scheduler.start()
-    return scheduler
+    return start_jobs(services, separate_process=separate_process)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -521,31 +516,45 @@ DEMO_WINDOW = timedelta(minutes=60)
 def load_demo(
     app: TimelineApp, clock: FixedClock, events: Iterable[Any], *, quiet: bool = False
 ) -> int:
-    """Append demo events as backends would have sent them: the injected clock is moved to each
-    batch's simulated recording time, so backdated entries are recorded late. Events sent within
-    an hour of each other go in one batch, recorded at the batch's last time."""
-    count = 0
+    """Append demo events as backends would have sent them, recorded late where the demo says
+    so. Events sent within an hour of each other form one request (at most IMPORT_BATCH
+    events), recorded at its last time: each request is decided with the injected clock moved
+    there, as an append at that moment would be, and then every decided event is written in
+    chunks of IMPORT_CHUNK, as ``timeline import`` does (one transaction per chunk, not per
+    request)."""
+    requests: list[tuple[datetime, list[ParsedEvent]]] = []
     batch: list[ParsedEvent] = []
-    batch_at: datetime | None = None
-    first_at = datetime.min.replace(tzinfo=UTC)
-    with tqdm(unit="event", file=sys.stderr, disable=quiet, desc="loading demo") as bar:
-        for demo in events:
-            if batch and (demo.recorded_at - first_at > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
-                clock.set(batch_at)  # type: ignore[arg-type]
-                app.append(batch)
-                bar.update(len(batch))
-                count += len(batch)
-                batch = []
-            if not batch:
-                first_at = demo.recorded_at
-            batch_at = demo.recorded_at
-            batch.append(parse_event(demo.envelope, allow_test_identity_codes=True))
-        if batch:
-            clock.set(batch_at)  # type: ignore[arg-type]
-            app.append(batch)
-            bar.update(len(batch))
-            count += len(batch)
-    return count
+    batch_at = first_at = datetime.min.replace(tzinfo=UTC)
+    for demo in events:
+        if batch and (demo.recorded_at - first_at > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
+            requests.append((batch_at, batch))
+            batch = []
+        if not batch:
+            first_at = demo.recorded_at
+        batch_at = demo.recorded_at
+        batch.append(parse_event(demo.envelope, allow_test_identity_codes=True))
+    if batch:
+        requests.append((batch_at, batch))
+    if not requests:
+        return 0
+    everything = [e for _, request in requests for e in request]
+    clock.set(requests[0][0])
+    decisions = app.decisions(clock(), [e.event_id for e in everything])
+    decisions.load(list(dict.fromkeys(e.seeker_id for e in everything)))
+    for at, request in requests:
+        clock.set(at)
+        decisions.now = at
+        decisions.decide(app.prepare(request, at))
+    planned = decisions.planned
+    with tqdm(
+        total=len(everything), unit="event", file=sys.stderr, disable=quiet, desc="loading demo"
+    ) as bar:
+        bar.update(len(everything) - len(planned))  # already stored: nothing to write
+        for start in range(0, len(planned), IMPORT_CHUNK):
+            chunk = planned[start : start + IMPORT_CHUNK]
+            decisions.save(chunk)
+            bar.update(len(chunk))
+    return len(everything)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -576,6 +585,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import gc
+    import signal
 
     import uvicorn
 
@@ -606,7 +616,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "every request acts as an admin",
             file=sys.stderr,
         )
-    scheduler = _start_jobs(services)
+    # The jobs run in a process of their own: a catch-up's CPU never slows a request down.
+    scheduler = _start_jobs(services, separate_process=True)
     committer = GroupCommitter(services.app)  # concurrent requests share one transaction
     api = create_app(services, append=committer)
     gc.freeze()  # what start-up made is never collected: full collections stay short
@@ -615,6 +626,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{settings.database_url})",
         file=sys.stderr,
     )
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler that
+    # was there before it: make that an orderly exit, so the jobs and pools below are closed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(api, host=args.host, port=args.port, log_level="info")
     finally:
@@ -622,6 +636,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         scheduler.shutdown()
         services.close()
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 # -- parser -------------------------------------------------------------------------------------

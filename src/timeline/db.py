@@ -11,8 +11,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from timeline.application import TimelineApp
@@ -72,31 +74,64 @@ class Tx:
                 )
 
 
+@dataclass(frozen=True)
+class PoolSpec:
+    """A PostgreSQL connection pool of a :class:`SideDatabase`: its name (in /ready and in
+    errors), how many connections it may hold, and how long a caller waits for one before
+    ``psycopg_pool.PoolTimeout``."""
+
+    name: str
+    max_size: int
+    timeout: float
+
+
+def request_pool(app: TimelineApp) -> PoolSpec:
+    """The pool serving requests (projection reads, access-log writes), from the settings."""
+    settings = app.settings
+    return PoolSpec("requests", settings.request_pool_size, settings.request_pool_timeout)
+
+
 class SideDatabase:
     """A database beside the event store (see the module docstring)."""
 
     def __init__(
-        self, app: TimelineApp, *, schema: str | None = None, path: str | None = None
+        self,
+        app: TimelineApp,
+        *,
+        schema: str | None = None,
+        path: str | None = None,
+        pool: PoolSpec | None = None,
     ) -> None:
         """``schema`` (PostgreSQL) or ``path`` (SQLite) put the tables elsewhere than beside
-        the events: a shadow for an online rebuild (:meth:`shadow`)."""
+        the events: a shadow for an online rebuild (:meth:`shadow`). ``pool``: the PostgreSQL
+        connections it may hold (default: the request pool of the app's settings); each
+        instance has its own pool (on SQLite its own connection), so the requests' and the
+        jobs' never wait for each other."""
         env = app.env
         self.app = app
         self._lock = threading.RLock()
         module = str(env.get("PERSISTENCE_MODULE", ""))
         self.path: str | None = None
+        self.pool = pool or request_pool(app)
         if module == "eventsourcing.postgres":
             self.dialect: Dialect = "postgres"
             self.schema = schema or str(env.get("POSTGRES_SCHEMA") or "public")
-            conninfo = (
+            self._conninfo = (
                 f"host={env.get('POSTGRES_HOST')} port={env.get('POSTGRES_PORT')} "
                 f"dbname={env.get('POSTGRES_DBNAME')} user={env.get('POSTGRES_USER')}"
             )
             password = env.get("POSTGRES_PASSWORD")
             kwargs: dict[str, Any] = {"password": password} if password else {}
             kwargs["options"] = f"-c search_path={self.schema}"
+            self._kwargs = kwargs
             self._pool: Any = ConnectionPool(
-                conninfo, kwargs=kwargs, min_size=1, max_size=4, open=True
+                self._conninfo,
+                kwargs=kwargs,
+                min_size=1,
+                max_size=self.pool.max_size,
+                timeout=self.pool.timeout,
+                name=f"timeline-{self.pool.name}",
+                open=True,
             )
         else:
             self.dialect = "sqlite"
@@ -154,13 +189,25 @@ class SideDatabase:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A PostgreSQL connection of the pool, in autocommit mode (advisory locks)."""
+        """A PostgreSQL connection of the pool, in autocommit mode (DDL)."""
         with self._pool.connection() as conn:
             conn.autocommit = True
             try:
                 yield conn
             finally:
                 conn.autocommit = False
+
+    def dedicated_connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A new PostgreSQL connection outside the pool, in autocommit mode, for a session
+        that lasts: the follower's LISTEN, the jobs' advisory locks. The caller closes it."""
+        return psycopg.connect(self._conninfo, autocommit=True, **self._kwargs)
+
+    def pool_stats(self) -> dict[str, int] | None:
+        """The pool's counters (``psycopg_pool`` ``get_stats``: size, available, waiting,
+        timeouts as ``requests_errors``, …); None on SQLite."""
+        if self.dialect != "postgres":
+            return None
+        return dict(self._pool.get_stats())
 
     # -- online rebuilds ------------------------------------------------------------------------
 
@@ -179,12 +226,12 @@ class SideDatabase:
             with self.connection() as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 conn.execute(f'CREATE SCHEMA "{schema}"')
-            return SideDatabase(self.app, schema=schema)
+            return SideDatabase(self.app, schema=schema, pool=self.pool)
         path = f"{self.path}.rebuild-{name}"
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path + suffix)
-        return SideDatabase(self.app, path=path)
+        return SideDatabase(self.app, path=path, pool=self.pool)
 
     def replace_tables(self, shadow: SideDatabase, tables: Sequence[str], lock_sql: str) -> None:
         """In one transaction, after ``lock_sql`` (which locks what writers of these tables

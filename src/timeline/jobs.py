@@ -2,24 +2,35 @@
 statistics' catch-up and the nightly audit.
 
 Each job is a few lines that call the application or a view. One instance of each job runs
-across processes: on PostgreSQL a session advisory lock per job, on SQLite an exclusive file
-lock beside the database. Every run is logged (logger ``timeline.jobs``) and recorded in the
-``timeline_job_runs`` table with its outcome."""
+across processes (:class:`JobLock`): on PostgreSQL a session advisory lock per job, on SQLite a
+lease row in the database itself. Every run is logged (logger ``timeline.jobs``) and recorded
+in the ``timeline_job_runs`` table with its outcome.
+
+:func:`start_jobs` runs them beside a server on services of their own (their own connection
+pools, see :func:`timeline.bootstrap.jobs_services`): a request never waits for a connection a
+job holds, and a job that finds its pools busy waits its turn instead of failing."""
 
 from __future__ import annotations
 
-import fcntl
+import argparse
 import hashlib
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,8 +40,9 @@ from projections.outcomes import OutcomesView
 from projections.runtime import ViewDatabase
 from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
-from timeline.bootstrap import Services
+from timeline.bootstrap import Services, bootstrap, is_in_memory, jobs_services
 from timeline.clock import Clock
+from timeline.settings import Settings, to_env
 from timeline.vocabulary import HELSINKI
 
 log = logging.getLogger("timeline.jobs")
@@ -40,42 +52,197 @@ RUNS_TABLE = (
     "finished_at TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT)"
 )
 
+LEASES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS timeline_job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+    "expires_at REAL NOT NULL)"
+)
+#: SQLite's own clock, in seconds since the epoch: leases are timed by the database, the one
+#: clock every process that shares it agrees on.
+_SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
 
 class JobLock:
-    """At most one holder per job name across processes."""
+    """At most one holder per job name across processes (and threads).
 
-    def __init__(self, db: ViewDatabase, app: TimelineApp) -> None:
+    - PostgreSQL: a session advisory lock per job, taken on one connection of this lock's own,
+      outside every pool; the server releases it when that session ends, even if the process
+      was killed.
+    - SQLite: a lease row per job in ``timeline_job_leases`` (holder, expiry by the database's
+      clock), renewed every ``lease_seconds / 3`` while held and deleted when released. A
+      lease whose holder died is taken over at once when the holder ran on this host (its
+      process is gone); otherwise when it expires. No file is made beside the database.
+    - The in-memory store: within this process only (it has no other).
+    """
+
+    def __init__(self, db: ViewDatabase, app: TimelineApp, *, lease_seconds: float = 60.0) -> None:
         self.db = db
-        self.path = str(app.env.get("SQLITE_DBNAME") or "")
+        self.lease_seconds = lease_seconds
+        self._local: dict[str, threading.Lock] = {}
+        self._waiting: dict[str, int] = {}  # threads of this process waiting for a job's lock
+        self._guard = threading.Lock()  # the dict above, the lock connection, the held leases
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._held: set[str] = set()
+        self._renewer: threading.Thread | None = None
+        self._closed = threading.Event()
+        path = str(app.env.get("SQLITE_DBNAME") or "")
+        self.kind = (
+            "advisory"
+            if db.dialect == "postgres"
+            else ("process" if path in ("", ":memory:") else "lease")
+        )
+        if self.kind == "lease":
+            with db.transaction() as tx:
+                tx.execute(LEASES_TABLE)
 
     @contextmanager
-    def hold(self, job: str) -> Iterator[bool]:
-        if self.db.dialect == "postgres":
-            key = int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big", signed=True)
-            with self.db.connection() as conn:
-                got = conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]
-                try:
-                    yield bool(got)
-                finally:
-                    if got:
-                        conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+    def hold(self, job: str, *, wait: bool = False, poll_seconds: float = 0.2) -> Iterator[bool]:
+        """Yield True while this caller holds ``job``'s lock; False at once if another does
+        (or, in this process, waits for it), or, with ``wait``, wait for it: first for this
+        process's holder — whose next attempt gives way to the waiter —, then polling for
+        another process's."""
+        with self._guard:
+            local = self._local.setdefault(job, threading.Lock())
+            waiting = self._waiting.get(job, 0)
+            if wait:
+                self._waiting[job] = waiting + 1
+        if not wait and waiting:
+            yield False
             return
-        if not self.path or self.path == ":memory:":
-            yield True  # one process owns an in-memory store
-            return
-        fd = os.open(f"{self.path}.{job}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            acquired = local.acquire(blocking=wait)
         finally:
-            os.close(fd)
+            if wait:
+                with self._guard:
+                    self._waiting[job] -= 1
+        if not acquired:
+            yield False
+            return
+        try:
+            got = self._acquire(job)
+            while wait and not got:
+                time.sleep(poll_seconds)
+                got = self._acquire(job)
+            try:
+                yield got
+            finally:
+                if got:
+                    self._release(job)
+        finally:
+            local.release()
+
+    def close(self) -> None:
+        """Stop renewing; close the lock connection (its advisory locks go with it)."""
+        self._closed.set()
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- PostgreSQL: advisory locks --------------------------------------------------------
+
+    @staticmethod
+    def _key(job: str) -> int:
+        return int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big", signed=True)
+
+    def _advisory(self, sql: str, job: str, *, reconnect: bool) -> bool:
+        """Run ``sql`` on the lock connection (made on first use); if that session was lost,
+        ``reconnect`` once (its locks went with it)."""
+        with self._guard:
+            while True:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self.db.dedicated_connection()
+                try:
+                    row = self._conn.execute(sql, [self._key(job)]).fetchone()
+                    return bool(row and row[0])
+                except psycopg.OperationalError:
+                    log.warning("the job lock connection was lost", exc_info=True)
+                    self._conn.close()
+                    self._conn = None
+                    if not reconnect:
+                        raise
+                    reconnect = False
+
+    # -- SQLite: leases --------------------------------------------------------------------
+
+    def _lease(self, job: str) -> bool:
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                f"SELECT holder, expires_at > {_SQLITE_NOW} FROM timeline_job_leases WHERE job = ?",
+                [job],
+            )
+            if rows and rows[0][1] and rows[0][0] != self.holder and not _gone(rows[0][0]):
+                return False
+            tx.execute(
+                "INSERT INTO timeline_job_leases (job, holder, expires_at) "
+                f"VALUES (?, ?, {_SQLITE_NOW} + ?) ON CONFLICT (job) DO UPDATE SET "
+                "holder = excluded.holder, expires_at = excluded.expires_at",
+                [job, self.holder, self.lease_seconds],
+            )
+        with self._guard:
+            self._held.add(job)
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew, name="timeline-job-leases", daemon=True
+                )
+                self._renewer.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._closed.wait(self.lease_seconds / 3):
+            with self._guard:
+                held = sorted(self._held)
+            for job in held:
+                try:
+                    with self.db.transaction() as tx:
+                        tx.execute(
+                            f"UPDATE timeline_job_leases SET expires_at = {_SQLITE_NOW} + ? "
+                            "WHERE job = ? AND holder = ?",
+                            [self.lease_seconds, job, self.holder],
+                        )
+                except Exception:  # the next round tries again; the lease lasts until then
+                    log.warning("could not renew the lease of %s", job, exc_info=True)
+
+    def _unlease(self, job: str) -> None:
+        with self._guard:
+            self._held.discard(job)
+        with self.db.transaction() as tx:
+            tx.execute(
+                "DELETE FROM timeline_job_leases WHERE job = ? AND holder = ?", [job, self.holder]
+            )
+
+    # -- either ----------------------------------------------------------------------------
+
+    def _acquire(self, job: str) -> bool:
+        if self.kind == "advisory":
+            return self._advisory("SELECT pg_try_advisory_lock(%s)", job, reconnect=True)
+        if self.kind == "lease":
+            return self._lease(job)
+        return True
+
+    def _release(self, job: str) -> None:
+        try:
+            if self.kind == "advisory":
+                self._advisory("SELECT pg_advisory_unlock(%s)", job, reconnect=False)
+            elif self.kind == "lease":
+                self._unlease(job)
+        except Exception:  # the lock ends with its session, the lease when it expires
+            log.warning("could not release the lock of %s", job, exc_info=True)
+
+
+def _gone(holder: str) -> bool:
+    """Whether a lease holder (``host:pid:token``) was a process on this host that has ended."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class Jobs:
@@ -95,6 +262,9 @@ class Jobs:
         self.lock = JobLock(view.db, app)
         with view.db.transaction() as tx:
             tx.execute(RUNS_TABLE)
+
+    def close(self) -> None:
+        self.lock.close()
 
     def run(self, job: str, work: Callable[[], Any]) -> str:
         """Run ``work`` under the job's lock; record and log the outcome."""
@@ -128,6 +298,16 @@ class Jobs:
                 )
         return outcome
 
+    @contextmanager
+    def catching_up(self) -> Iterator[None]:
+        """Hold the catch-up job's lock, waiting for it if another thread or process holds it:
+        the jobs that write the obligations tables (catch-up, day change, month close) never
+        run at once (two at once would both start a fresh projection, or evaluate the same
+        seekers from different snapshots). While one waits, this process's follower gives
+        way: a follower busy with a stream of events does not keep the day change waiting."""
+        with self.lock.hold("catch_up", wait=True):
+            yield
+
     def today(self) -> Any:
         return self.clock().astimezone(HELSINKI).date()
 
@@ -151,6 +331,10 @@ class Jobs:
         """Re-evaluate every seeker for today (Europe/Helsinki) if not done yet."""
 
         def work() -> str:
+            with self.catching_up():
+                return evaluate()
+
+        def evaluate() -> str:
             self.view.catch_up()
             today = self.today()
             if self.view.evaluated_on() == today:
@@ -163,6 +347,10 @@ class Jobs:
         """On the 1st: review periods of the previous month close; shortfalls become visible."""
 
         def work() -> str:
+            with self.catching_up():
+                return close()
+
+        def close() -> str:
             self.view.catch_up()
             n = self.view.change_day(self.today())
             flags = self.view.worklist(self.today(), status="open", limit=100_000)
@@ -204,8 +392,10 @@ class NightlyAudit:
 
 class PostgresFollower:
     """Follows the PostgreSQL log by subscription: LISTEN on the channel the event store NOTIFYs
-    on every insert, and catch the projection up (in batches) on each notification. A dropped
-    connection is logged and re-established; the interval catch-up job stays as a safety net."""
+    on every insert, and catch the projection up (in batches) on each notification. The LISTEN
+    session is a connection of its own, outside every pool (it lasts as long as the follower).
+    A dropped connection is logged and re-established; the interval catch-up job stays as a
+    safety net."""
 
     def __init__(self, jobs: Jobs, *, idle_seconds: float = 30.0) -> None:
         self.jobs = jobs
@@ -224,7 +414,7 @@ class PostgresFollower:
         channel = str(getattr(self.jobs.app.recorder, "channel_name", "timeline_events"))
         while not self._stop.is_set():
             try:
-                with self.jobs.view.db.connection() as conn:
+                with self.jobs.view.db.dedicated_connection() as conn:
                     conn.execute(f'LISTEN "{channel}"')
                     self.jobs.catch_up()
                     idle = 0.0
@@ -245,12 +435,15 @@ def build_scheduler(
     catch_up_seconds: float = 1.0,
     statistics_seconds: float = 60.0,
     nightly: NightlyAudit | None = None,
+    workers: int = 3,
 ) -> BackgroundScheduler:
     """Catch-up every second, statistics every minute, day change just after midnight in
     Helsinki (and at start), month close on the 1st, the nightly audit at 02:00. Each job:
-    one instance at a time, missed runs coalesced."""
+    one instance at a time, missed runs coalesced. At most ``workers`` jobs run at once; the
+    others wait their turn in the executor's queue."""
     scheduler = BackgroundScheduler(
         timezone=HELSINKI,
+        executors={"default": ThreadPoolExecutor(max_workers=workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     scheduler.add_job(jobs.catch_up, IntervalTrigger(seconds=catch_up_seconds), id="catch_up")
@@ -275,3 +468,157 @@ def build_scheduler(
             nightly, CronTrigger(hour=2, minute=0, timezone=HELSINKI), id="nightly_audit"
         )
     return scheduler
+
+
+class JobsRuntime:
+    """The jobs running beside a server (or alone, ``timeline worker``): their services, the
+    follower (PostgreSQL) and the scheduler. :meth:`shutdown` stops them and closes their
+    connections."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = jobs_services(services)
+        self._own = self.services is not services
+        s = self.services
+        self.jobs = Jobs(s.app, s.obligations, s.clock, s.outcomes)
+        following = s.db.dialect == "postgres"
+        # Each job holds one connection of each jobs' pool at a time; the follower is one
+        # more thread: the scheduler runs the rest of the pool's worth at once.
+        workers = max(1, s.settings.jobs_pool_size - (1 if following else 0))
+        self.follower = PostgresFollower(self.jobs) if following else None
+        self.scheduler = build_scheduler(
+            self.jobs,
+            nightly=NightlyAudit(self.jobs, s),
+            catch_up_seconds=30.0 if following else 1.0,  # PostgreSQL: polling is a safety net
+            workers=workers,
+        )
+
+    def start(self) -> JobsRuntime:
+        if self.follower is not None:
+            self.follower.start()
+        self.scheduler.start()
+        return self
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown()
+        if self.follower is not None:
+            self.follower.stop()
+        self.jobs.close()
+        if self._own:
+            self.services.close()
+
+
+class JobsProcess:
+    """The jobs in a child process (``python -m timeline.jobs``) beside a server, with the
+    server's settings: their CPU work (a catch-up of a backlog, the statistics) runs in an
+    interpreter of its own, on another core, so it never slows a request down. The child stops
+    with the server (and stops by itself if the server is gone); if it dies, it is restarted
+    after a pause that doubles up to a minute."""
+
+    def __init__(self, settings: Settings) -> None:
+        # exactly the server's settings: none of this environment's TIMELINE_… but those
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
+        self.env.update(to_env(settings))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="timeline-jobs-supervisor", daemon=True
+        )
+
+    def start(self) -> JobsProcess:
+        self._spawn()
+        self._supervisor.start()
+        return self
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if not self._stopping.is_set():
+                self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+                    [sys.executable, "-m", "timeline.jobs", "--parent", str(os.getpid())],
+                    env=self.env,
+                )
+
+    def _supervise(self) -> None:
+        pause = 1.0
+        while not self._stopping.is_set():
+            proc = self.proc
+            assert proc is not None
+            started = time.monotonic()
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            if code == 0:
+                log.warning("the jobs process stopped; this server runs no jobs any more")
+                return
+            pause = 1.0 if time.monotonic() - started > 60 else pause
+            log.error("the jobs process exited with %s; restarting it in %.0f s", code, pause)
+            if self._stopping.wait(pause):
+                return
+            pause = min(pause * 2, 60.0)
+            self._spawn()
+
+    def shutdown(self) -> None:
+        """Stop the child (SIGTERM: it finishes the jobs running; SIGKILL after 30 s)."""
+        with self._lock:
+            self._stopping.set()
+            proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def start_jobs(services: Services, *, separate_process: bool = False) -> JobsRuntime | JobsProcess:
+    """Start the scheduled jobs (and, on PostgreSQL, the follower) beside ``services``: in
+    threads of this process on pools of their own, or (``separate_process``, unless the store
+    lives in this process only) in a child process."""
+    if separate_process and not is_in_memory(services):
+        return JobsProcess(services.settings).start()
+    return JobsRuntime(services).start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child process of :class:`JobsProcess`: the jobs on the settings of the environment,
+    until SIGTERM or until the parent process is gone."""
+    parser = argparse.ArgumentParser(prog="python -m timeline.jobs", description=main.__doc__)
+    parser.add_argument("--parent", type=int, metavar="PID", help="stop when PID is gone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("timeline").setLevel(logging.INFO)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    services = bootstrap(Settings(), for_jobs=True)
+    runtime = JobsRuntime(services).start()
+    while not stop.wait(1.0):
+        if args.parent is not None and os.getppid() != args.parent:
+            log.warning("the server (pid %s) is gone; the jobs stop", args.parent)
+            break
+    if not stop_within(runtime, STOP_GRACE_SECONDS):
+        # A job still waiting (e.g. for a database that went away): what it did not commit is
+        # rolled back with its connection, and it runs again at the next start.
+        log.warning("jobs still running after %.0f s; stopping without them", STOP_GRACE_SECONDS)
+        os._exit(0)
+    services.close()
+    return 0
+
+
+#: How long the jobs' process waits for running jobs when it stops (the server sends SIGKILL
+#: after 30 s; an orphan has no one to do that).
+STOP_GRACE_SECONDS = 20.0
+
+
+def stop_within(runtime: JobsRuntime, seconds: float) -> bool:
+    """Shut ``runtime`` down, waiting at most ``seconds`` for its running jobs; whether it
+    finished."""
+    stopper = threading.Thread(target=runtime.shutdown, name="timeline-jobs-stop", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    return not stopper.is_alive()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,7 +39,39 @@ class Settings(BaseSettings):
         ge=1024,
         description="most bytes of an HTTP request body; more is refused (413) unread",
     )
-    postgres_pool_size: int = Field(default=5, ge=2)
+    postgres_pool_size: int = Field(
+        default=5,
+        ge=2,
+        description="PostgreSQL: event-store connections a process keeps for requests "
+        "(appends, histories; grows to 3x under load)",
+    )
+    request_pool_size: int = Field(
+        default=8,
+        ge=1,
+        description="PostgreSQL: connections a process keeps for requests' projection reads "
+        "and access-log writes (never shared with the jobs)",
+    )
+    request_pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds a request waits for a connection before it is answered 503",
+    )
+    jobs_pool_size: int = Field(
+        default=4,
+        ge=2,
+        description="PostgreSQL: connections for the scheduled jobs (their own pool, and as "
+        "many for their reads of the log); jobs beyond it wait their turn",
+    )
+    ready_max_lag_events: int = Field(
+        default=1000,
+        ge=0,
+        description="/ready: a projection may be this many events behind the log ...",
+    )
+    ready_max_lag_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="... or behind by events recorded at most this many seconds ago",
+    )
     tokens: SecretStr | None = Field(
         default=None, description="JSON list of token entries (see timeline.auth)"
     )
@@ -131,8 +163,27 @@ def _token_count(variable: str, text: str) -> int:
     return len(entries)
 
 
+def to_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the environment that gives them back (``TIMELINE_…``), for a child
+    process (the jobs of ``timeline serve``); unset values are left out."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            value = json.dumps(value)
+        env[f"TIMELINE_{name.upper()}"] = str(value)
+    return env
+
+
 def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
-    """The ``eventsourcing`` environment for a database URL."""
+    """The ``eventsourcing`` environment for a database URL (on PostgreSQL a pool of
+    ``pool_size`` connections that grows to three times that under load)."""
     if url in ("memory:", "memory://", "memory"):
         return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
     parsed = urlparse(url)

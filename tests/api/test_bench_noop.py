@@ -25,12 +25,12 @@ def test_the_grouped_server_answers_the_noop_route_when_asked_and_writes_nothing
 ) -> None:
     body = envelope("job_search_started", new_seeker())
     with _grouped(url_for("sqlite"), "--bench-noop-route") as client:
-        before = client.get("/health").json()["position"]
+        before = client.get("/ready").json()["checks"]["log_position"]
         r = client.post("/bench/noop", json=body)
         assert r.status_code == 201
         assert r.json() == {"noop": True}
         assert r.headers["content-type"] == "application/json"
-        assert client.get("/health").json()["position"] == before
+        assert client.get("/ready").json()["checks"]["log_position"] == before
         assert "/bench/noop" not in client.get("/openapi.json").json()["paths"]
         # The real append of the same server still works beside it.
         assert client.post("/v1/events", json=body).status_code == 200

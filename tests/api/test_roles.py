@@ -158,6 +158,7 @@ ENDPOINTS: dict[str, tuple[str, Call]] = {
     ),
     "health": ("GET /health", _get("/health")),
     "metrics": ("GET /metrics", _get("/metrics")),
+    "ready": ("GET /ready", _get("/ready")),
     "quarantine": ("GET /v1/quarantine", _get("/v1/quarantine")),
 }
 
@@ -166,6 +167,7 @@ APPENDS = [name for name, (route, _) in ENDPOINTS.items() if route == "POST /v1/
 NOTHING = dict.fromkeys(ENDPOINTS, DENIED) | {
     "health": OK,
     "metrics": OK,
+    "ready": OK,
     "transfer 398 to 837, read as 837": (DENIED, DENIED),
     "pull 837 to 398, read as 398 (escape 3)": (DENIED, DENIED),
 }
@@ -182,6 +184,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     | {
         "health": OK,
         "metrics": OK,
+        "ready": OK,
         "transfer 398 to 837, read as 837": (NO_TOKEN, DENIED),
         "pull 837 to 398, read as 398 (escape 3)": (NO_TOKEN, DENIED),
     },

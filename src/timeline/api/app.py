@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 import pydantic_core
+from eventsourcing.persistence import OperationalError
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -31,7 +33,7 @@ from timeline.api.deps import (
 )
 from timeline.api.limits import BodyLimit
 from timeline.api.metrics import metrics_router
-from timeline.api.problems import BadRequest, handle, invalid
+from timeline.api.problems import BadRequest, handle, invalid, problem, to_problem
 from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
@@ -40,6 +42,7 @@ from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import FieldError, NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
+from timeline.health import PoolWatch, readiness
 from timeline.vocabulary import (
     HELSINKI,
     MAX_INT64,
@@ -234,10 +237,7 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
     _quarantine_routes(api, services)
     api.include_router(stats_router(services.outcomes))
 
-    @api.get("/health", summary="Liveness and the store's position")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "position": services.app.recorder.max_notification_id() or 0}
-
+    _health_routes(api, services)
     return api
 
 
@@ -261,6 +261,50 @@ _BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "body larger than TIMELINE_MAX_BODY_BYTES (or batch too large)"},
     415: {"description": "body not labelled application/json"},
 }
+
+
+def _health_routes(api: FastAPI, services: Services) -> None:
+    """Liveness (``/health``: the process answers, no database touched), readiness (``/ready``:
+    store, request pools, projections; see :mod:`timeline.health`), and a request that found
+    no free connection in time answered 503 at once instead of failing after a long wait."""
+    watch = api.state.pool_watch = PoolWatch()
+
+    @api.get("/health", summary="Liveness: the process answers (no database is touched)")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @api.get(
+        "/ready",
+        summary="Readiness: the store answers, request pools are healthy, projections caught up",
+        responses={503: {"description": "not ready: the problem document lists the reasons"}},
+    )
+    def ready() -> Any:
+        state = readiness(services, watch)
+        if not state.ready:
+            return problem(
+                503,
+                "not-ready",
+                "Not ready",
+                "; ".join(state.reasons),
+                reasons=state.reasons,
+                checks=state.checks,
+            )
+        return {"status": "ready", "checks": state.checks}
+
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, PoolTimeout) and not isinstance(exc.__cause__, PoolTimeout):
+            return to_problem(exc)
+        response = problem(
+            503,
+            "busy",
+            "Service busy",
+            "no database connection became free in time; retry shortly",
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    api.add_exception_handler(PoolTimeout, busy)
+    api.add_exception_handler(OperationalError, busy)
 
 
 def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppend) -> None:

@@ -2,26 +2,31 @@
 in one run (ADR 0009).
 
     .venv/bin/python ops/bench/prototypes/v2_store.py FILE.jsonl [--large FILE4x.jsonl]
-        [--workers 1,2] [--repeat 2] [--skip-v1]
+        [--factor 4] [--workers 1,2] [--repeat 2] [--migrate] [--skip-v1]
 
-In throwaway databases (dropped afterwards) on the server of ops/bench/common.py:
+For each file (the 1× demo and, with --large, the larger one), in throwaway databases on the
+server of ops/bench/common.py (dropped afterwards):
 
-1. today's form: ``timeline import`` (wall clock, peak RSS), ``timeline rebuild obligations`` +
-   ``outcomes``, bytes per event of every table and index; the issue's baselines on the same
-   store: a raw ``COPY`` of the file into ``(doc jsonb)`` with a unique index on
-   ``doc->>'event_id'``, and a bare named-cursor read of the events table with ``json.loads``;
+1. today's form: ``timeline import`` (wall clock, peak RSS); at 1× also ``timeline rebuild
+   obligations`` + ``outcomes`` and the bytes per event of every table and index; the issue's
+   baselines on the same store, run by ops/bench/scale.py as its scale figures run them: a raw
+   ``COPY`` of the file into ``(doc jsonb)`` with a unique index on ``doc->>'event_id'``, and a
+   bare named-cursor read of the events table with ``json.loads``; with --migrate, the v1 → v2
+   migration of that store and a full verify of the result;
 2. the v2 form: the import prototype (``import-v2``: streaming validation with compact state
    per seeker into a spool of binary COPY rows, then one transaction per chunk under the
-   table lock), bytes per event of every table and index, the rebuild prototype
-   (``rebuild-v2``: N processes, each one REPEATABLE READ range scan of its buckets in key
-   order, rows decoded straight into facts, obligations and outcome contributions evaluated
-   and written with COPY), a bare read of the v2 table, and the log read in position order
-   decoded into facts (what an incremental catch-up reads).
+   table lock), validating with ``parse_event`` and then with the msgspec fast path
+   (``--fast``); at 1× the bytes per event of every table and index; a bare read of the log
+   and the log read in position order decoded into facts (what an incremental catch-up
+   reads); the rebuild prototype (``rebuild-v2``: N processes, each one REPEATABLE READ range
+   scan of its buckets in key order, rows decoded straight into facts, obligations and outcome
+   contributions evaluated and written with COPY).
 
-Each timed step is a fresh child process started after a CHECKPOINT; ``--repeat`` runs repeat
-the timed steps and every rate is reported as the range seen. Needs msgspec, orjson,
-zstandard, cryptography, rfc8785 (the ``bench`` extra). Each subcommand also runs alone (see
-``--help`` of the subcommands)."""
+Each timed step is a fresh child process started after a CHECKPOINT (its wall clock includes
+its start-up, as the real commands' do); --repeat repeats the timed steps and every rate is
+reported as the range seen, every ratio as the ratio of the medians. Needs msgspec, orjson,
+zstandard, cryptography, rfc8785 and numpy (the ``bench`` extra). Each subcommand also runs
+alone (``v2_store.py SUBCOMMAND --help``)."""
 
 from __future__ import annotations
 
@@ -53,7 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import v2_codec as v2
 from common import admin, db_url, scratch_database
-from scale import Measured, baseline, checkpoint, run_measured
+from scale import baseline, checkpoint, run_measured
+from v2_validate import parse as fast_parse
 
 from projections.obligations.view import _item_row
 from projections.outcomes.seeker import contributions
@@ -207,6 +213,10 @@ def wrap(key: bytes, seeker: bytes) -> bytes:
 # -- the import prototype --------------------------------------------------------------------
 
 _BOUND_INPUTS = frozenset({"job_search_started", "job_search_ended", "correction", "retraction"})
+#: what check_event reads of a kept fact (the rest of its data is not kept)
+_KEPT_FIELDS = frozenset(
+    {"reason", "service_id", "corrects_event_id", "retracts_event_id", "replacement"}
+)
 _SPELL_OR_SERVICE = frozenset(
     {
         "job_search_started",
@@ -287,7 +297,7 @@ def _blocks(path: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
         yield block
 
 
-def import_v2(url: str, path: Path, *, chunk: int = CHUNK) -> ImportResult:  # noqa: PLR0912, PLR0915
+def import_v2(url: str, path: Path, *, chunk: int = CHUNK, fast: bool = False) -> ImportResult:  # noqa: PLR0912, PLR0915
     """Validate the whole file (nothing written but origins), then write it chunk by chunk."""
     now = datetime.now(UTC)
     recorded = now.isoformat(timespec="microseconds")
@@ -312,8 +322,11 @@ def import_v2(url: str, path: Path, *, chunk: int = CHUNK) -> ImportResult:  # n
             parsed: list[tuple[int, ParsedEvent]] = []
             for number, line in block:
                 try:
-                    raw = orjson.loads(line)
-                    parsed.append((number, parse_event(raw, allow_test_identity_codes=True)))
+                    if fast:  # msgspec, parse_event for what it does not vouch for
+                        parsed.append((number, fast_parse(line)))
+                    else:
+                        raw = orjson.loads(line)
+                        parsed.append((number, parse_event(raw, allow_test_identity_codes=True)))
                 except EventValidationError as exc:
                     problems += [f"line {number}: {e.loc}: {e.msg}" for e in exc.errors]
                 except orjson.JSONDecodeError as exc:
@@ -482,7 +495,7 @@ def _decide(  # noqa: PLR0912 - the rules, one branch each
                 occurred_on=day,
                 recorded_at=PG_EPOCH,
                 version=state.version + 1,
-                data=data,
+                data={k: v for k, v in data.items() if k in _KEPT_FIELDS},
             )
         )
     return state
@@ -547,28 +560,18 @@ def _add_origins(
         if (p.actor["id"], p.actor["role"], p.actor["organisation"], p.source) not in origins
     }
     for key in sorted(new, key=str):
-        conn.execute(
-            "INSERT INTO timeline_origins (id, actor_id, role, organisation, source) "
-            "SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s FROM timeline_origins "
-            "ON CONFLICT DO NOTHING",
-            list(key),
-        )
-        row = conn.execute(
-            "SELECT id FROM timeline_origins WHERE actor_id = %s AND role = %s AND "
-            "organisation = %s AND source IS NOT DISTINCT FROM %s",
-            list(key),
-        ).fetchone()
-        assert row is not None
-        origins[key] = int(row[0])
+        origins[key] = _add_origin(conn, key)
 
 
 def _duplicates(ids: bytearray) -> int:
     if not ids:
         return 0
-    a = np.frombuffer(bytes(ids), dtype=">u8").reshape(-1, 2)
-    order = np.lexsort((a[:, 1], a[:, 0]))
-    s = a[order]
-    return int(np.count_nonzero(np.all(s[1:] == s[:-1], axis=1)))
+    # sorted in place (16 bytes an event, no copy), then neighbours compared
+    a = np.frombuffer(ids, dtype=np.dtype([("hi", ">u8"), ("lo", ">u8")]))
+    a.sort(kind="stable")
+    found = int(np.count_nonzero(a[1:] == a[:-1]))
+    del a
+    return found
 
 
 def _write(
@@ -750,6 +753,138 @@ def read_log_facts(url: str) -> int:
     return n
 
 
+def migrate_v1(url_v1: str, url_v2: str, *, chunk: int = CHUNK) -> dict[str, float]:  # noqa: PLR0915
+    """The v1 → v2 migration's inner loop: today's events with their index rows in position
+    order, re-encoded into v2 rows that keep the position, version, recorded time, digest
+    (algorithm 1) and chain hash exactly, personal parts sealed with a new key per seeker,
+    written chunk by chunk (explicit positions; the sequence is set at the end). Resumable:
+    it starts after the highest position already in the v2 log."""
+    columns = sql.SQL(",").join(sql.Identifier(c) for c in ("notification_id", *LOG_COLUMNS))
+    keys: dict[str, SeekerState] = {}
+    origins: dict[tuple[str, str, str, str | None], int] = {}
+    read_s = encode_s = write_s = 0.0
+    n = 0
+    with psycopg.connect(url_v1) as src, psycopg.connect(url_v2, autocommit=True) as dst:
+        row = dst.execute("SELECT coalesce(max(notification_id), 0) FROM timeline_log").fetchone()
+        assert row is not None
+        after = int(row[0])
+        for r in dst.execute("SELECT seeker_id, wrapped FROM timeline_seeker_keys"):
+            w = bytes(r[1])
+            key = AESGCM(MASTER_KEY).decrypt(w[:12], w[12:], r[0].bytes)
+            keys[str(r[0])] = SeekerState(r[0].bytes, 0, b"", key, new=False)
+        for r in dst.execute(
+            "SELECT id, actor_id, role, organisation, source FROM timeline_origins"
+        ):
+            origins[(r[1], r[2], r[3], r[4])] = int(r[0])
+        with src.cursor(name="migrate") as cur:
+            cur.itersize = chunk
+            cur.execute(
+                "SELECT i.position, i.recorded_at, i.seeker_id, i.event_id, i.version, i.type, "
+                "i.occurred_on, i.digest, i.hash, i.person_ref, e.state "
+                "FROM timeline_event_index i JOIN timeline_events e "
+                "ON e.originator_id = i.seeker_id AND e.originator_version = i.version "
+                "WHERE i.position > %s ORDER BY i.position",
+                [after],
+                binary=True,
+            )
+            t = time.perf_counter()
+            while rows := cur.fetchmany(chunk):
+                t1 = time.perf_counter()
+                read_s += t1 - t
+                body: list[bytes] = []
+                new_keys: list[SeekerState] = []
+                persons: list[tuple[bytes, UUID]] = []
+                for pos, recorded, seeker, event, version, type_, day, dig, hsh, ref, state in rows:
+                    s = orjson.loads(state)
+                    seeker_text = str(seeker)
+                    content = event_content(
+                        str(event),
+                        seeker_text,
+                        type_,
+                        s["occurred_at"],
+                        s["occurred_on"],
+                        s["actor"],
+                        s["source"],
+                        s["data"],
+                    )
+                    k = keys.get(seeker_text)
+                    if k is None:
+                        k = keys[seeker_text] = SeekerState(
+                            seeker.bytes, 0, b"", os.urandom(32), new=True
+                        )
+                        new_keys.append(k)
+                    a = s["actor"]
+                    origin = (a["id"], a["role"], a["organisation"], s["source"])
+                    if origin not in origins:
+                        origins[origin] = _add_origin(dst, origin)
+                    parts = v2.encode(content, alg=v2.ALG_CANONICAL, interned=True)
+                    personal = parts.personal
+                    if personal is not None:
+                        personal = k.seal(personal[1:], event.bytes, version)
+                    if ref is not None:
+                        persons.append((bytes.fromhex(ref), seeker))
+                    body.append(
+                        struct.pack(">hiq", 13, 8, pos)
+                        + copy_row(
+                            (recorded - PG_EPOCH) // timedelta(microseconds=1),
+                            seeker.bytes,
+                            event.bytes,
+                            version,
+                            origins[origin],
+                            day.toordinal() - PG_EPOCH_DAY,
+                            v2.TYPE_CODES[type_],
+                            k.bucket,
+                            bytes.fromhex(dig),
+                            bytes.fromhex(hsh),
+                            parts.clear,
+                            personal,
+                        )[2:]  # (the field count is 13 here)
+                    )
+                    n += 1
+                t2 = time.perf_counter()
+                encode_s += t2 - t1
+                with dst.transaction(), dst.cursor() as out:
+                    out.execute("LOCK TABLE timeline_log IN EXCLUSIVE MODE")
+                    with out.copy(
+                        "COPY timeline_seeker_keys (seeker_id, key_version, wrapped) FROM STDIN"
+                    ) as copy:
+                        for k in new_keys:
+                            copy.write_row((UUID(bytes=k.seeker), 1, wrap(k.key, k.seeker)))
+                    out.executemany(
+                        "INSERT INTO timeline_persons VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        persons,
+                    )
+                    with out.copy(
+                        sql.SQL("COPY timeline_log ({}) FROM STDIN (FORMAT BINARY)").format(columns)
+                    ) as copy:
+                        copy.write(COPY_HEADER)
+                        copy.write(b"".join(body))
+                        copy.write(COPY_TRAILER)
+                    out.execute(
+                        "SELECT setval('timeline_log_position', "
+                        "(SELECT max(notification_id) FROM timeline_log))"
+                    )
+                t = time.perf_counter()
+                write_s += t - t2
+    return {"events": n, "read_s": read_s, "encode_s": encode_s, "write_s": write_s}
+
+
+def _add_origin(conn: psycopg.Connection[Any], key: tuple[str, str, str, str | None]) -> int:
+    conn.execute(
+        "INSERT INTO timeline_origins (id, actor_id, role, organisation, source) "
+        "SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s FROM timeline_origins "
+        "ON CONFLICT DO NOTHING",
+        list(key),
+    )
+    row = conn.execute(
+        "SELECT id FROM timeline_origins WHERE actor_id = %s AND role = %s AND "
+        "organisation = %s AND source IS NOT DISTINCT FROM %s",
+        list(key),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def verify_v2(url: str) -> dict[str, int]:
     """What ``timeline verify`` does over v2: per seeker in key order, unwrap its key, decrypt
     and decode every event back to its content, recompute the digest (JCS) and the chain, and
@@ -883,187 +1018,236 @@ def _range(values: Sequence[float], fmt: str = ",.0f") -> str:
     return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}}–{hi:{fmt}}"
 
 
-def _ratio_range(ours: Sequence[float], base: Sequence[float]) -> tuple[str, float]:
-    """The ratio as a range over the pairs of the same repetition; the middle for the table."""
-    ratios = [o / b for o, b in zip(ours, base, strict=True)]
-    return _range(ratios, ".2f"), sorted(ratios)[len(ratios) // 2]
+def _fresh(dbname: str, *statements: str) -> None:
+    with admin(dbname) as c:
+        c.execute("DROP SCHEMA public CASCADE")
+        c.execute("CREATE SCHEMA public")
+        for statement in statements:
+            c.execute(statement)
 
 
-def run(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - one figure after another
-    path: Path = args.file
-    events, line = _count(path)
-    fig = Figures()
-    print(f"{path}: {events:,} events, JSON line {line:,.1f} B; repeat {args.repeat}")
-    v1_rate: list[float] = []
-    copy_rate: list[float] = []
-    read_rate: list[float] = []
-    with scratch_database("i12v1") as v1db:
-        url1 = db_url(v1db)
-        if not args.skip_v1:
-            for i in range(args.repeat):
-                if i:
-                    with admin(v1db) as c:
-                        c.execute("DROP SCHEMA public CASCADE")
-                        c.execute("CREATE SCHEMA public")
-                checkpoint()
-                done = run_measured(_timeline("import", str(path), "--db", url1, "--quiet"))
-                v1_rate.append(events / done.seconds)
-                print(
-                    f"    v1 `timeline import`: {done.seconds:.1f} s, peak RSS "
-                    f"{done.peak_rss_mib:,.0f} MiB"
-                )
-            rebuild_s = []
-            for _ in range(args.repeat):
-                total = 0.0
-                for projection in ("obligations", "outcomes"):
-                    checkpoint()
-                    total += run_measured(
-                        _timeline("rebuild", projection, "--db", url1, "--quiet")
-                    ).seconds
-                rebuild_s.append(total)
-        for _ in range(args.repeat):
-            checkpoint()
-            copied, _ = baseline("copy", "--url", url1, "--file", str(path))
-            copy_rate.append(events / copied.seconds)
-            with admin(v1db) as c:
-                c.execute("DROP TABLE scale_baseline_copy")
-        if not args.skip_v1:
-            for _ in range(args.repeat):
-                checkpoint()
-                read, _ = baseline("read", "--url", url1, "--events-table", "timeline_events")
-                read_rate.append(events / read.seconds)
-            print("  today's store, bytes per event:")
-            v1_sizes = sizes(v1db, events)
-    if not args.skip_v1:
-        event_tables = sum(
-            s[1] for s in v1_sizes if s[0] in ("timeline_events", "timeline_event_index")
-        )
-        every = sum(s[1] for s in v1_sizes)
-        rebuild_rate = [events / s for s in rebuild_s]
-    print()
-    with scratch_database("i12v2") as v2db:
-        url2 = db_url(v2db)
-        v2_rate: list[float] = []
-        results: list[ImportResult] = []
-        rss: list[float] = []
+@dataclass
+class Size:
+    """The figures of one demo size."""
+
+    events: int
+    line: float
+    copy: list[float] = field(default_factory=list)  # raw COPY ev/s
+    read: list[float] = field(default_factory=list)  # bare cursor read of today's store ev/s
+    v1_import: list[float] = field(default_factory=list)
+    v1_rss: list[float] = field(default_factory=list)
+    v1_rebuild: list[float] = field(default_factory=list)
+    v2_import: list[float] = field(default_factory=list)
+    v2_rss: list[float] = field(default_factory=list)
+    v2_fast: list[float] = field(default_factory=list)
+    v2_fast_rss: list[float] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    rebuild: dict[int, list[float]] = field(default_factory=dict)
+    rebuild_detail: dict[int, list[str]] = field(default_factory=dict)
+    bare2: list[float] = field(default_factory=list)
+    facts2: list[float] = field(default_factory=list)
+    v1_sizes: list[tuple[str, float, float, float]] = field(default_factory=list)
+    v2_sizes: list[tuple[str, float, float, float]] = field(default_factory=list)
+    out_sizes: list[tuple[str, float, float, float]] = field(default_factory=list)
+
+
+def measure_v1(path: Path, size: Size, args: argparse.Namespace, *, rebuild: bool) -> None:
+    """Today's store: `timeline import`, the rebuilds, the two baselines, the sizes."""
+    with scratch_database("i12v1") as db:
+        url = db_url(db)
         for i in range(args.repeat):
-            with admin(v2db) as c:
-                if i:
-                    c.execute("DROP SCHEMA public CASCADE")
-                    c.execute("CREATE SCHEMA public")
-                for statement in DDL:
-                    c.execute(statement)
+            if i:
+                _fresh(db)
             checkpoint()
-            done = run_measured(_me("import-v2", url2, str(path)))
-            v2_rate.append(events / done.seconds)
-            rss.append(done.peak_rss_mib)
-            results.append(ImportResult(**json.loads(done.stdout.strip().splitlines()[-1])))
-            print(
-                f"    v2 import prototype: {done.seconds:.1f} s, peak RSS "
-                f"{done.peak_rss_mib:,.0f} MiB, {results[-1]}"
-            )
-        print("  v2 store, bytes per event:")
-        v2_sizes = sizes(v2db, events)
-        v2_log = sum(s[1] for s in v2_sizes if s[0] == LOG)
-        v2_every = sum(s[1] for s in v2_sizes)
-        bare2 = []
-        facts2 = []
+            done = run_measured(_timeline("import", str(path), "--db", url, "--quiet"))
+            size.v1_import.append(size.events / done.seconds)
+            size.v1_rss.append(done.peak_rss_mib)
+            print(f"    `timeline import`: {done.seconds:.1f} s, {done.peak_rss_mib:,.0f} MiB")
+        for i in range(args.repeat if rebuild else 0):
+            total = 0.0
+            for projection in ("obligations", "outcomes"):
+                checkpoint()
+                cmd = _timeline("rebuild", projection, "--db", url, "--quiet")
+                total += run_measured(cmd).seconds
+            size.v1_rebuild.append(size.events / total)
+            print(f"    `timeline rebuild obligations` + `outcomes`: {total:.1f} s")
+            if i == 0:
+                # sizes after one import and one rebuild of each (as the issue took them): a
+                # later online rebuild replaces the rows and leaves the old ones dead
+                print("  today's store, bytes per event:")
+                size.v1_sizes = sizes(db, size.events)
         for _ in range(args.repeat):
             checkpoint()
-            bare2.append(events / run_measured(_me("read-v2", url2, "--bare")).seconds)
+            copied, _ = baseline("copy", "--url", url, "--file", str(path))
+            size.copy.append(size.events / copied.seconds)
+            with admin(db) as c:
+                c.execute("DROP TABLE scale_baseline_copy")
             checkpoint()
-            facts2.append(events / run_measured(_me("read-v2", url2)).seconds)
-        rebuilds: dict[int, list[float]] = {}
-        detail: dict[int, list[dict[str, Any]]] = {}
+            read, _ = baseline("read", "--url", url, "--events-table", "timeline_events")
+            size.read.append(size.events / read.seconds)
+        if args.migrate and rebuild:
+            with scratch_database("i12mig") as mig:
+                _fresh(mig, *DDL)
+                checkpoint()
+                migrated = run_measured(_me("migrate-v1", url, db_url(mig)))
+                verified = run_measured(_me("verify-v2", db_url(mig)))
+                rate = size.events / migrated.seconds
+                print(
+                    f"    migrate-v1: {migrated.seconds:.1f} s ({rate:,.0f} ev/s) "
+                    f"{migrated.stdout.strip()}; verify-v2: {verified.seconds:.1f} s "
+                    f"({size.events / verified.seconds:,.0f} ev/s) {verified.stdout.strip()}"
+                )
+
+
+def measure_v2(path: Path, size: Size, args: argparse.Namespace, *, sized: bool) -> None:
+    """The v2 prototypes: import (pydantic, then the fast path), sizes, reads, rebuilds."""
+    with scratch_database("i12v2") as db:
+        url = db_url(db)
+        for _ in range(args.repeat):
+            for fast in (False, True):
+                _fresh(db, *DDL)
+                checkpoint()
+                done = run_measured(_me("import-v2", url, str(path), *(["--fast"] if fast else [])))
+                (size.v2_fast if fast else size.v2_import).append(size.events / done.seconds)
+                (size.v2_fast_rss if fast else size.v2_rss).append(done.peak_rss_mib)
+                r = ImportResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+                stages = (
+                    f"{'fast' if fast else 'pydantic'}: parse {r.parse_s:.1f} / decide "
+                    f"{r.decide_s:.1f} / digest+encode+seal {r.encode_s:.1f} / COPY "
+                    f"{r.write_s:.1f} s; state {r.state_bytes / r.seekers:,.0f} B a seeker"
+                )
+                size.stages.append(stages)
+                print(
+                    f"    import-v2 {done.seconds:.1f} s, {done.peak_rss_mib:,.0f} MiB ({stages})"
+                )
+        if sized:
+            print("  v2 store, bytes per event:")
+            size.v2_sizes = sizes(db, size.events)
+        for _ in range(args.repeat):
+            checkpoint()
+            size.bare2.append(size.events / run_measured(_me("read-v2", url, "--bare")).seconds)
+            checkpoint()
+            size.facts2.append(size.events / run_measured(_me("read-v2", url)).seconds)
         for workers in args.workers:
             for _ in range(args.repeat):
-                with admin(v2db) as c:
+                with admin(db) as c:
                     for statement in OUTPUT_DDL:
                         c.execute(statement)
                 checkpoint()
-                done = run_measured(_me("rebuild-v2", url2, "--workers", str(workers)))
-                rebuilds.setdefault(workers, []).append(events / done.seconds)
-                detail.setdefault(workers, []).append(json.loads(done.stdout.splitlines()[-1]))
-        print("  the rebuild prototype's outputs, bytes per event:")
-        out_sizes = sizes(v2db, events)
-        outputs = sum(s[1] for s in out_sizes if s[0].startswith("v2_"))
-        large: Measured | None = None
-        if args.large is not None:
-            with admin(v2db) as c:
-                c.execute("DROP SCHEMA public CASCADE")
-                c.execute("CREATE SCHEMA public")
-                for statement in DDL:
-                    c.execute(statement)
-            checkpoint()
-            large = run_measured(_me("import-v2", url2, str(args.large)))
-            large_events, _ = _count(args.large)
-            print(
-                f"    v2 import prototype, {large_events:,} events: {large.seconds:.1f} s, "
-                f"peak RSS {large.peak_rss_mib:,.0f} MiB, {large.stdout.strip()}"
-            )
-            checkpoint()
-            large_copy, _ = baseline("copy", "--url", url2, "--file", str(args.large))
+                done = run_measured(_me("rebuild-v2", url, "--workers", str(workers)))
+                size.rebuild.setdefault(workers, []).append(size.events / done.seconds)
+                parts = json.loads(done.stdout.splitlines()[-1])["partitions"]
+                size.rebuild_detail.setdefault(workers, []).append(
+                    " | ".join(
+                        f"read+decode {p['read_s']:.1f}, obligations {p['eval_obligations_s']:.1f}"
+                        f", outcomes {p['eval_outcomes_s']:.1f}, write {p['write_s']:.1f} s"
+                        for p in parts
+                    )
+                )
+                print(f"    rebuild-v2 --workers {workers}: {done.seconds:.1f} s")
+        if sized:
+            print("  the rebuild prototype's outputs, bytes per event:")
+            size.out_sizes = sizes(db, size.events)
 
-    print("\nfigures (ours; same-run baseline; ratio — rates are min–max over the repeats):")
-    copy_s = _range(copy_rate)
-    if not args.skip_v1:
-        ratio, mid = _ratio_range(v1_rate, copy_rate)
-        fig.add(
-            "import, today (`timeline import`) ev/s", _range(v1_rate), f"raw COPY {copy_s}", mid
-        )
-        print(f"      ratio range {ratio}")
-    ratio, mid = _ratio_range(v2_rate, copy_rate)
-    fig.add("import, v2 prototype ev/s", _range(v2_rate), f"raw COPY {copy_s}", mid)
-    print(f"      ratio range {ratio}")
-    best = max(results, key=lambda r: r.events / (r.parse_s + r.decide_s + r.encode_s + r.write_s))
-    fig.add(
-        "  of which pydantic parse_event / decide / digest+encode / COPY (s)",
-        f"{best.parse_s:.1f} / {best.decide_s:.1f} / {best.encode_s:.1f} / {best.write_s:.1f}",
-        "",
-        None,
-    )
-    if large is not None:
-        fig.add(
-            f"import, v2 prototype, {args.large.name} ev/s",
-            f"{large_events / large.seconds:,.0f}",
-            f"raw COPY {large_events / large_copy.seconds:,.0f}",
-            large_copy.seconds / large.seconds,
-        )
-        fig.add(
-            f"import v2 peak RSS, {args.large.name} / {path.name}",
-            f"{large.peak_rss_mib:,.0f} / {_range(rss)} MiB",
-            "",
-            large.peak_rss_mib / min(rss),
-        )
-    if not args.skip_v1:
-        ratio, mid = _ratio_range(rebuild_rate, read_rate)
-        fig.add(
-            "rebuild, today (obligations + outcomes) ev/s",
-            _range(rebuild_rate),
-            f"bare read v1 {_range(read_rate)}",
-            mid,
-        )
-        for workers, rates in rebuilds.items():
-            ratio, mid = _ratio_range(rates, read_rate)
+
+def run(args: argparse.Namespace) -> None:
+    """Every figure, at 1× and (with --large) at the larger size, then the table."""
+    sizes_: dict[str, Size] = {}
+    for label, path in (("1×", args.file), (f"{args.factor}×", args.large)):
+        if path is None:
+            continue
+        events, line = _count(path)
+        size = sizes_[label] = Size(events, line)
+        first = label == "1×"
+        print(f"\n== {label}: {path}, {events:,} events, JSON line {line:,.1f} B ==")
+        if not args.skip_v1:
+            measure_v1(path, size, args, rebuild=first)
+        measure_v2(path, size, args, sized=first)
+    report_figures(sizes_, args)
+
+
+def report_figures(sizes_: dict[str, Size], args: argparse.Namespace) -> None:
+    fig = Figures()
+    print("\nfigures (ours; same-run baseline; ratio of the medians — rates are min–max):")
+    for label, s in sizes_.items():
+        copy = f"raw COPY {_range(s.copy)}"
+        read = f"bare read {_range(s.read)}" if s.read else ""
+        if s.v1_import:
             fig.add(
-                f"rebuild, v2 prototype, {workers} worker(s) ev/s",
-                _range(rates),
-                f"bare read v1 {_range(read_rate)}",
-                mid,
+                f"{label} import, today ev/s",
+                _range(s.v1_import),
+                copy,
+                _median(s.v1_import) / _median(s.copy),
             )
-            print(f"      ratio range {ratio}; per worker: {detail[workers][0]}")
         fig.add(
-            "bare read of the v2 log ev/s",
-            _range(bare2),
-            f"bare read v1 {_range(read_rate)}",
-            _ratio_range(bare2, read_rate)[1],
+            f"{label} import, v2 prototype (pydantic) ev/s",
+            _range(s.v2_import),
+            copy,
+            _median(s.v2_import) / _median(s.copy),
         )
         fig.add(
-            "v2 log in position order → facts ev/s",
-            _range(facts2),
-            f"bare read v1 {_range(read_rate)}",
-            _ratio_range(facts2, read_rate)[1],
+            f"{label} import, v2 prototype (fast path) ev/s",
+            _range(s.v2_fast),
+            copy,
+            _median(s.v2_fast) / _median(s.copy),
         )
+        for stage in s.stages[-2:]:
+            print(f"      {stage}")
+        if s.v1_rebuild:
+            fig.add(
+                f"{label} rebuild, today (obligations + outcomes) ev/s",
+                _range(s.v1_rebuild),
+                read,
+                _median(s.v1_rebuild) / _median(s.read),
+            )
+        for workers, rates in s.rebuild.items():
+            fig.add(
+                f"{label} rebuild, v2 prototype, {workers} process(es) ev/s",
+                _range(rates),
+                read,
+                _median(rates) / _median(s.read) if s.read else None,
+            )
+            print(f"      {s.rebuild_detail[workers][-1]}")
+        fig.add(
+            f"{label} bare read of the v2 log ev/s",
+            _range(s.bare2),
+            read,
+            _median(s.bare2) / _median(s.read) if s.read else None,
+        )
+        fig.add(
+            f"{label} v2 log in position order → facts ev/s",
+            _range(s.facts2),
+            read,
+            _median(s.facts2) / _median(s.read) if s.read else None,
+        )
+    small = sizes_["1×"]
+    large = sizes_.get(f"{args.factor}×")
+    if large is not None:
+        if small.v1_rss and large.v1_rss:
+            fig.add(
+                f"import peak RSS today, {args.factor}× / 1×",
+                f"{_range(large.v1_rss)} / {_range(small.v1_rss)} MiB",
+                "",
+                min(large.v1_rss) / min(small.v1_rss),
+            )
+        fig.add(
+            f"import peak RSS v2 (pydantic), {args.factor}× / 1×",
+            f"{_range(large.v2_rss)} / {_range(small.v2_rss)} MiB",
+            "",
+            min(large.v2_rss) / min(small.v2_rss),
+        )
+        fig.add(
+            f"import peak RSS v2 (fast path), {args.factor}× / 1×",
+            f"{_range(large.v2_fast_rss)} / {_range(small.v2_fast_rss)} MiB",
+            "",
+            min(large.v2_fast_rss) / min(small.v2_fast_rss),
+        )
+    line = small.line
+    if small.v1_sizes:
+        event_tables = sum(
+            x[1] for x in small.v1_sizes if x[0] in ("timeline_events", "timeline_event_index")
+        )
+        every = sum(x[1] for x in small.v1_sizes)
         fig.add(
             "bytes/event, event tables, today",
             f"{event_tables:,.0f} B",
@@ -1076,8 +1260,11 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - one figur
             f"JSON line {line:,.0f} B",
             every / line,
         )
+    v2_log = sum(x[1] for x in small.v2_sizes if x[0] == LOG)
+    v2_every = sum(x[1] for x in small.v2_sizes)
+    outputs = sum(x[1] for x in small.out_sizes if x[0].startswith("v2_"))
     fig.add(
-        "bytes/event, v2 log (events + index in one)",
+        "bytes/event, v2 log (events and index in one)",
         f"{v2_log:,.0f} B",
         f"JSON line {line:,.0f} B",
         v2_log / line,
@@ -1089,26 +1276,31 @@ def run(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - one figur
         v2_every / line,
     )
     fig.add(
-        "bytes/event, rebuild outputs (items, contributions)",
+        "bytes/event, rebuild prototype outputs (items, contributions)",
         f"{outputs:,.0f} B",
         f"JSON line {line:,.0f} B",
         outputs / line,
     )
-    if not args.skip_v1:
-        # every table with v2: the v2 tables and today's projection tables but their fact copies
+    if small.v1_sizes:
+        # every table with v2: the v2 tables and today's projection tables but the fact copies
         kept = sum(
-            s[1]
-            for s in v1_sizes
-            if s[0] not in ("timeline_events", "timeline_event_index")
-            and not s[0].endswith("_facts")
+            x[1]
+            for x in small.v1_sizes
+            if x[0] not in ("timeline_events", "timeline_event_index")
+            and not x[0].endswith("_facts")
         )
         fig.add(
-            "bytes/event, every table with v2 (projections without fact copies)",
+            "bytes/event, every table with v2 (projections, no fact copies)",
             f"{v2_every + kept:,.0f} B",
             f"JSON line {line:,.0f} B",
             (v2_every + kept) / line,
         )
     print(json.dumps({"figures": fig.rows}))
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def main() -> None:
@@ -1122,9 +1314,12 @@ def main() -> None:
     r.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     r.add_argument("--repeat", type=int, default=2)
     r.add_argument("--skip-v1", action="store_true")
+    r.add_argument("--migrate", action="store_true", help="also time migrate-v1 + verify-v2")
+    r.add_argument("--factor", type=int, default=4, help="(the label of --large)")
     i = sub.add_parser("import-v2", help="the import prototype into a v2 store (DDL made)")
     i.add_argument("url")
     i.add_argument("file", type=Path)
+    i.add_argument("--fast", action="store_true", help="validate with the msgspec fast path")
     b = sub.add_parser("rebuild-v2", help="the rebuild prototype (output tables made)")
     b.add_argument("url")
     b.add_argument("--workers", type=int, default=1)
@@ -1132,11 +1327,14 @@ def main() -> None:
     rv = sub.add_parser("read-v2", help="the v2 log in position order into facts")
     rv.add_argument("url")
     rv.add_argument("--bare", action="store_true", help="rows only, nothing decoded")
+    mg = sub.add_parser("migrate-v1", help="today's store into a v2 store (DDL made), resumable")
+    mg.add_argument("url_v1")
+    mg.add_argument("url_v2")
     vv = sub.add_parser("verify-v2", help="decrypt, decode, recompute every digest and link")
     vv.add_argument("url")
     args = ap.parse_args()
     if args.command == "import-v2":
-        res = import_v2(args.url, args.file)
+        res = import_v2(args.url, args.file, fast=args.fast)
         print(json.dumps(res.__dict__))
     elif args.command == "rebuild-v2":
         print(json.dumps(_rebuild(args.url, args.workers, not args.no_rules)))
@@ -1144,6 +1342,8 @@ def main() -> None:
         print(
             json.dumps({"rows": bare_read_v2(args.url) if args.bare else read_log_facts(args.url)})
         )
+    elif args.command == "migrate-v1":
+        print(json.dumps(migrate_v1(args.url_v1, args.url_v2)))
     elif args.command == "verify-v2":
         print(json.dumps(verify_v2(args.url)))
     elif args.command == "run":
@@ -1195,6 +1395,7 @@ if __name__ == "__main__":
             "rebuild-v2",
             "read-v2",
             "verify-v2",
+            "migrate-v1",
             "-h",
             "--help",
         ):

@@ -150,10 +150,12 @@ class Cluster:
     echo: bool = False
     #: the postmaster's pid while it runs (from postmaster.pid)
     pid: int | None = None
+    #: the server's log (default: ``<name>.log`` beside the data directory)
+    log: Path | None = None
 
     @property
     def logfile(self) -> Path:
-        return self.datadir.parent / f"{self.name}.log"
+        return self.log or self.datadir.parent / f"{self.name}.log"
 
     def conninfo(self, dbname: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"

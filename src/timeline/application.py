@@ -118,7 +118,9 @@ class TimelineApp(Application[UUID]):
         full_env = store_env(self.settings.database_url, pool_size=self.settings.postgres_pool_size)
         # Cached timelines are fast-forwarded from the store on every load (so other writers'
         # events are seen) and deep-copied, so a refused command never corrupts the cache.
-        full_env["AGGREGATE_CACHE_MAXSIZE"] = str(self.settings.aggregate_cache_size)
+        # The library reads a size of 0 as unbounded: none is "".
+        size = self.settings.aggregate_cache_size
+        full_env["AGGREGATE_CACHE_MAXSIZE"] = str(size) if size > 0 else ""
         full_env.update(env or {})
         super().__init__(env=full_env)
         self.index = cast(EventIndex, self.recorder)

@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"restored and promoted in {done.seconds:.1f} s: {done.stopped}\n"
                 f"running on port {args.port} (log: {done.cluster.logfile}); "
-                f"stop it with: pg_ctl stop -D {args.pgdata}"
+                f"stop it with: pg_ctl stop -D {args.pgdata} (as the postgres user)"
             )
     except ClusterError as exc:
         print(f"backup {args.command}: {exc}", file=sys.stderr)

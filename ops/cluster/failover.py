@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -364,27 +365,42 @@ def failover_round(
     )
 
 
+RATE_SETUPS = ("no standby", "async standby", "sync remote_apply", "sync on")
+
+
 def append_rates(
-    clusters: Clusters, *, clients: int, seconds: float, seekers: int = 100
-) -> dict[str, float]:
-    """Acknowledged appends/s through the service: the primary alone, then with a standby
-    streaming asynchronously, synchronously with ``remote_apply``, and with ``on``."""
+    clusters: Clusters, *, clients: int, seconds: float, rounds: int = 3, seekers: int = 100
+) -> dict[str, list[float]]:
+    """Acknowledged appends/s through the service, in ``rounds`` rounds, each measuring in
+    turn the primary alone (the standby stopped), with the standby streaming asynchronously,
+    and synchronously with ``remote_apply`` and with ``on`` (interleaved, so that a machine
+    busy with something else for a while does not favour one setup)."""
     primary = clusters.primary("rates-primary")
+    standby = clusters.standby(primary, "rates-standby")
     primary.sql(f"CREATE DATABASE {DBNAME}")
     url = service_url(primary)
     ids = seed_seekers(url, seekers)
     port = free_port()
     server = start_server(url, port)
-    rates: dict[str, float] = {}
+    rates: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
     try:
-        rates["no standby"] = measure_rate(port, ids, clients=clients, seconds=seconds)
-        standby = clusters.standby(primary, "rates-standby")
-        rates["async standby"] = measure_rate(port, ids, clients=clients, seconds=seconds)
-        for commit in ("remote_apply", "on"):
-            primary.configure(synchronous(standby.name, commit))
-            primary.reload()
-            time.sleep(0.5)
-            rates[f"sync {commit}"] = measure_rate(port, ids, clients=clients, seconds=seconds)
+        measure_rate(port, ids, clients=clients, seconds=2)  # warm up the server
+        for _ in range(rounds):
+            for setup in RATE_SETUPS:
+                commit = setup.removeprefix("sync ") if setup.startswith("sync") else "on"
+                names = f"'FIRST 1 ({standby.name})'" if setup.startswith("sync") else "''"
+                primary.configure(
+                    {"synchronous_standby_names": names, "synchronous_commit": commit}
+                )
+                primary.reload()
+                if setup == "no standby":
+                    standby.stop()
+                elif standby.pid is None:
+                    standby.start()
+                    primary.wait_streaming(standby.name)
+                time.sleep(0.5)
+                rate = measure_rate(port, ids, clients=clients, seconds=seconds)
+                rates[setup].append(rate)
     finally:
         stop_server(server)
     return rates
@@ -397,11 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--seconds", type=float, default=5, help="per rate and failover phase")
     parser.add_argument("--rounds", type=int, default=1, help="failovers per mode")
+    parser.add_argument("--rate-rounds", type=int, default=3, help="rounds of rate measures")
     parser.add_argument(
         "--modes",
-        nargs="+",
+        nargs="*",
         default=["remote_apply", "on"],
-        help="synchronous_commit of the failovers (local: asynchronous, loses events)",
+        help="synchronous_commit of the failovers (local: asynchronous, loses events; "
+        "none: only the rates)",
     )
     parser.add_argument("--no-rates", action="store_true", help="only the failovers")
     parser.add_argument(
@@ -414,8 +432,14 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if not args.no_rates:
         with Clusters.temporary("timeline-failover-") as clusters:
-            rates = append_rates(clusters, clients=args.clients, seconds=args.seconds)
-        print(json.dumps({"appends_per_second": {k: round(v, 1) for k, v in rates.items()}}))
+            rates = append_rates(
+                clusters, clients=args.clients, seconds=args.seconds, rounds=args.rate_rounds
+            )
+        figures = {
+            setup: {"median": round(statistics.median(r), 1), "each": [round(x) for x in r]}
+            for setup, r in rates.items()
+        }
+        print(json.dumps({"clients": args.clients, "appends_per_second": figures}))
     for commit in args.modes:
         for i in range(args.rounds):
             with Clusters.temporary("timeline-failover-") as clusters:

@@ -185,6 +185,7 @@ class Cluster:
                 "--username=postgres",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
+                "--data-checksums",  # as in production; pg_rewind needs it (or wal_log_hints)
                 "--no-sync",  # a throwaway cluster; its WAL is still fsynced while it runs
             ],
             echo=self.echo,
@@ -263,6 +264,18 @@ class Cluster:
             echo=self.echo,
             timeout=timeout + 10,
         )
+
+    def wait_streaming(self, standby: str, timeout: float = 30) -> None:
+        """Until the standby named ``standby`` streams from this primary."""
+        deadline = time.monotonic() + timeout
+        while not self.sql(
+            "SELECT count(*) FROM pg_stat_replication WHERE application_name = %s "
+            "AND state = 'streaming'",
+            [standby],
+        ):
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{standby} is not streaming from {self.name} after {timeout} s")
+            time.sleep(0.05)
 
     def wal_sender_pid(self, standby: str) -> int | None:
         """The pid of the WAL sender streaming to ``standby`` (its application_name)."""
@@ -370,15 +383,7 @@ class Clusters:
         )
         cluster.configure({"port": str(cluster.port), "cluster_name": f"'{name}'", **settings})
         cluster.start()
-        deadline = time.monotonic() + 30
-        while not of.sql(
-            "SELECT count(*) FROM pg_stat_replication WHERE application_name = %s "
-            "AND state = 'streaming'",
-            [name],
-        ):
-            if time.monotonic() > deadline:
-                raise ClusterError(f"{name} is not streaming from {of.name} after 30 s")
-            time.sleep(0.05)
+        of.wait_streaming(name)
         return cluster
 
     def close(self) -> None:

@@ -48,6 +48,7 @@ class DrillOutcome:
     days_sealed: int
     appended_after_t: int
     base_backup_seconds: float
+    archived_wal_bytes: int  # what the restore could replay from
     restore_seconds: float
     restore_stopped: str
     events_restored: int
@@ -203,6 +204,7 @@ def pitr_drill(clusters: Clusters, *, seekers: int = 50, late_seekers: int = 5) 
         days_sealed=days,
         appended_after_t=len(after_ids),
         base_backup_seconds=backup_seconds,
+        archived_wal_bytes=sum(f.stat().st_size for f in archive.iterdir() if f.is_file()),
         restore_seconds=restored.seconds,
         restore_stopped=restored.stopped,
         events_restored=len(history),

@@ -368,13 +368,27 @@ def failover_round(
 RATE_SETUPS = ("no standby", "async standby", "sync remote_apply", "sync on")
 
 
+def commit_rate(primary: Cluster, seconds: float) -> float:
+    """One connection committing one-row inserts back to back: commits/s, i.e. the inverse of
+    a commit's latency (WAL flush, and with a synchronous standby its round trip) — the time
+    the event store's table lock is held at least, per transaction."""
+    with primary.connect(DBNAME) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS commit_probe (n int)")
+        count = 0
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            conn.execute("INSERT INTO commit_probe VALUES (1)")  # autocommit: one commit each
+            count += 1
+        return count / (time.monotonic() - start)
+
+
 def append_rates(
     clusters: Clusters, *, clients: int, seconds: float, rounds: int = 3, seekers: int = 100
 ) -> dict[str, list[float]]:
-    """Acknowledged appends/s through the service, in ``rounds`` rounds, each measuring in
-    turn the primary alone (the standby stopped), with the standby streaming asynchronously,
-    and synchronously with ``remote_apply`` and with ``on`` (interleaved, so that a machine
-    busy with something else for a while does not favour one setup)."""
+    """Acknowledged appends/s through the service and :func:`commit_rate`, in ``rounds``
+    rounds, each measuring in turn the primary alone (the standby stopped), with the standby
+    streaming asynchronously, and synchronously with ``remote_apply`` and with ``on``
+    (interleaved, so that a machine busy with something else for a while favours no setup)."""
     primary = clusters.primary("rates-primary")
     standby = clusters.standby(primary, "rates-standby")
     primary.sql(f"CREATE DATABASE {DBNAME}")
@@ -383,6 +397,7 @@ def append_rates(
     port = free_port()
     server = start_server(url, port)
     rates: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
+    commits: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
     try:
         measure_rate(port, ids, clients=clients, seconds=2)  # warm up the server
         for _ in range(rounds):
@@ -401,9 +416,13 @@ def append_rates(
                 time.sleep(0.5)
                 rate = measure_rate(port, ids, clients=clients, seconds=seconds)
                 rates[setup].append(rate)
+                commits[setup].append(commit_rate(primary, min(2.0, seconds)))
     finally:
         stop_server(server)
-    return rates
+    return {
+        **{f"appends/s through the service, {k}": v for k, v in rates.items()},
+        **{f"commits/s on one connection, {k}": v for k, v in commits.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -439,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             setup: {"median": round(statistics.median(r), 1), "each": [round(x) for x in r]}
             for setup, r in rates.items()
         }
-        print(json.dumps({"clients": args.clients, "appends_per_second": figures}))
+        print(json.dumps({"clients": args.clients, "rates": figures}))
     for commit in args.modes:
         for i in range(args.rounds):
             with Clusters.temporary("timeline-failover-") as clusters:

@@ -45,6 +45,7 @@ from common import start_server, stop_server  # noqa: E402
 from pgcluster import Cluster, Clusters, free_port, synchronous  # noqa: E402
 
 from timeline.application import TimelineApp  # noqa: E402
+from timeline.bootstrap import bootstrap  # noqa: E402
 from timeline.settings import Settings  # noqa: E402
 from timeline.vocabulary import parse_event  # noqa: E402
 
@@ -368,6 +369,33 @@ def failover_round(
 RATE_SETUPS = ("no standby", "async standby", "sync remote_apply", "sync on")
 
 
+def access_log_rate(url: str, seconds: float, threads: int = 8) -> float:
+    """Access-log entries/s recorded by ``threads`` threads at once (what personal reads
+    write): each entry is its own transaction under the log's table lock, so they queue."""
+    services = bootstrap(Settings(database_url=url, request_pool_size=threads))
+    stop = threading.Event()
+    counts = [0] * threads
+
+    def record(i: int) -> None:
+        while not stop.is_set():
+            services.access_log.record(
+                actor="drill", role="admin", action="history", seeker_id=None, purpose="drill"
+            )
+            counts[i] += 1
+
+    workers = [threading.Thread(target=record, args=(i,)) for i in range(threads)]
+    start = time.monotonic()
+    for worker in workers:
+        worker.start()
+    time.sleep(seconds)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - start
+    services.close()
+    return sum(counts) / elapsed
+
+
 def commit_rate(primary: Cluster, seconds: float) -> float:
     """One connection committing one-row inserts back to back: commits/s, i.e. the inverse of
     a commit's latency (WAL flush, and with a synchronous standby its round trip) — the time
@@ -385,7 +413,8 @@ def commit_rate(primary: Cluster, seconds: float) -> float:
 def append_rates(
     clusters: Clusters, *, clients: int, seconds: float, rounds: int = 3, seekers: int = 100
 ) -> dict[str, list[float]]:
-    """Acknowledged appends/s through the service and :func:`commit_rate`, in ``rounds``
+    """Acknowledged appends/s through the service, :func:`commit_rate` and
+    :func:`access_log_rate`, in ``rounds``
     rounds, each measuring in turn the primary alone (the standby stopped), with the standby
     streaming asynchronously, and synchronously with ``remote_apply`` and with ``on``
     (interleaved, so that a machine busy with something else for a while favours no setup)."""
@@ -398,6 +427,7 @@ def append_rates(
     server = start_server(url, port)
     rates: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
     commits: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
+    logged: dict[str, list[float]] = {setup: [] for setup in RATE_SETUPS}
     try:
         measure_rate(port, ids, clients=clients, seconds=2)  # warm up the server
         for _ in range(rounds):
@@ -417,11 +447,13 @@ def append_rates(
                 rate = measure_rate(port, ids, clients=clients, seconds=seconds)
                 rates[setup].append(rate)
                 commits[setup].append(commit_rate(primary, min(2.0, seconds)))
+                logged[setup].append(access_log_rate(url, min(2.0, seconds)))
     finally:
         stop_server(server)
     return {
         **{f"appends/s through the service, {k}": v for k, v in rates.items()},
         **{f"commits/s on one connection, {k}": v for k, v in commits.items()},
+        **{f"access-log entries/s, 8 threads, {k}": v for k, v in logged.items()},
     }
 
 

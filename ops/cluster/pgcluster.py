@@ -347,7 +347,7 @@ class Clusters:
         cluster.initdb()
         if settings:
             cluster.configure(settings)
-        cluster.start()
+        self._start(cluster, port is None)
         return cluster
 
     def standby(
@@ -382,9 +382,25 @@ class Clusters:
             echo=self.echo,
         )
         cluster.configure({"port": str(cluster.port), "cluster_name": f"'{name}'", **settings})
-        cluster.start()
+        self._start(cluster, port is None)
         of.wait_streaming(name)
         return cluster
+
+    @staticmethod
+    def _start(cluster: Cluster, any_port: bool, attempts: int = 3) -> None:
+        """Start; if the free port was taken meanwhile (by another test, another agent),
+        start again on another one."""
+        for attempt in range(attempts):
+            try:
+                cluster.start()
+                return
+            except ClusterError:
+                log = cluster.logfile
+                taken = log.exists() and "could not bind" in log.read_text(errors="replace")
+                if not (any_port and taken) or attempt == attempts - 1:
+                    raise
+            cluster.port = free_port()
+            cluster.configure({"port": str(cluster.port)})
 
     def close(self) -> None:
         for cluster in reversed(self.made):

@@ -20,13 +20,18 @@ from timeline.settings import Settings, libpq_params, store_env
 pytestmark = pytest.mark.postgres
 
 
+#: the service's connections carry it (a libpq parameter of the URL), so that only they are cut
+TAG = "timeline-lost-connection-test"
+
+
 def _cut_every_connection(url: str) -> int:
-    """Terminate every other session of the URL's database (what a failover does to them)."""
-    params = libpq_params(store_env(url))
+    """Terminate every session of the service (what a failover does to them)."""
+    params = {**libpq_params(store_env(url)), "application_name": "cutter"}
     with psycopg.connect(**params, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [TAG],
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -38,9 +43,9 @@ ROUTES = ["append", "history", "obligations", "feed", "access log"]
 def test_a_lost_connection_is_answered_503_and_the_service_recovers(
     route: str, postgres_url: str, clock: FixedClock
 ) -> None:
-    services = bootstrap(
-        Settings(database_url=postgres_url, environment="test", tokens=tokens_json()), clock
-    )
+    url = f"{postgres_url}&application_name={TAG}"
+    settings = Settings(database_url=url, environment="test", tokens=tokens_json())
+    services = bootstrap(settings, clock)
     client = TestClient(create_app(services))
     seeker = new_seeker()
     services.app.append([event("job_search_started", seeker, on="2025-06-02")])
@@ -60,7 +65,7 @@ def test_a_lost_connection_is_answered_503_and_the_service_recovers(
 
     try:
         assert request().status_code in (200, 201)  # type: ignore[attr-defined]
-        assert _cut_every_connection(postgres_url) > 0
+        assert _cut_every_connection(url) > 0
         answers = []
         for _ in range(30):
             r = request()

@@ -17,7 +17,9 @@ from eventsourcing.application import (
     ProcessingEvent,
     project_aggregate,
 )
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment
 
 from timeline.clock import Clock, system_clock
 from timeline.domain.canonical import content_digest, iso_utc
@@ -26,7 +28,7 @@ from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
 from timeline.domain.scope import scope_refusal
 from timeline.domain.timeline import Timeline, event_content, fact_from_event
-from timeline.settings import Settings, store_env
+from timeline.settings import Settings, libpq_extra_params, store_env
 from timeline.store.index import EventIndex, IndexRow
 from timeline.vocabulary import HELSINKI, ParsedEvent
 
@@ -116,10 +118,25 @@ class TimelineApp(Application[UUID]):
         full_env = store_env(self.settings.database_url, pool_size=self.settings.postgres_pool_size)
         # Cached timelines are fast-forwarded from the store on every load (so other writers'
         # events are seen) and deep-copied, so a refused command never corrupts the cache.
-        full_env["AGGREGATE_CACHE_MAXSIZE"] = str(self.settings.aggregate_cache_size)
+        # The library reads a size of 0 as unbounded: none is "".
+        size = self.settings.aggregate_cache_size
+        full_env["AGGREGATE_CACHE_MAXSIZE"] = str(size) if size > 0 else ""
         full_env.update(env or {})
         super().__init__(env=full_env)
         self.index = cast(EventIndex, self.recorder)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory; on PostgreSQL its pool is also given the URL's libpq
+        parameters beyond the five the library passes (e.g. ``target_session_attrs``), before
+        it opens its first connection."""
+        factory = super().construct_factory(env)
+        extra = libpq_extra_params(env)
+        if extra and isinstance(factory, PostgresFactory):
+            kwargs = factory.datastore.pool.kwargs
+            if not isinstance(kwargs, dict):  # eventsourcing 9.5 gives its pool a dict
+                raise TypeError("the event store's pool does not take its parameters as a dict")
+            kwargs.update(extra)
+        return factory
 
     # -- append --------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import IO, Any, TypeVar
 from urllib.parse import urlparse, urlunparse
 
 from timeline.domain.errors import TimelineError
-from timeline.settings import store_env
+from timeline.settings import libpq_params, store_env
 
 T = TypeVar("T")
 BOM = b"\xef\xbb\xbf"
@@ -156,14 +156,8 @@ def check_database(url: str) -> None:
     elif module == "eventsourcing.postgres":
         import psycopg  # noqa: PLC0415 (only for PostgreSQL URLs)
 
-        password = env.get("POSTGRES_PASSWORD")
         conninfo = psycopg.conninfo.make_conninfo(
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            dbname=env["POSTGRES_DBNAME"],
-            user=env["POSTGRES_USER"],
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            **({"password": password} if password else {}),
+            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **libpq_params(env)}
         )
         try:
             with psycopg.connect(conninfo):

@@ -18,6 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from timeline.application import TimelineApp
+from timeline.settings import libpq_params
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -116,12 +117,11 @@ class SideDatabase:
         if module == "eventsourcing.postgres":
             self.dialect: Dialect = "postgres"
             self.schema = schema or str(env.get("POSTGRES_SCHEMA") or "public")
-            self._conninfo = (
-                f"host={env.get('POSTGRES_HOST')} port={env.get('POSTGRES_PORT')} "
-                f"dbname={env.get('POSTGRES_DBNAME')} user={env.get('POSTGRES_USER')}"
-            )
-            password = env.get("POSTGRES_PASSWORD")
-            kwargs: dict[str, Any] = {"password": password} if password else {}
+            # every libpq parameter of the URL (several hosts, target_session_attrs…)
+            kwargs: dict[str, Any] = libpq_params(env)
+            password = kwargs.pop("password", None)
+            self._conninfo = psycopg.conninfo.make_conninfo(**kwargs)
+            kwargs = {"password": password} if password else {}
             kwargs["options"] = f"-c search_path={self.schema}"
             self._kwargs = kwargs
             self._pool: Any = ConnectionPool(

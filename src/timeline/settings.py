@@ -4,9 +4,10 @@ library's env dict in one place (:func:`store_env`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlparse
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -201,19 +202,92 @@ def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": "timeline.store.sqlite:TimelineSQLiteRecorder",
         }
     if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        query = parse_qs(parsed.query)
-        return {
+        params, schema = _postgres_params(url, parsed.query)
+        env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_DBNAME": params.pop("dbname", "") or "postgres",
+            "POSTGRES_HOST": params.pop("host"),
+            "POSTGRES_PORT": params.pop("port"),
+            "POSTGRES_USER": params.pop("user", "") or "postgres",
+            "POSTGRES_PASSWORD": params.pop("password", ""),
+            "POSTGRES_SCHEMA": schema,
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
         }
+        if params:
+            env[LIBPQ_PARAMS] = json.dumps(params, sort_keys=True)
+        return env
     msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
     raise ValueError(msg)
+
+
+#: The key of :func:`store_env`'s PostgreSQL environment holding the URL's other libpq
+#: parameters (``target_session_attrs``, ``sslmode``, ``connect_timeout``…) as a JSON object;
+#: the library knows only host, port, database, user and password (see :func:`libpq_params`).
+LIBPQ_PARAMS = "POSTGRES_LIBPQ_PARAMS"
+
+
+def _postgres_params(url: str, query: str) -> tuple[dict[str, str], str]:
+    """libpq's own reading of a PostgreSQL URL (several ``host:port`` pairs, percent-encoding,
+    every libpq parameter in the query; an unknown one is refused), without this service's
+    ``schema`` parameter, which comes back apart. ``host`` and ``port`` are always there,
+    comma-separated lists of the same length (one host: 127.0.0.1; a missing port: 5432)."""
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - only for PostgreSQL URLs
+
+    pairs = parse_qsl(query, keep_blank_values=True)
+    schema = next((value for key, value in pairs if key == "schema"), "public")
+    rest = urlencode([(k, v) for k, v in pairs if k != "schema"], quote_via=quote)
+    base = "postgresql://" + url.split("://", 1)[1].split("?", 1)[0]
+    try:
+        found = conninfo_to_dict(f"{base}?{rest}" if rest else base)
+    except Exception as exc:  # psycopg.ProgrammingError: libpq's message names the parameter
+        msg = f"PostgreSQL URL {_without_password(url)!r}: {str(exc).strip()}"
+        raise ValueError(msg) from None
+    params = {key: str(value) for key, value in found.items()}
+    hosts = (params.get("host") or "127.0.0.1").split(",")
+    ports = (params.get("port") or "").split(",")
+    if len(ports) == 1:  # one port (or none) for every host, as libpq reads it
+        ports = ports * len(hosts)
+    if len(ports) != len(hosts):
+        msg = (
+            f"PostgreSQL URL {_without_password(url)!r}: {len(hosts)} hosts but {len(ports)} ports"
+        )
+        raise ValueError(msg)
+    params["host"] = ",".join(host or "127.0.0.1" for host in hosts)
+    params["port"] = ",".join(port or "5432" for port in ports)
+    return params, schema
+
+
+def _without_password(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("://", 1)[-1]:
+        return url
+    return f"{head.rsplit(':', 1)[0]}:***@{tail}"
+
+
+def libpq_params(env: Mapping[str, object]) -> dict[str, str]:
+    """The libpq connection parameters of a PostgreSQL :func:`store_env` environment (or an
+    application's ``env``): host and port (lists when the URL named several hosts), database,
+    user, password when there is one, and the URL's other parameters, e.g.
+    ``target_session_attrs=read-write`` so that only the primary among the hosts is used. Every
+    connection of the service is made with all of them (:func:`libpq_extra_params` for the
+    library's pool, which is given the first five by the library itself)."""
+    params = {
+        "host": str(env.get("POSTGRES_HOST") or "127.0.0.1"),
+        "port": str(env.get("POSTGRES_PORT") or "5432"),
+        "dbname": str(env.get("POSTGRES_DBNAME") or "postgres"),
+        "user": str(env.get("POSTGRES_USER") or "postgres"),
+    }
+    password = env.get("POSTGRES_PASSWORD")
+    if password:
+        params["password"] = str(password)
+    params.update(libpq_extra_params(env))
+    return params
+
+
+def libpq_extra_params(env: Mapping[str, object]) -> dict[str, str]:
+    """The URL's libpq parameters beyond host, port, database, user and password."""
+    raw = env.get(LIBPQ_PARAMS)
+    return {str(k): str(v) for k, v in json.loads(str(raw)).items()} if raw else {}

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
+import psycopg
 import pydantic_core
 from eventsourcing.persistence import OperationalError
 from fastapi import Depends, FastAPI, Query, Request
@@ -33,7 +34,7 @@ from timeline.api.deps import (
 )
 from timeline.api.limits import BodyLimit
 from timeline.api.metrics import metrics_router
-from timeline.api.problems import BadRequest, handle, invalid, problem, to_problem
+from timeline.api.problems import BadRequest, handle, invalid, problem
 from timeline.api.stats import stats_router
 from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
@@ -292,19 +293,27 @@ def _health_routes(api: FastAPI, services: Services) -> None:
         return {"status": "ready", "checks": state.checks}
 
     async def busy(_: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, PoolTimeout) and not isinstance(exc.__cause__, PoolTimeout):
-            return to_problem(exc)
-        response = problem(
-            503,
-            "busy",
-            "Service busy",
-            "no database connection became free in time; retry shortly",
-        )
+        if isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout):
+            response = problem(
+                503,
+                "busy",
+                "Service busy",
+                "no database connection became free in time; retry shortly",
+            )
+        else:  # the database went away (restarted, failed over, a connection cut) or timed out
+            response = problem(
+                503,
+                "database-unavailable",
+                "Database unavailable",
+                "the database connection failed; retry shortly (an append retried with the "
+                "same event ids is answered as the one stored, if it was)",
+            )
         response.headers["Retry-After"] = "1"
         return response
 
     api.add_exception_handler(PoolTimeout, busy)
-    api.add_exception_handler(OperationalError, busy)
+    api.add_exception_handler(OperationalError, busy)  # the event store's (the library's)
+    api.add_exception_handler(psycopg.OperationalError, busy)  # the projections' and logs'
 
 
 def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppend) -> None:

@@ -19,7 +19,7 @@ from timeline.application import TimelineApp
 from timeline.db import Dialect, SideDatabase, Tx
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 __all__ = [
     "Batch",

@@ -41,8 +41,8 @@ from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
 from timeline.domain.scope import places
+from timeline.domain.zone import HELSINKI
 from timeline.rulesets import default_rulesets
-from timeline.vocabulary import HELSINKI
 
 NAME = "obligations"
 FACTS = FactCopy("obligations_facts")

@@ -55,8 +55,8 @@ from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact
 from timeline.domain.rules import Rulesets
+from timeline.domain.zone import HELSINKI
 from timeline.rulesets import default_rulesets
-from timeline.vocabulary import HELSINKI
 
 NAME = "outcomes"
 PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")

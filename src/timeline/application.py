@@ -26,9 +26,10 @@ from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
 from timeline.domain.scope import scope_refusal
 from timeline.domain.timeline import Timeline, event_content, fact_from_event
+from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings, store_env
 from timeline.store.index import EventIndex, IndexRow
-from timeline.vocabulary import HELSINKI, ParsedEvent
+from timeline.vocabulary import ParsedEvent
 
 MAX_CONCURRENCY_RETRIES = 8
 LOOKUP_CHUNK = 10_000

@@ -21,8 +21,9 @@ from timeline.bootstrap import Services, bootstrap
 from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
 from timeline.clock import Clock, FixedClock
 from timeline.domain.errors import Conflict, InvalidEvent, NotFound
+from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings
-from timeline.vocabulary import HELSINKI, EventValidationError, ParsedEvent, parse_event
+from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
 EXIT_INVALID = 2
 IMPORT_BATCH = 500

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 import holidays
+
+from timeline.domain.zone import HELSINKI
 
 __all__ = [
     "LAHTI_REGION",
@@ -51,7 +52,6 @@ __all__ = [
     "write_jsonl",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 
 #: the Lahti-region municipal pilot 2021–2024 (RESEARCH.md 9.1) with relative weights
 LAHTI_REGION: dict[str, float] = {"398": 0.62, "098": 0.15, "560": 0.12, "016": 0.06, "316": 0.05}

@@ -42,8 +42,8 @@ from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
 from timeline.bootstrap import Services, bootstrap, is_in_memory, jobs_services
 from timeline.clock import Clock
+from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings, to_env
-from timeline.vocabulary import HELSINKI
 
 log = logging.getLogger("timeline.jobs")
 

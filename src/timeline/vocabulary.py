@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -36,8 +35,7 @@ from timeline.domain.identity import (
     validate_municipality_code,
     validate_personal_identity_code,
 )
-
-HELSINKI = ZoneInfo("Europe/Helsinki")
+from timeline.domain.zone import HELSINKI
 
 LabourMarketStatus = Literal[
     "unemployed", "laid_off", "part_time", "employed", "student", "outside_labour_force"

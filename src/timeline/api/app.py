@@ -42,9 +42,9 @@ from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import FieldError, NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
+from timeline.domain.zone import HELSINKI
 from timeline.health import PoolWatch, readiness
 from timeline.vocabulary import (
-    HELSINKI,
     MAX_INT64,
     MAX_REPORTED_ERRORS,
     Day,

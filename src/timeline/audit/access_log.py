@@ -20,7 +20,7 @@ from typing import Any
 from timeline.clock import Clock
 from timeline.db import SideDatabase, Tx
 from timeline.domain.canonical import GENESIS_HASH, canonical_bytes, iso_utc
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 TABLE = "timeline_access_log"
 #: Entries read per query by :meth:`AccessLog.scan`.

@@ -10,8 +10,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from timeline.bootstrap import Services
+from timeline.domain.zone import HELSINKI
 from timeline.verify import Break, all_seekers, verify_seeker
-from timeline.vocabulary import HELSINKI
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=HELSINKI)
 

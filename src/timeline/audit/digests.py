@@ -26,7 +26,7 @@ from timeline.audit.access_log import AccessLog, Head, Scan
 from timeline.clock import Clock
 from timeline.db import SideDatabase, Tx
 from timeline.domain.canonical import iso_utc
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 TABLE = "timeline_digests"
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()

@@ -38,6 +38,7 @@ from projections.quarantine import (
 from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
 from timeline.domain.scope import places
@@ -310,7 +311,7 @@ def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | No
     moves = places(effective)  # the same rule that decides a caller's scope
     municipality = moves[-1].municipality if moves else None
     for f in effective:
-        if f.type == "coach_assigned":
+        if f.type == EventType.COACH_ASSIGNED:
             coach = str(f.data.get("coach_id"))
     found = spells(effective)
     latest = found[-1] if found else None

@@ -19,6 +19,7 @@ from typing import Protocol
 from projections.outcomes.months import count_date, last_day, month_of, months_between
 from projections.outcomes.settings import OutcomeSettings
 from timeline.domain.calendar import WorkingDayCalendar, add_months
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, Spell, effective_facts, spells
 from timeline.domain.rules import Rulesets, evaluate
 from timeline.domain.scope import places
@@ -75,17 +76,17 @@ class SeekerDays:
         self.places: list[str] = [m.municipality for m in moves]
         self.services: dict[str, Service] = {}
         for f in effective:
-            if f.type in ("job_search_started", "labour_market_status_changed"):
+            if f.type in (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED):
                 self.status_days.append(f.occurred_on)
                 self.statuses.append(str(f.data.get("labour_market_status")))
-            if f.type == "service_referred":
+            if f.type == EventType.SERVICE_REFERRED:
                 sid = str(f.data.get("service_id"))
                 self.services.setdefault(sid, Service()).type = str(f.data.get("service_type"))
-            elif f.type == "service_started":
+            elif f.type == EventType.SERVICE_STARTED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).started_on = f.occurred_on
-            elif f.type == "service_ended":
+            elif f.type == EventType.SERVICE_ENDED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).ended_on = f.occurred_on

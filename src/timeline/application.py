@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from timeline.clock import Clock, system_clock
 from timeline.domain.canonical import content_digest, iso_utc
 from timeline.domain.errors import Conflict, FieldError, InvalidEvent, NotFound, OutOfScope
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
 from timeline.domain.scope import scope_refusal
@@ -294,7 +295,7 @@ class TimelineApp(Application[UUID]):
             "recorded_at": now,
         }
         if agg is None:
-            if event.type != "job_search_started":
+            if event.type != EventType.JOB_SEARCH_STARTED:
                 raise InvalidEvent(
                     [
                         FieldError(
@@ -322,7 +323,7 @@ class TimelineApp(Application[UUID]):
         limit_day = limit.astimezone(HELSINKI).date()
         for i, e in enumerate(events):
             times = [("", e.occurred_at, e.occurred_on)]
-            if e.type == "correction":
+            if e.type == EventType.CORRECTION:
                 rep = e.data["replacement"]
                 times.append(("data.replacement.", rep.get("occurred_at"), rep["occurred_on"]))
             for prefix, at, on in times:
@@ -418,9 +419,9 @@ class TimelineApp(Application[UUID]):
         superseded: dict[str, list[str]] = {}
         voided: dict[str, str] = {}
         for f in facts:
-            if f.type == "correction":
+            if f.type == EventType.CORRECTION:
                 superseded.setdefault(str(f.data["corrects_event_id"]), []).append(f.event_id)
-            elif f.type == "retraction":
+            elif f.type == EventType.RETRACTION:
                 voided[str(f.data["retracts_event_id"])] = f.event_id
         out = []
         for f in facts:
@@ -661,7 +662,7 @@ class Decisions:
                 seeker_id=p.event.seeker_id,
                 version=p.domain_event.originator_version,
                 position=None,
-                type=p.event.type,
+                type=p.event.type.value,
                 occurred_at=p.event.occurred_at,
                 occurred_on=p.event.occurred_on,
                 # the time its timeline recorded (and chained) it: ``now`` of the decide

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from timeline.domain.event_types import EventType
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -20,7 +22,7 @@ class Fact:
 
     event_id: str
     seeker_id: str
-    type: str
+    type: EventType
     occurred_on: date
     recorded_at: datetime
     version: int
@@ -57,7 +59,7 @@ def effective_facts(facts: Iterable[Fact]) -> list[Fact]:
     by_id: dict[str, Fact] = {}
     order: list[str] = []
     for fact in sorted(facts, key=lambda f: f.version):
-        if fact.type == "correction":
+        if fact.type == EventType.CORRECTION:
             target = str(fact.data["corrects_event_id"])
             original = by_id.get(target)
             if original is None:
@@ -66,13 +68,13 @@ def effective_facts(facts: Iterable[Fact]) -> list[Fact]:
             occurred_at = rep.get("occurred_at")
             by_id[target] = replace(
                 original,
-                type=str(rep["type"]),
+                type=EventType(rep["type"]),
                 data=dict(rep["data"]),
                 occurred_on=date.fromisoformat(str(rep["occurred_on"])),
                 occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
                 corrected_by=fact.event_id,
             )
-        elif fact.type == "retraction":
+        elif fact.type == EventType.RETRACTION:
             by_id.pop(str(fact.data["retracts_event_id"]), None)
         else:
             by_id[fact.event_id] = fact
@@ -100,11 +102,11 @@ def spells(effective: Sequence[Fact]) -> list[Spell]:
     open, or an end with none open, is ignored (the aggregate refuses both at append time)."""
     out: list[Spell] = []
     for fact in effective:
-        if fact.type == "job_search_started":
+        if fact.type == EventType.JOB_SEARCH_STARTED:
             if out and out[-1].ended_on is None:
                 continue
             out.append(Spell(started_on=fact.occurred_on, start_event_id=fact.event_id))
-        elif fact.type == "job_search_ended" and out and out[-1].ended_on is None:
+        elif fact.type == EventType.JOB_SEARCH_ENDED and out and out[-1].ended_on is None:
             out[-1] = replace(
                 out[-1],
                 ended_on=fact.occurred_on,

@@ -26,7 +26,7 @@ from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
 from timeline.domain.scope import scope_refusal
-from timeline.domain.timeline import Timeline, event_content, fact_from_event
+from timeline.domain.timeline import Timeline, decide, event_content, fact_from_event
 from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings, store_env
 from timeline.store.index import EventIndex, IndexRow
@@ -281,34 +281,6 @@ class TimelineApp(Application[UUID]):
             clone = copy.deepcopy(agg)
             clone.collect_events()
             self.repository.cache.put(UUID(seeker_id), clone)
-
-    def _decide(
-        self, agg: Timeline | None, event: ParsedEvent, data: dict[str, Any], now: datetime
-    ) -> Timeline:
-        kwargs: dict[str, Any] = {
-            "event_id": event.event_id,
-            "occurred_at": event.occurred_at,
-            "occurred_on": event.occurred_on,
-            "actor": event.actor,
-            "source": event.source,
-            "data": data,
-            "recorded_at": now,
-        }
-        if agg is None:
-            if event.type != EventType.JOB_SEARCH_STARTED:
-                raise InvalidEvent(
-                    [
-                        FieldError(
-                            "type",
-                            "this seeker has no timeline yet: the first event must be "
-                            "job_search_started",
-                            "timeline_rule",
-                        )
-                    ]
-                )
-            return Timeline.open(UUID(event.seeker_id), **kwargs)
-        agg.record(event.type, **kwargs)
-        return agg
 
     def _with_person_ref(self, event: ParsedEvent) -> tuple[ParsedEvent, str | None]:
         if event.personal_identity_code is None:
@@ -632,7 +604,18 @@ class Decisions:
                 # A refusal may only come after this request changed the timeline: keep a copy.
                 saved[event.seeker_id] = copy.deepcopy(agg)
             try:
-                agg = app._decide(agg, event, data, self.now)
+                agg = decide(
+                    agg,
+                    event.seeker_id,
+                    event.type,
+                    event_id=event.event_id,
+                    occurred_at=event.occurred_at,
+                    occurred_on=event.occurred_on,
+                    actor=event.actor,
+                    source=event.source,
+                    data=data,
+                    recorded_at=self.now,
+                )
             except InvalidEvent as exc:
                 raise InvalidEvent(exc.errors, index=at) from None
             self.aggregates[event.seeker_id] = agg

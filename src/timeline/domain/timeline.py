@@ -251,6 +251,60 @@ class Timeline(Aggregate):
         )
 
 
+def decide(
+    timeline: Timeline | None,
+    seeker_id: str,
+    type_: EventType,
+    *,
+    event_id: str,
+    occurred_at: str | None,
+    occurred_on: str,
+    actor: dict[str, str],
+    source: str | None,
+    data: dict[str, Any],
+    recorded_at: datetime,
+) -> Timeline:
+    """The seeker's timeline with one more event decided: for a seeker without a timeline
+    (``timeline`` None) a new one, opened by this event, which must be a
+    ``job_search_started``; otherwise ``timeline`` itself with the event recorded after its
+    rules are checked. Raises :class:`InvalidEvent` (nothing recorded) if the event may not
+    come here; ``recorded_at`` becomes the event's recorded time."""
+    if timeline is None:
+        check_first(type_)
+        return Timeline.open(
+            UUID(seeker_id),
+            event_id=event_id,
+            occurred_at=occurred_at,
+            occurred_on=occurred_on,
+            actor=actor,
+            source=source,
+            data=data,
+            recorded_at=recorded_at,
+        )
+    timeline.record(
+        type_,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        occurred_on=occurred_on,
+        actor=actor,
+        source=source,
+        data=data,
+        recorded_at=recorded_at,
+    )
+    return timeline
+
+
+def check_first(type_: EventType) -> None:
+    """Refuse anything but a ``job_search_started`` as a seeker's first event: it opens the
+    timeline (and the seeker's first spell)."""
+    if type_ != EventType.JOB_SEARCH_STARTED:
+        raise _invalid(
+            "type",
+            "this seeker has no timeline yet: the first event must be "
+            f"{EventType.JOB_SEARCH_STARTED}",
+        )
+
+
 EVENT_CLASSES: dict[EventType, type[Timeline.Recorded]] = {
     cls.WIRE_TYPE: cls
     for cls in vars(Timeline).values()

@@ -57,13 +57,14 @@ def bootstrap(
             "POSTGRES_POOL_SIZE": "1",
             "POSTGRES_MAX_OVERFLOW": str(settings.jobs_pool_size - 1),
             "POSTGRES_CONNECT_TIMEOUT": str(JOBS_WAIT_SECONDS),  # the library's pool wait
-            "AGGREGATE_CACHE_MAXSIZE": "",  # none ("0" would be an unbounded cache)
         }
         pool = PoolSpec("jobs", settings.jobs_pool_size, JOBS_WAIT_SECONDS)
     else:
         env = {"POSTGRES_CONNECT_TIMEOUT": str(math.ceil(settings.request_pool_timeout))}
         pool = PoolSpec("requests", settings.request_pool_size, settings.request_pool_timeout)
-    app = TimelineApp(env, settings=settings, clock=clock)
+    # Jobs read the log, not timelines: their application keeps none in memory.
+    app_settings = settings.model_copy(update={"aggregate_cache_size": 0}) if for_jobs else settings
+    app = TimelineApp(env, settings=app_settings, clock=clock)
     db = SideDatabase(app, pool=pool)
     access_log = AccessLog(db, clock)
     return Services(

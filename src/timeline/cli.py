@@ -103,7 +103,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         events, problems = parse_jsonl(source, allow_test_codes=app.settings.test_codes_allowed)
     decisions = None
     if not problems:
-        refused, decisions = app.decide_each([e for _, e in events])
+        refused, decisions = app.appender.decide_each([e for _, e in events])
         for i, exc in refused:
             number = events[i][0]
             errors = exc.errors if isinstance(exc, InvalidEvent) else []
@@ -540,12 +540,12 @@ def load_demo(
         return 0
     everything = [e for _, request in requests for e in request]
     clock.set(requests[0][0])
-    decisions = app.decisions(clock(), [e.event_id for e in everything])
+    decisions = app.appender.decisions(clock(), [e.event_id for e in everything])
     decisions.load(list(dict.fromkeys(e.seeker_id for e in everything)))
     for at, request in requests:
         clock.set(at)
         decisions.now = at
-        decisions.decide(app.prepare(request, at))
+        decisions.decide(app.appender.prepare(request, at))
     planned = decisions.planned
     with tqdm(
         total=len(everything), unit="event", file=sys.stderr, disable=quiet, desc="loading demo"

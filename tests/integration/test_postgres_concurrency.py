@@ -6,9 +6,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.factories import event, new_seeker
-from timeline.application import Appended, TimelineApp
+from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.domain.errors import Conflict
+from timeline.results import Appended
 from timeline.settings import Settings
 from timeline.verify import verify_seeker
 

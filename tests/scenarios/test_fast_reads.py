@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -19,12 +18,11 @@ from timeline.domain.errors import InvalidEvent, NotFound
 from timeline.settings import Settings
 from timeline.verify import verify_seeker
 
-NO_CACHE = {"AGGREGATE_CACHE_MAXSIZE": ""}
-
 
 def _cold(app: TimelineApp, clock: FixedClock) -> TimelineApp:
-    """Another application on the same store without the aggregate cache."""
-    return TimelineApp(env=NO_CACHE, settings=app.settings, clock=clock)
+    """Another application on the same store that keeps no timelines in memory."""
+    settings = app.settings.model_copy(update={"aggregate_cache_size": 0})
+    return TimelineApp(settings=settings, clock=clock)
 
 
 def _entries(app: TimelineApp, seeker: str, at: datetime) -> list[dict[str, Any]]:
@@ -79,7 +77,7 @@ def test_as_of_histories_are_the_same_cached_cold_and_replayed(
     app: TimelineApp, clock: FixedClock, store_url: str
 ) -> None:
     seeker, moments = _amended_timeline(app, clock)
-    assert app._is_cached(seeker)  # the appends left the timeline in the aggregate cache
+    assert seeker in app.cache  # the appends left the timeline in the cache
     cold = _cold(app, clock) if not store_url.startswith("memory") else None
     try:
         for at in moments:
@@ -93,13 +91,11 @@ def test_as_of_histories_are_the_same_cached_cold_and_replayed(
             ]
             assert app.facts(seeker, as_of=at) == list(replayed)
             if cold is not None:
-                assert cold.repository.cache is None
+                assert len(cold.cache) == 0
                 assert _entries(cold, seeker, at) == cached
                 assert cold.facts(seeker, as_of=at) == list(replayed)
             else:  # one store only: drop the timeline from the cache for a cold read
-                assert app.repository.cache is not None
-                if app._is_cached(seeker):
-                    app.repository.cache.get(UUID(seeker), evict=True)
+                app.cache.evict(seeker)
                 assert _entries(app, seeker, at) == cached
         statuses = [e["status"] for e in _entries(app, seeker, moments[-1])]
         assert statuses == ["valid", "superseded", "void", "valid", "valid", "valid"]

@@ -27,7 +27,6 @@ from timeline.domain.scope import places
 DAY = timedelta(days=1)
 UNEMPLOYED = frozenset({"unemployed", "laid_off"})
 OPEN_MARKET = frozenset({"employed", "part_time", "after:employed_open_market"})
-STATUS_CLASSES = ("unemployed", "laid_off", "employed", "part_time", "outside_labour_force")
 
 
 @dataclass(frozen=True)

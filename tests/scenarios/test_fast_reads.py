@@ -13,10 +13,10 @@ import pytest
 from tests.conftest import MakeApp
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
+from timeline.audit.verify import verify_seeker
 from timeline.clock import FixedClock
 from timeline.domain.errors import InvalidEvent, NotFound
 from timeline.settings import Settings
-from timeline.verify import verify_seeker
 
 
 def _cold(app: TimelineApp, clock: FixedClock) -> TimelineApp:

@@ -14,11 +14,11 @@ import pytest
 from tests.conftest import MakeApp
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
+from timeline.audit.verify import verify_seeker
 from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
 from timeline.domain.timeline import Timeline
 from timeline.group_commit import GroupCommitter
 from timeline.results import Appended
-from timeline.verify import verify_seeker
 from timeline.vocabulary import ParsedEvent
 
 

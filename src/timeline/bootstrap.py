@@ -13,8 +13,8 @@ from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
-from timeline.db import PoolSpec, SideDatabase
 from timeline.settings import Settings
+from timeline.store.side import PoolSpec, SideDatabase
 
 
 @dataclass
@@ -65,7 +65,7 @@ def bootstrap(
     # Jobs read the log, not timelines: their application keeps none in memory.
     app_settings = settings.model_copy(update={"aggregate_cache_size": 0}) if for_jobs else settings
     app = TimelineApp(env, settings=app_settings, clock=clock)
-    db = SideDatabase(app, pool=pool)
+    db = SideDatabase(settings, pool=pool)
     access_log = AccessLog(db, clock)
     return Services(
         settings=settings,
@@ -96,4 +96,4 @@ def jobs_services(services: Services) -> Services:
 
 def is_in_memory(services: Services) -> bool:
     """Whether the store lives in this process only (``memory:``)."""
-    return services.app.env.get("PERSISTENCE_MODULE") == "timeline.store.memory:MemoryFactory"
+    return services.db.in_memory

@@ -418,10 +418,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from projections.obligations import ObligationsView
     from projections.outcomes import OutcomesView
-    from timeline.db import SideDatabase
+    from timeline.store.side import SideDatabase
 
     app = _app(args)
-    db = SideDatabase(app)
+    db = SideDatabase(app.settings)
     views = {"obligations": ObligationsView(app, db), "outcomes": OutcomesView(app, db)}
     for name in [args.projection] if args.projection else list(views):
         view = views[name]
@@ -495,17 +495,20 @@ def _log_cli_read(
     import getpass
 
     from timeline.audit.access_log import AccessLog
-    from timeline.db import SideDatabase
+    from timeline.store.side import SideDatabase
 
-    log = AccessLog(SideDatabase(app), app.clock)
-    log.record(
-        actor=f"cli:{getpass.getuser()}",
-        role="operator",
-        action=action,
-        seeker_id=seeker_id,
-        purpose=purpose or "unstated (command line)",
-        detail=detail,
-    )
+    db = SideDatabase(app.settings)
+    try:
+        AccessLog(db, app.clock).record(
+            actor=f"cli:{getpass.getuser()}",
+            role="operator",
+            action=action,
+            seeker_id=seeker_id,
+            purpose=purpose or "unstated (command line)",
+            detail=detail,
+        )
+    finally:
+        db.close()
 
 
 # -- demo ---------------------------------------------------------------------------------------

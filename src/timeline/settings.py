@@ -1,9 +1,10 @@
-"""Typed settings from the environment (prefix ``TIMELINE_``), turned into the event-sourcing
-library's env dict in one place (:func:`store_env`)."""
+"""Typed settings from the environment (prefix ``TIMELINE_``); the database URL read in one place
+(:func:`database`) and turned into the event-sourcing library's env dict (:func:`store_env`)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
@@ -181,11 +182,28 @@ def to_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
-    """The ``eventsourcing`` environment for a database URL (on PostgreSQL a pool of
-    ``pool_size`` connections that grows to three times that under load)."""
+@dataclass(frozen=True)
+class Database:
+    """Where the store lives, read from a database URL once. The event store (the library's
+    env, :func:`store_env`) and the tables beside it (:mod:`timeline.store.side`) are both
+    built from it."""
+
+    kind: Literal["memory", "sqlite", "postgres"]
+    #: SQLite: the file
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    dbname: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    schema: str = "public"
+
+
+def database(url: str) -> Database:
+    """The database of ``url``: ``memory:``, ``sqlite:///path`` or ``postgresql://…``;
+    ValueError naming what is wrong."""
     if url in ("memory:", "memory://", "memory"):
-        return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
+        return Database("memory")
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
@@ -194,26 +212,45 @@ def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
         if not path:
             msg = f"no file in SQLite URL {url!r}; e.g. sqlite:///./timeline.db"
             raise ValueError(msg)
+        return Database("sqlite", path=path)
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parsed.query)
+        return Database(
+            "postgres",
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            dbname=unquote(parsed.path.lstrip("/")) or "postgres",
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            schema=query.get("schema", ["public"])[0],
+        )
+    msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
+    raise ValueError(msg)
+
+
+def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a database URL (on PostgreSQL a pool of
+    ``pool_size`` connections that grows to three times that under load)."""
+    db = database(url)
+    if db.kind == "memory":
+        return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
+    if db.kind == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": db.path,
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "timeline.store.sqlite:TimelineSQLiteRecorder",
         }
-    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        query = parse_qs(parsed.query)
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
-            "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
-            "POSTGRES_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
-        }
-    msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
-    raise ValueError(msg)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": str(db.port),
+        "POSTGRES_USER": db.user,
+        "POSTGRES_PASSWORD": db.password,
+        "POSTGRES_SCHEMA": db.schema,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
+    }

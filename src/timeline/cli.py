@@ -22,7 +22,6 @@ from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
 from timeline.clock import Clock, FixedClock
 from timeline.domain.errors import Conflict, InvalidEvent, NotFound
 from timeline.domain.zone import HELSINKI
-from timeline.settings import Settings
 from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
 EXIT_INVALID = 2
@@ -30,26 +29,8 @@ IMPORT_BATCH = 500
 IMPORT_CHUNK = 5000  # events per transaction of `timeline import`
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The settings (environment and ``--db``), refused with :class:`UsageError` when they
-    cannot work: an invalid value, an unsupported URL, a database that does not answer."""
-    overrides: dict[str, Any] = {}
-    if getattr(args, "db", None):
-        overrides["database_url"] = args.db
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        reasons = [
-            (f"TIMELINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "") + e["msg"]
-            for e in exc.errors()
-        ]
-        raise UsageError(f"configuration: {'; '.join(reasons)}") from None
-    cli_input.check_database(settings.database_url)
-    return settings
-
-
 def _app(args: argparse.Namespace, clock: Clock | None = None) -> TimelineApp:
-    return TimelineApp(settings=_settings(args), clock=clock)
+    return TimelineApp(settings=cli_input.settings(args), clock=clock)
 
 
 def _aware(value: str) -> datetime:
@@ -211,7 +192,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from timeline.audit.checks import verify_store
 
     kept = _kept_digests(args.digests) if args.digests else None
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
 
     def progress(it: Iterable[str]) -> Iterable[str]:
         return tqdm(it, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying")
@@ -274,7 +255,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from timeline.audit.export import export_seeker
 
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     out = Path(args.out or f"export-{args.seeker_id}")
     exported = export_seeker(services, args.seeker_id, out, as_of=args.as_of)
     _log_cli_read(
@@ -296,7 +277,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from timeline.audit.digests import export_lines
 
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     if args.export:
         text = export_lines(services.digests.kept())
         if args.export == "-":
@@ -459,7 +440,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     scheduler = _start_jobs(services)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -597,7 +578,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from timeline.demo import generate
     from timeline.group_commit import GroupCommitter
 
-    settings = _settings(args)
+    settings = cli_input.settings(args)
     loaded = False
     if args.demo_if_empty:
         clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))

@@ -110,7 +110,8 @@ class TimelineApp(Application[UUID]):
     def timeline(self, seeker_id: str, *, as_of: datetime | None = None) -> Timeline:
         """The seeker's timeline as known at ``as_of`` (recorded time), or now."""
         if as_of is None:
-            found = self.load_many([seeker_id])[seeker_id]
+            key = str(UUID(seeker_id))  # (a ValueError for what is no seeker id, as the library's)
+            found = self.load_many([key])[key]
             if found is None:
                 raise NotFound(f"no timeline for seeker {seeker_id}")
             return found

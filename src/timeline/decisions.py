@@ -258,7 +258,8 @@ class Decisions:
             if stored is not None or earlier is not None:
                 slots.append(self._repeat(event, data, stored, earlier, request, at))
                 continue
-            self.load([event.seeker_id])
+            if event.seeker_id not in self.aggregates:
+                self.load([event.seeker_id])
             agg = self.aggregates[event.seeker_id]
             if scope is not None:
                 # Before any other answer about this seeker (its version, its rules): a writer

@@ -1,5 +1,5 @@
 """The read and load paths of issue 6 give the same answers as replaying the timeline: as-of
-histories from the aggregate cache or from one read of events + index rows, and timelines
+histories from the timeline cache or from one read of events + index rows, and timelines
 loaded many at a time (fast-forwarded by what other writers stored). Run on every store."""
 
 from __future__ import annotations
@@ -186,3 +186,22 @@ def test_a_refused_batch_leaves_the_cached_timeline_as_stored(make_app: MakeApp)
     [ok] = app.append([event("coach_assigned", seeker, {"coach_id": "c1"})])
     assert ok.version == 2
     assert [f.type for f in app.facts(seeker)] == ["job_search_started", "coach_assigned"]
+
+
+def test_the_events_after_a_version_are_the_same_read_for_one_seeker_or_many(
+    app: TimelineApp,
+) -> None:
+    seekers = [new_seeker() for _ in range(3)]
+    app.append([event("job_search_started", s) for s in seekers])
+    app.append([event("coach_assigned", s, {"coach_id": f"c{i}"}) for i, s in enumerate(seekers)])
+    app.append([event("coach_assigned", seekers[0], {"coach_id": "c9"})])
+    together = app.index.select_events_after({seekers[0]: 1, seekers[1]: 0, seekers[2]: 2})
+    alone = app.index.select_events_after({seekers[0]: 1})
+    assert set(together) == {seekers[0], seekers[1]}  # nothing after version 2 of the third
+    assert [e.originator_version for e in together[seekers[0]]] == [2, 3]
+    assert [e.originator_version for e in together[seekers[1]]] == [1, 2]
+    assert [(e.originator_version, e.state) for e in alone[seekers[0]]] == [
+        (e.originator_version, e.state) for e in together[seekers[0]]
+    ]
+    assert app.index.select_events_after({seekers[2]: 2}) == {}
+    assert app.index.select_events_after({new_seeker(): 0}) == {}

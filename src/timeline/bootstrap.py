@@ -48,8 +48,8 @@ def bootstrap(
     pools: for requests (the default) the event store's pool of ``postgres_pool_size`` and a
     pool of ``request_pool_size`` for the projections and the access log, where a caller
     waits at most ``request_pool_timeout``; ``for_jobs``, pools of ``jobs_pool_size`` for the
-    scheduled jobs, which wait their turn, and no aggregate cache (jobs read the log, not
-    timelines). Requests therefore never wait behind jobs."""
+    scheduled jobs, which wait their turn, and no timelines kept in memory (jobs read the log,
+    not timelines). Requests therefore never wait behind jobs."""
     settings = settings or Settings()
     clock = clock or system_clock
     if for_jobs:

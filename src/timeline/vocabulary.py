@@ -83,7 +83,7 @@ EARLIEST_DAY = date(1990, 1, 1)
 #: far beyond any plan made now, and far from the limits of the calendar arithmetic
 #: (Python's year 9999) that the rules and statistics do on these dates. What has *happened*
 #: (``occurred_at``/``occurred_on``) is bounded tighter, by the future tolerance of the
-#: application (``TimelineApp._check_times``, ``TIMELINE_FUTURE_TOLERANCE_SECONDS``).
+#: append (``timeline.decisions.Appender.prepare``, ``TIMELINE_FUTURE_TOLERANCE_SECONDS``).
 LATEST_DAY = date(2099, 12, 31)
 #: The longest individual job-search requirement (``valid_from`` … ``valid_until``): the plan
 #: that sets it is reviewed in every job-search conversation, so five years is already far

@@ -130,7 +130,7 @@ class Timeline(Aggregate):
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Timeline:
-        """Cheap copies for the aggregate cache: facts, digests and hashes are immutable values,
+        """Cheap copies for the timeline cache: facts, digests and hashes are immutable values,
         so the copy gets new containers holding the same values."""
         clone = copy.copy(self)
         clone.facts = list(self.facts)

@@ -311,11 +311,12 @@ def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | No
     """Municipality (latest start or transfer), coach (latest assignment), whether the latest
     spell is open, and when it started."""
     coach = None
+    coach_assigned = EventType.COACH_ASSIGNED  # (a local name: compared once per fact)
     effective = effective_facts(facts)
     moves = places(effective)  # the same rule that decides a caller's scope
     municipality = moves[-1].municipality if moves else None
     for f in effective:
-        if f.type == EventType.COACH_ASSIGNED:
+        if f.type == coach_assigned:
             coach = str(f.data.get("coach_id"))
     found = spells(effective)
     latest = found[-1] if found else None

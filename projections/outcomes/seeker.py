@@ -25,6 +25,10 @@ from timeline.domain.rules import Rulesets, evaluate
 from timeline.domain.scope import places
 
 DAY = timedelta(days=1)
+# (compared once per fact: module names, not class attributes; see timeline.domain.event_types)
+_STATUS_SETTERS = (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED)
+_REFERRED, _SERVICE_STARTED = EventType.SERVICE_REFERRED, EventType.SERVICE_STARTED
+_SERVICE_ENDED = EventType.SERVICE_ENDED
 UNEMPLOYED = frozenset({"unemployed", "laid_off"})
 OPEN_MARKET = frozenset({"employed", "part_time", "after:employed_open_market"})
 
@@ -75,17 +79,17 @@ class SeekerDays:
         self.places: list[str] = [m.municipality for m in moves]
         self.services: dict[str, Service] = {}
         for f in effective:
-            if f.type in (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED):
+            if f.type in _STATUS_SETTERS:
                 self.status_days.append(f.occurred_on)
                 self.statuses.append(str(f.data.get("labour_market_status")))
-            if f.type == EventType.SERVICE_REFERRED:
+            if f.type == _REFERRED:
                 sid = str(f.data.get("service_id"))
                 self.services.setdefault(sid, Service()).type = str(f.data.get("service_type"))
-            elif f.type == EventType.SERVICE_STARTED:
+            elif f.type == _SERVICE_STARTED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).started_on = f.occurred_on
-            elif f.type == EventType.SERVICE_ENDED:
+            elif f.type == _SERVICE_ENDED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).ended_on = f.occurred_on

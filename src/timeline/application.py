@@ -175,10 +175,11 @@ class TimelineApp(Application[UUID]):
             rows = {r.version: r for r in self.index.index_for_seeker(seeker_id, to_version=upto)}
         superseded: dict[str, list[str]] = {}
         voided: dict[str, str] = {}
+        correction, retraction = EventType.CORRECTION, EventType.RETRACTION  # (once, not per fact)
         for f in facts:
-            if f.type == EventType.CORRECTION:
+            if f.type == correction:
                 superseded.setdefault(str(f.data["corrects_event_id"]), []).append(f.event_id)
-            elif f.type == EventType.RETRACTION:
+            elif f.type == retraction:
                 voided[str(f.data["retracts_event_id"])] = f.event_id
         out = []
         for f in facts:

@@ -59,9 +59,8 @@ def municipality_now(facts: Iterable[Fact]) -> str | None:
     recorded = list(facts)
     # Only starts, transfers and what amends them decide it (a correction may turn any event
     # into a transfer, so the events corrected are kept too): a much smaller sort.
-    corrected = {
-        str(f.data.get("corrects_event_id")) for f in recorded if f.type == EventType.CORRECTION
-    }
+    correction = EventType.CORRECTION  # (a local name: compared once per fact)
+    corrected = {str(f.data.get("corrects_event_id")) for f in recorded if f.type == correction}
     relevant = [
         f
         for f in recorded

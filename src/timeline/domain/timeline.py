@@ -428,10 +428,8 @@ def _check_amendment(facts: list[Fact], type_: EventType, data: dict[str, Any]) 
         raise _invalid(f"data.{key}", "names no event of this seeker")
     if target.type in AMENDMENTS:
         raise _invalid(f"data.{key}", "a correction or retraction cannot itself be corrected")
-    if any(
-        f.type == EventType.RETRACTION and f.data["retracts_event_id"] == target.event_id
-        for f in facts
-    ):
+    retraction = EventType.RETRACTION  # (a local name: compared once per fact)
+    if any(f.type == retraction and f.data["retracts_event_id"] == target.event_id for f in facts):
         raise _invalid(f"data.{key}", "that event is already retracted")
     if type_ == EventType.CORRECTION:
         new_type = str(data["replacement"]["type"])

@@ -15,6 +15,10 @@ from timeline.domain.rules.rulesets import Rulesets
 
 #: the types whose data may carry a new labour-market status
 _STATUS_SETTERS = (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED)
+# (compared once per fact: module names, not class attributes; see timeline.domain.event_types)
+_DECISION, _APPLICATION = EventType.DECISION_RECORDED, EventType.APPLICATION_REPORTED
+_HELD, _MISSED = EventType.MEETING_HELD, EventType.MEETING_MISSED
+_PLAN, _REQUIREMENT = EventType.EMPLOYMENT_PLAN_AGREED, EventType.JOB_SEARCH_REQUIREMENT_SET
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,11 @@ def build_history(
             if not runs or runs[-1].status != status:
                 runs.append(StatusRun(str(status), fact.occurred_on, fact.event_id))
             continue
-        if fact.type == EventType.DECISION_RECORDED:
+        if fact.type == _DECISION:
             for basis in fact.data.get("basis_event_ids", ()):
                 reviewed.setdefault(str(basis), []).append(fact.occurred_on)
             continue
-        day = applied_on(fact) if fact.type == EventType.APPLICATION_REPORTED else fact.occurred_on
+        day = applied_on(fact) if fact.type == _APPLICATION else fact.occurred_on
         i = bisect.bisect_right(starts, day) - 1
         if i < 0 or not found[i].covers(day):
             continue
@@ -111,15 +115,15 @@ def build_history(
 
 
 def _file(part: SpellFacts, fact: Fact) -> None:
-    if fact.type == EventType.MEETING_HELD:
+    if fact.type == _HELD:
         part.held.setdefault(str(fact.data.get("kind")), []).append(fact)
-    elif fact.type == EventType.MEETING_MISSED:
+    elif fact.type == _MISSED:
         part.missed.append(fact)
-    elif fact.type == EventType.EMPLOYMENT_PLAN_AGREED:
+    elif fact.type == _PLAN:
         part.plans.append(fact)
-    elif fact.type == EventType.JOB_SEARCH_REQUIREMENT_SET:
+    elif fact.type == _REQUIREMENT:
         part.requirements.append(fact)
-    elif fact.type == EventType.APPLICATION_REPORTED:
+    elif fact.type == _APPLICATION:
         part.applications.append(fact)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol, cast
 
 from projections.quarantine import Entry, Quarantine, describe, is_poison, savepoint
 from timeline.application import TimelineApp
-from timeline.domain.event_types import EventType
+from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.domain.zone import HELSINKI
@@ -156,7 +156,7 @@ def _fact(row: Sequence[Any]) -> Fact:
         version=int(row[1]),
         position=int(row[2]),
         event_id=row[3],
-        type=EventType(row[4]),
+        type=BY_NAME[row[4]],
         occurred_on=date.fromisoformat(row[5]),
         occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
         recorded_at=datetime.fromisoformat(row[7]),

@@ -7,10 +7,12 @@ text it always was: no migration, and code reads ``EventType.MEETING_HELD``, nev
 Reading a member off the class costs about 90 ns on Python 3.11 (``EnumType`` has a
 ``__getattr__``, so every class attribute lookup goes through Python), ten times a module name:
 code that compares types once per fact binds the members it needs to module names
-(``_HELD = EventType.MEETING_HELD``)."""
+(``_HELD = EventType.MEETING_HELD``), and code that reads many stored names uses
+:data:`BY_NAME`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum, unique
 
 
@@ -42,5 +44,8 @@ class EventType(StrEnum):
 AMENDMENTS = frozenset({EventType.CORRECTION, EventType.RETRACTION})
 #: the types that open and close a job-search spell
 SPELL_BOUNDS = frozenset({EventType.JOB_SEARCH_STARTED, EventType.JOB_SEARCH_ENDED})
+#: each type by its wire name: for reading many stored names (a dict lookup, where
+#: ``EventType(name)`` goes through ``EnumType.__call__``); KeyError for an unknown name
+BY_NAME: Mapping[str, EventType] = {t.value: t for t in EventType}
 #: the types that record something new (each has its own data model in the vocabulary)
 RECORDING_TYPES: tuple[EventType, ...] = tuple(t for t in EventType if t not in AMENDMENTS)

@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from timeline.db import Dialect, Tx
 from timeline.domain.facts import Fact
+from timeline.store.side import Dialect, Tx
 
 __all__ = [
     "KEPT_OUT",
@@ -167,15 +167,17 @@ class Quarantine:
             log.warning("%s: seeker %s quarantined: %s", self.projection, e.seeker_id, e.reason)
         transient = sorted({e.seeker_id for e in entries if e.stage in TRANSIENT})
         self._delete(tx, transient, TRANSIENT)
+        p = tx.sql.P
         for e in entries:
             if e.stage in KEPT_OUT:
                 tx.execute(
-                    f"DELETE FROM {self.table} WHERE seeker_id = ? AND position = ? "
-                    f"AND stage IN {_marks(KEPT_OUT)}",
+                    f"DELETE FROM {self.table} WHERE seeker_id = {p} AND position = {p} "
+                    f"AND stage IN {_marks(tx, KEPT_OUT)}",
                     [e.seeker_id, e.position, *KEPT_OUT],
                 )
-        tx.executemany(
-            f"INSERT INTO {self.table} ({','.join(_COLUMNS)}) VALUES ({_marks(_COLUMNS)[1:-1]})",
+        tx.copy(
+            self.table,
+            _COLUMNS,
             [
                 (
                     self.projection,
@@ -196,7 +198,7 @@ class Quarantine:
         for chunk in _chunks(seeker_ids):
             for row in tx.execute(
                 f"SELECT {','.join(_COLUMNS)} FROM {self.table} WHERE seeker_id IN "
-                f"{_marks(chunk)} ORDER BY position",
+                f"{_marks(tx, chunk)} ORDER BY position",
                 chunk,
             ):
                 out.setdefault(str(row[1]), []).append(_entry(row))
@@ -219,7 +221,7 @@ class Quarantine:
         sql = f"SELECT {','.join(_COLUMNS)} FROM {self.table} ORDER BY position, seeker_id"
         params: list[Any] = []
         if limit is not None:
-            sql += " LIMIT ?"
+            sql += f" LIMIT {tx.sql.P}"
             params.append(limit)
         return [_entry(r) for r in tx.execute(sql, params)]
 
@@ -231,8 +233,8 @@ class Quarantine:
     def _delete(self, tx: Tx, seeker_ids: Sequence[str], stages: Sequence[str]) -> None:
         for chunk in _chunks(seeker_ids):
             tx.execute(
-                f"DELETE FROM {self.table} WHERE seeker_id IN {_marks(chunk)} "
-                f"AND stage IN {_marks(stages)}",
+                f"DELETE FROM {self.table} WHERE seeker_id IN {_marks(tx, chunk)} "
+                f"AND stage IN {_marks(tx, stages)}",
                 [*chunk, *stages],
             )
 
@@ -249,8 +251,9 @@ def _entry(row: Sequence[Any]) -> Entry:
     )
 
 
-def _marks(values: Sequence[Any]) -> str:
-    return "(" + ",".join("?" * len(values)) + ")"
+def _marks(tx: Tx, values: Sequence[Any]) -> str:
+    """``(P,P,…)``: one placeholder of the dialect per value."""
+    return "(" + ",".join([tx.sql.P] * len(values)) + ")"
 
 
 def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:

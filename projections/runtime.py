@@ -16,10 +16,11 @@ from typing import Any, Protocol, cast
 
 from projections.quarantine import Entry, Quarantine, describe, is_poison, savepoint
 from timeline.application import TimelineApp
-from timeline.db import Dialect, SideDatabase, Tx
+from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
+from timeline.store.side import Dialect, SideDatabase, Tx
 
 __all__ = [
     "Batch",
@@ -101,16 +102,16 @@ class FactCopy:
         )
 
     def keep(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        tx.executemany(
-            f"INSERT INTO {self.table} (seeker_id, version, position, event_id, type, "
-            "occurred_on, occurred_at, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
+        tx.copy(
+            self.table,
+            _FACT_COLUMNS,
             [
                 (
                     f.seeker_id,
                     f.version,
                     f.position,
                     f.event_id,
-                    f.type,
+                    str(f.type),
                     f.occurred_on.isoformat(),
                     f.occurred_at.isoformat() if f.occurred_at else None,
                     f.recorded_at.astimezone(UTC).isoformat(),
@@ -126,15 +127,27 @@ class FactCopy:
         out: dict[str, list[Fact]] = defaultdict(list)
         for i in range(0, len(ids), page):
             chunk = ids[i : i + page]
-            marks = ",".join("?" * len(chunk))
+            marks = ",".join([tx.sql.P] * len(chunk))
             for row in tx.execute(
-                "SELECT seeker_id, version, position, event_id, type, occurred_on, occurred_at, "
-                f"recorded_at, data FROM {self.table} WHERE seeker_id IN ({marks}) "
-                "ORDER BY seeker_id, version",
+                f"SELECT {','.join(_FACT_COLUMNS)} FROM {self.table} "
+                f"WHERE seeker_id IN ({marks}) ORDER BY seeker_id, version",
                 chunk,
             ):
                 out[row[0]].append(_fact(row))
         return out
+
+
+_FACT_COLUMNS = (
+    "seeker_id",
+    "version",
+    "position",
+    "event_id",
+    "type",
+    "occurred_on",
+    "occurred_at",
+    "recorded_at",
+    "data",
+)
 
 
 def _fact(row: Sequence[Any]) -> Fact:
@@ -143,7 +156,7 @@ def _fact(row: Sequence[Any]) -> Fact:
         version=int(row[1]),
         position=int(row[2]),
         event_id=row[3],
-        type=row[4],
+        type=BY_NAME[row[4]],
         occurred_on=date.fromisoformat(row[5]),
         occurred_at=datetime.fromisoformat(row[6]) if row[6] else None,
         recorded_at=datetime.fromisoformat(row[7]),
@@ -171,12 +184,12 @@ class Tracking:
         ]
 
     def position(self, tx: Tx, *, lock: bool = False) -> int:
-        suffix = " FOR UPDATE" if lock and tx.dialect == "postgres" else ""
+        suffix = tx.sql.FOR_UPDATE if lock else ""
         rows = tx.execute(f"SELECT position FROM {self.table} WHERE id = 1{suffix}")
         return int(rows[0][0]) if rows else 0
 
     def advance(self, tx: Tx, position: int) -> None:
-        tx.execute(f"UPDATE {self.table} SET position = ? WHERE id = 1", [position])
+        tx.execute(f"UPDATE {self.table} SET position = {tx.sql.P} WHERE id = 1", [position])
 
 
 class LostRace(Exception):

@@ -27,8 +27,8 @@ from common import envelope as common_envelope
 from loadgen import LoadResult, run_load
 
 from timeline.application import TimelineApp
+from timeline.audit.verify import verify_all
 from timeline.settings import Settings
-from timeline.verify import verify_all
 from timeline.vocabulary import parse_event
 
 

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests package
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.projections.test_outcomes_projection import load_and_compare
+from outcomes_bruteforce import load_and_compare
 
 
 def main() -> int:

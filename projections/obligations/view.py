@@ -38,11 +38,12 @@ from projections.quarantine import (
 from projections.runtime import DatedView, Dialect, FactCopy, Tx, ViewDatabase
 from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import Obligation, Rulesets, evaluate, status_on
 from timeline.domain.scope import places
+from timeline.domain.zone import HELSINKI
 from timeline.rulesets import default_rulesets
-from timeline.vocabulary import HELSINKI
 
 NAME = "obligations"
 FACTS = FactCopy("obligations_facts")
@@ -113,10 +114,9 @@ class ObligationsProjection:
 
     def upgrade(self, tx: Tx) -> None:
         """Tables made before the quarantine lack ``obligations_seekers.stale``: add it."""
-        if tx.dialect == "postgres":
-            tx.execute("ALTER TABLE obligations_seekers ADD COLUMN IF NOT EXISTS stale TEXT")
-        elif not any(r[1] == "stale" for r in tx.execute("PRAGMA table_info(obligations_seekers)")):
-            tx.execute("ALTER TABLE obligations_seekers ADD COLUMN stale TEXT")
+        have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, ["obligations_seekers"])}
+        if "stale" not in have:
+            tx.execute(tx.sql.add_column("obligations_seekers", "stale", "TEXT"))
 
     def drop_statements(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
@@ -154,19 +154,20 @@ class ObligationsProjection:
                 "INSERT INTO obligations_pending (seeker_id, position) SELECT seeker_id, 0 "
                 "FROM obligations_seekers WHERE true ON CONFLICT (seeker_id) DO NOTHING"
             )
-        greatest = "GREATEST" if tx.dialect == "postgres" else "MAX"
-        tx.executemany(
-            "INSERT INTO obligations_pending AS p (seeker_id, position) VALUES (?, ?) "
-            "ON CONFLICT (seeker_id) DO UPDATE SET "
-            f"position = {greatest}(p.position, excluded.position)",
+        tx.insert(
+            "obligations_pending",
+            ("seeker_id", "position"),
             list(_positions(facts).items()),
+            on_conflict="(seeker_id) DO UPDATE SET position = "
+            f"{tx.sql.GREATEST}(obligations_pending.position, excluded.position)",
         )
 
     def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
         """Evaluate one page of pending seekers for the evaluation day."""
         del position  # obligations rows carry the seeker's own last position
         rows = tx.execute(
-            "SELECT seeker_id, position FROM obligations_pending ORDER BY seeker_id LIMIT ?",
+            "SELECT seeker_id, position FROM obligations_pending ORDER BY seeker_id "
+            f"LIMIT {tx.sql.P}",
             [page],
         )
         on = self.evaluated_on(tx)
@@ -174,7 +175,7 @@ class ObligationsProjection:
             return False
         pending = {str(r[0]): int(r[1]) for r in rows}
         self.reevaluate(tx, list(pending), on, pending)
-        marks = ",".join("?" * len(pending))
+        marks = ",".join([tx.sql.P] * len(pending))
         tx.execute(f"DELETE FROM obligations_pending WHERE seeker_id IN ({marks})", list(pending))
         return len(rows) == page
 
@@ -198,10 +199,11 @@ class ObligationsProjection:
 
     def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
         """Evaluate these seekers again when the runner settles."""
-        tx.executemany(
-            "INSERT INTO obligations_pending (seeker_id, position) VALUES (?, 0) "
-            "ON CONFLICT (seeker_id) DO NOTHING",
-            [(sid,) for sid in seeker_ids],
+        tx.insert(
+            "obligations_pending",
+            ("seeker_id", "position"),
+            [(sid, 0) for sid in seeker_ids],
+            on_conflict="(seeker_id) DO NOTHING",
         )
 
     def reevaluate(
@@ -238,8 +240,9 @@ class ObligationsProjection:
         return date.fromisoformat(rows[0][0]) if rows else None
 
     def _set_state(self, tx: Tx, key: str, value: str) -> None:
-        tx.execute("DELETE FROM obligations_state WHERE key = ?", [key])
-        tx.execute("INSERT INTO obligations_state (key, value) VALUES (?, ?)", [key, value])
+        p = tx.sql.P
+        tx.execute(f"DELETE FROM obligations_state WHERE key = {p}", [key])
+        tx.execute(f"INSERT INTO obligations_state (key, value) VALUES ({p}, {p})", [key, value])
 
     def change_day(self, tx: Tx, on: date, *, page: int = 2000) -> int:
         """Re-evaluate every seeker for a new day (the day-change job); return how many."""
@@ -249,16 +252,17 @@ class ObligationsProjection:
         return len(ids)
 
 
-def _upsert(tx: Tx) -> str:
-    greatest = "GREATEST(s.position, excluded.position)"
-    if tx.dialect == "sqlite":
-        greatest = "MAX(s.position, excluded.position)"
-    return (
-        f"INSERT INTO obligations_seekers AS s ({','.join(SEEKER_COLUMNS)}) VALUES "
-        f"({','.join('?' * len(SEEKER_COLUMNS))}) ON CONFLICT (seeker_id) DO UPDATE SET "
+def _upsert_seekers(tx: Tx, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert or replace seeker rows; a row's position never moves back."""
+    tx.insert(
+        "obligations_seekers",
+        SEEKER_COLUMNS,
+        rows,
+        on_conflict="(seeker_id) DO UPDATE SET "
         "municipality=excluded.municipality, coach_id=excluded.coach_id, "
         "spell_open=excluded.spell_open, spell_started_on=excluded.spell_started_on, "
-        f"position={greatest}, stale=excluded.stale"
+        f"position={tx.sql.GREATEST}(obligations_seekers.position, excluded.position), "
+        "stale=excluded.stale",
     )
 
 
@@ -267,34 +271,35 @@ def _write_rows(
 ) -> None:
     """Replace these seekers' items and seeker rows."""
     ids = list(results)
-    marks = ",".join("?" * len(ids))
+    marks = ",".join([tx.sql.P] * len(ids))
     tx.execute(f"DELETE FROM obligations_items WHERE seeker_id IN ({marks})", ids)
-    tx.executemany(
-        f"INSERT INTO obligations_items ({','.join(ITEM_COLUMNS)}) VALUES "
-        f"({','.join('?' * len(ITEM_COLUMNS))})",
+    tx.copy(
+        "obligations_items",
+        ITEM_COLUMNS,
         [row for items, _ in results.values() for row in items],
     )
-    tx.executemany(_upsert(tx), [seeker for _, seeker in results.values()])
+    _upsert_seekers(tx, [seeker for _, seeker in results.values()])
 
 
 def _mark_stale(tx: Tx, failure: Entry, facts: Sequence[Fact], position: int) -> None:
     """Keep a failed seeker's items, say why they are stale; a seeker without a row gets one
     (with their place when it can be worked out and written, else without)."""
     stale = failure.reason
-    if tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [failure.seeker_id]):
+    p = tx.sql.P
+    if tx.execute(f"SELECT 1 FROM obligations_seekers WHERE seeker_id = {p}", [failure.seeker_id]):
         tx.execute(
-            "UPDATE obligations_seekers SET stale = ? WHERE seeker_id = ?",
+            f"UPDATE obligations_seekers SET stale = {p} WHERE seeker_id = {p}",
             [stale, failure.seeker_id],
         )
         return
     try:
         with savepoint(tx):
-            tx.execute(_upsert(tx), [failure.seeker_id, *_place(facts), position, stale])
+            _upsert_seekers(tx, [(failure.seeker_id, *_place(facts), position, stale)])
             return
     except Exception as exc:
         if not is_poison(exc):
             raise
-    tx.execute(_upsert(tx), [failure.seeker_id, None, None, 0, None, position, stale])
+    _upsert_seekers(tx, [(failure.seeker_id, None, None, 0, None, position, stale)])
 
 
 def _positions(facts: Sequence[Fact]) -> dict[str, int]:
@@ -306,11 +311,12 @@ def _place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | No
     """Municipality (latest start or transfer), coach (latest assignment), whether the latest
     spell is open, and when it started."""
     coach = None
+    coach_assigned = EventType.COACH_ASSIGNED  # (a local name: compared once per fact)
     effective = effective_facts(facts)
     moves = places(effective)  # the same rule that decides a caller's scope
     municipality = moves[-1].municipality if moves else None
     for f in effective:
-        if f.type == "coach_assigned":
+        if f.type == coach_assigned:
             coach = str(f.data.get("coach_id"))
     found = spells(effective)
     latest = found[-1] if found else None
@@ -388,7 +394,7 @@ class ObligationsView(DatedView):
         projection: ObligationsProjection | None = None,
     ) -> None:
         self.projection = projection or ObligationsProjection()
-        super().__init__(app, db or ViewDatabase(app), self.projection)
+        super().__init__(app, db or ViewDatabase(app.settings), self.projection)
 
     def evaluated_on(self) -> date | None:
         with self.db.read() as tx:
@@ -411,10 +417,11 @@ class ObligationsView(DatedView):
         refused with :class:`~timeline.domain.errors.NoRuleset`, not answered with nothing."""
         self.check_day(on)
         if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
+            p = self.db.sql.P
             rows = self.db.query(
                 f"SELECT s.value, k.stale, {','.join('i.' + c for c in ITEM_COLUMNS)} "
-                "FROM obligations_state s LEFT JOIN obligations_items i ON i.seeker_id = ? "
-                "LEFT JOIN obligations_seekers k ON k.seeker_id = ? "
+                f"FROM obligations_state s LEFT JOIN obligations_items i ON i.seeker_id = {p} "
+                f"LEFT JOIN obligations_seekers k ON k.seeker_id = {p} "
                 "WHERE s.key = 'evaluated_on' ORDER BY i.seq",
                 [seeker_id, seeker_id],
             )
@@ -437,13 +444,15 @@ class ObligationsView(DatedView):
     def has_seeker(self, seeker_id: str) -> bool:
         with self.db.read() as tx:
             return bool(
-                tx.execute("SELECT 1 FROM obligations_seekers WHERE seeker_id = ?", [seeker_id])
+                tx.execute(
+                    f"SELECT 1 FROM obligations_seekers WHERE seeker_id = {tx.sql.P}", [seeker_id]
+                )
             )
 
     def stale(self, seeker_id: str) -> str | None:
         """Why this seeker's rows are not current (quarantined), or None when they are."""
         rows = self.db.query(
-            "SELECT stale FROM obligations_seekers WHERE seeker_id = ?", [seeker_id]
+            f"SELECT stale FROM obligations_seekers WHERE seeker_id = {self.db.sql.P}", [seeker_id]
         )
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
@@ -464,12 +473,13 @@ class ObligationsView(DatedView):
         end (rows of ended spells carry statuses already stopped at the end). A day no ruleset
         covers is refused with :class:`~timeline.domain.errors.NoRuleset`."""
         self.check_day(on)
+        p = self.db.sql.P
         flags = ",".join(f"'{f}'" for f in FLAGS)
         derived = (
             f"CASE WHEN i.kind IN ({flags}) OR i.status = 'not_required' OR i.due_on IS NULL "
-            "THEN i.status WHEN i.met_on IS NOT NULL AND i.met_on <= ? THEN "
+            f"THEN i.status WHEN i.met_on IS NOT NULL AND i.met_on <= {p} THEN "
             "(CASE WHEN i.met_on <= i.due_on THEN 'met' ELSE 'met_late' END) "
-            "WHEN ? > i.due_on THEN 'overdue' ELSE 'open' END"
+            f"WHEN {p} > i.due_on THEN 'overdue' ELSE 'open' END"
         )
         sql = (
             f"SELECT * FROM (SELECT {','.join('i.' + c for c in ITEM_COLUMNS)}, "
@@ -484,18 +494,18 @@ class ObligationsView(DatedView):
             " >= s.spell_started_on",
         ]
         if municipality:
-            where.append("s.municipality = ?")
+            where.append(f"s.municipality = {p}")
             params.append(municipality)
         if coach:
-            where.append("s.coach_id = ?")
+            where.append(f"s.coach_id = {p}")
             params.append(coach)
         sql += " WHERE " + " AND ".join(where) + ") w"
         if status:
-            sql += " WHERE status_on = ?"
+            sql += f" WHERE status_on = {p}"
             params.append(status)
         else:
             sql += " WHERE status_on IN ('open', 'overdue')"
-        sql += " ORDER BY due_on, seeker_id, seq LIMIT ?"
+        sql += f" ORDER BY due_on, seeker_id, seq LIMIT {p}"
         params.append(limit)
         with self.db.read() as tx:
             rows = tx.execute(sql, params)

@@ -272,4 +272,3 @@ STOCK_PARTS = (
     "stock_part_time",
     "stock_outside_labour_force",
 )
-LEVELS = ("all", "municipality", "employment_area", "pilot_area", "pilot")

@@ -19,14 +19,18 @@ from typing import Protocol
 from projections.outcomes.months import count_date, last_day, month_of, months_between
 from projections.outcomes.settings import OutcomeSettings
 from timeline.domain.calendar import WorkingDayCalendar, add_months
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, Spell, effective_facts, spells
 from timeline.domain.rules import Rulesets, evaluate
 from timeline.domain.scope import places
 
 DAY = timedelta(days=1)
+# (compared once per fact: module names, not class attributes; see timeline.domain.event_types)
+_STATUS_SETTERS = (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED)
+_REFERRED, _SERVICE_STARTED = EventType.SERVICE_REFERRED, EventType.SERVICE_STARTED
+_SERVICE_ENDED = EventType.SERVICE_ENDED
 UNEMPLOYED = frozenset({"unemployed", "laid_off"})
 OPEN_MARKET = frozenset({"employed", "part_time", "after:employed_open_market"})
-STATUS_CLASSES = ("unemployed", "laid_off", "employed", "part_time", "outside_labour_force")
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,17 @@ class SeekerDays:
         self.places: list[str] = [m.municipality for m in moves]
         self.services: dict[str, Service] = {}
         for f in effective:
-            if f.type in ("job_search_started", "labour_market_status_changed"):
+            if f.type in _STATUS_SETTERS:
                 self.status_days.append(f.occurred_on)
                 self.statuses.append(str(f.data.get("labour_market_status")))
-            if f.type == "service_referred":
+            if f.type == _REFERRED:
                 sid = str(f.data.get("service_id"))
                 self.services.setdefault(sid, Service()).type = str(f.data.get("service_type"))
-            elif f.type == "service_started":
+            elif f.type == _SERVICE_STARTED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).started_on = f.occurred_on
-            elif f.type == "service_ended":
+            elif f.type == _SERVICE_ENDED:
                 self.services.setdefault(
                     str(f.data.get("service_id")), Service()
                 ).ended_on = f.occurred_on

@@ -55,8 +55,8 @@ from timeline.application import TimelineApp
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact
 from timeline.domain.rules import Rulesets
+from timeline.domain.zone import HELSINKI
 from timeline.rulesets import default_rulesets
-from timeline.vocabulary import HELSINKI
 
 NAME = "outcomes"
 PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")
@@ -125,10 +125,11 @@ class OutcomesProjection:
                 "FROM outcomes_work_facts WHERE true ON CONFLICT (seeker_id) DO NOTHING"
             )
         else:
-            tx.executemany(
-                "INSERT INTO outcomes_work_pending (seeker_id) VALUES (?) "
-                "ON CONFLICT (seeker_id) DO NOTHING",
+            tx.insert(
+                "outcomes_work_pending",
+                ("seeker_id",),
                 [(sid,) for sid in dict.fromkeys(f.seeker_id for f in facts)],
+                on_conflict="(seeker_id) DO NOTHING",
             )
 
     def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
@@ -138,13 +139,14 @@ class OutcomesProjection:
         if horizon is None:
             return False
         rows = tx.execute(
-            "SELECT seeker_id FROM outcomes_work_pending ORDER BY seeker_id LIMIT ?", [page]
+            f"SELECT seeker_id FROM outcomes_work_pending ORDER BY seeker_id LIMIT {tx.sql.P}",
+            [page],
         )
         if rows:
             ids = [str(r[0]) for r in rows]
             if self.recompute(tx, ids, month_of(horizon)):  # publish again at the end
                 tx.execute("DELETE FROM outcomes_state WHERE key = 'published_at'")
-            marks = ",".join("?" * len(ids))
+            marks = ",".join([tx.sql.P] * len(ids))
             tx.execute(f"DELETE FROM outcomes_work_pending WHERE seeker_id IN ({marks})", ids)
             return True
         published = tx.execute("SELECT value FROM outcomes_state WHERE key = 'published_at'")
@@ -181,10 +183,11 @@ class OutcomesProjection:
     def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
         """Recompute these seekers when the runner settles, and publish again then."""
         tx.execute("DELETE FROM outcomes_state WHERE key = 'published_at'")
-        tx.executemany(
-            "INSERT INTO outcomes_work_pending (seeker_id) VALUES (?) "
-            "ON CONFLICT (seeker_id) DO NOTHING",
+        tx.insert(
+            "outcomes_work_pending",
+            ("seeker_id",),
             [(sid,) for sid in seeker_ids],
+            on_conflict="(seeker_id) DO NOTHING",
         )
 
     def recompute(
@@ -196,7 +199,7 @@ class OutcomesProjection:
         changed: set[str] = set()
         for i in range(0, len(seeker_ids), page):
             chunk = list(seeker_ids[i : i + page])
-            marks = ",".join("?" * len(chunk))
+            marks = ",".join([tx.sql.P] * len(chunk))
             old: dict[str, Counter[Key]] = defaultdict(Counter)
             for r in tx.execute(
                 "SELECT seeker_id, month, municipality, item, value FROM "
@@ -222,7 +225,7 @@ class OutcomesProjection:
             QUARANTINE.settle(tx, known, [s for s in results if s not in failed], failures)
             left_out = [s for s in [*kept_out, *failed] if old.get(s)]
             if left_out:
-                gone = ",".join("?" * len(left_out))
+                gone = ",".join([tx.sql.P] * len(left_out))
                 tx.execute(
                     f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({gone})",
                     left_out,
@@ -243,7 +246,7 @@ class OutcomesProjection:
         where, params = "", []
         if months is not None:
             params = sorted(months)
-            where = f" WHERE month IN ({','.join('?' * len(params))})"
+            where = f" WHERE month IN ({','.join([tx.sql.P] * len(params))})"
         self._set_state(tx, "published_at", str(position))
         self._set_state(tx, "stale_seekers", str(QUARANTINE.counts(tx)[1]))
         if months is not None and not months:
@@ -258,7 +261,7 @@ class OutcomesProjection:
                 params,
             )
         ]
-        marks = ",".join("?" * len(_MEDIAN_ITEMS))
+        marks = ",".join([tx.sql.P] * len(_MEDIAN_ITEMS))
         values = [
             (str(r[0]), str(r[1]), str(r[2]), float(r[3]))
             for r in tx.execute(
@@ -277,11 +280,7 @@ class OutcomesProjection:
             calendar=self.calendar,
         )
         tx.execute(f"DELETE FROM outcomes_monthly{where}", params)
-        tx.executemany(
-            f"INSERT INTO outcomes_monthly ({','.join(ROW_COLUMNS)}) VALUES "
-            f"({','.join('?' * len(ROW_COLUMNS))})",
-            rows,
-        )
+        tx.copy("outcomes_monthly", ROW_COLUMNS, rows)
         self._set_state(tx, "settings", self.settings.to_json())
         self._set_state(tx, "areas_version", self.areas.version)
 
@@ -293,17 +292,18 @@ class OutcomesProjection:
         return date.fromisoformat(rows[0][0]) if rows else None
 
     def _set_state(self, tx: Tx, key: str, value: str) -> None:
-        tx.execute("DELETE FROM outcomes_state WHERE key = ?", [key])
-        tx.execute("INSERT INTO outcomes_state (key, value) VALUES (?, ?)", [key, value])
+        p = tx.sql.P
+        tx.execute(f"DELETE FROM outcomes_state WHERE key = {p}", [key])
+        tx.execute(f"INSERT INTO outcomes_state (key, value) VALUES ({p}, {p})", [key, value])
 
 
 def _write_contributions(tx: Tx, replaced: Mapping[str, Counter[Key]]) -> None:
     ids = list(replaced)
-    marks = ",".join("?" * len(ids))
+    marks = ",".join([tx.sql.P] * len(ids))
     tx.execute(f"DELETE FROM outcomes_work_contributions WHERE seeker_id IN ({marks})", ids)
-    tx.executemany(
-        "INSERT INTO outcomes_work_contributions (seeker_id, month, municipality, item, "
-        "value) VALUES (?,?,?,?,?)",
+    tx.copy(
+        "outcomes_work_contributions",
+        ("seeker_id", "month", "municipality", "item", "value"),
         [(sid, *k) for sid, new in replaced.items() for k in new.elements()],
     )
 
@@ -319,7 +319,7 @@ class OutcomesView(DatedView):
         projection: OutcomesProjection | None = None,
     ) -> None:
         self.projection = projection or OutcomesProjection()
-        super().__init__(app, db or ViewDatabase(app), self.projection)
+        super().__init__(app, db or ViewDatabase(app.settings), self.projection)
 
     def state(self) -> dict[str, str]:
         with self.db.transaction() as tx:
@@ -339,15 +339,17 @@ class OutcomesView(DatedView):
         parse_month(to_month)
         if measure is not None and measure not in BY_NAME:
             raise ValueError(f"unknown measure {measure!r}; known: {', '.join(BY_NAME)}")
+        p = self.db.sql.P
         sql = (
-            f"SELECT {','.join(ROW_COLUMNS)} FROM outcomes_monthly WHERE month >= ? AND month <= ?"
+            f"SELECT {','.join(ROW_COLUMNS)} FROM outcomes_monthly "
+            f"WHERE month >= {p} AND month <= {p}"
         )
         params: list[Any] = [from_month, to_month]
         if area is not None:
-            sql += " AND area = ?"
+            sql += f" AND area = {p}"
             params.append(area)
         if measure is not None:
-            sql += " AND measure = ?"
+            sql += f" AND measure = {p}"
             params.append(measure)
         sql += " ORDER BY month, level, area, measure"
         with self.db.transaction() as tx:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,7 +132,3 @@ def require_purpose(principal: Principal, purpose: str | None, what: str) -> str
         f"the {principal.role} role must state a purpose for {what} "
         "(X-Purpose header or ?purpose=)",
     )
-
-
-def scope_list(scope: Sequence[str] | None) -> object:
-    return "*" if scope is None else sorted(scope)

@@ -13,8 +13,8 @@ from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
-from timeline.db import PoolSpec, SideDatabase
 from timeline.settings import Settings
+from timeline.store.side import PoolSpec, SideDatabase
 
 
 @dataclass
@@ -48,8 +48,8 @@ def bootstrap(
     pools: for requests (the default) the event store's pool of ``postgres_pool_size`` and a
     pool of ``request_pool_size`` for the projections and the access log, where a caller
     waits at most ``request_pool_timeout``; ``for_jobs``, pools of ``jobs_pool_size`` for the
-    scheduled jobs, which wait their turn, and no aggregate cache (jobs read the log, not
-    timelines). Requests therefore never wait behind jobs."""
+    scheduled jobs, which wait their turn, and no timelines kept in memory (jobs read the log,
+    not timelines). Requests therefore never wait behind jobs."""
     settings = settings or Settings()
     clock = clock or system_clock
     if for_jobs:
@@ -57,14 +57,15 @@ def bootstrap(
             "POSTGRES_POOL_SIZE": "1",
             "POSTGRES_MAX_OVERFLOW": str(settings.jobs_pool_size - 1),
             "POSTGRES_CONNECT_TIMEOUT": str(JOBS_WAIT_SECONDS),  # the library's pool wait
-            "AGGREGATE_CACHE_MAXSIZE": "",  # none ("0" would be an unbounded cache)
         }
         pool = PoolSpec("jobs", settings.jobs_pool_size, JOBS_WAIT_SECONDS)
     else:
         env = {"POSTGRES_CONNECT_TIMEOUT": str(math.ceil(settings.request_pool_timeout))}
         pool = PoolSpec("requests", settings.request_pool_size, settings.request_pool_timeout)
-    app = TimelineApp(env, settings=settings, clock=clock)
-    db = SideDatabase(app, pool=pool)
+    # Jobs read the log, not timelines: their application keeps none in memory.
+    app_settings = settings.model_copy(update={"aggregate_cache_size": 0}) if for_jobs else settings
+    app = TimelineApp(env, settings=app_settings, clock=clock)
+    db = SideDatabase(settings, pool=pool)
     access_log = AccessLog(db, clock)
     return Services(
         settings=settings,
@@ -95,4 +96,4 @@ def jobs_services(services: Services) -> Services:
 
 def is_in_memory(services: Services) -> bool:
     """Whether the store lives in this process only (``memory:``)."""
-    return services.app.env.get("PERSISTENCE_MODULE") == "timeline.store.memory:MemoryFactory"
+    return services.db.in_memory

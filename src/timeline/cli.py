@@ -21,34 +21,16 @@ from timeline.bootstrap import Services, bootstrap
 from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
 from timeline.clock import Clock, FixedClock
 from timeline.domain.errors import Conflict, InvalidEvent, NotFound
-from timeline.settings import Settings
-from timeline.vocabulary import HELSINKI, EventValidationError, ParsedEvent, parse_event
+from timeline.domain.zone import HELSINKI
+from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
 EXIT_INVALID = 2
 IMPORT_BATCH = 500
 IMPORT_CHUNK = 5000  # events per transaction of `timeline import`
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The settings (environment and ``--db``), refused with :class:`UsageError` when they
-    cannot work: an invalid value, an unsupported URL, a database that does not answer."""
-    overrides: dict[str, Any] = {}
-    if getattr(args, "db", None):
-        overrides["database_url"] = args.db
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        reasons = [
-            (f"TIMELINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "") + e["msg"]
-            for e in exc.errors()
-        ]
-        raise UsageError(f"configuration: {'; '.join(reasons)}") from None
-    cli_input.check_database(settings.database_url)
-    return settings
-
-
 def _app(args: argparse.Namespace, clock: Clock | None = None) -> TimelineApp:
-    return TimelineApp(settings=_settings(args), clock=clock)
+    return TimelineApp(settings=cli_input.settings(args), clock=clock)
 
 
 def _aware(value: str) -> datetime:
@@ -102,7 +84,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         events, problems = parse_jsonl(source, allow_test_codes=app.settings.test_codes_allowed)
     decisions = None
     if not problems:
-        refused, decisions = app.decide_each([e for _, e in events])
+        refused, decisions = app.appender.decide_each([e for _, e in events])
         for i, exc in refused:
             number = events[i][0]
             errors = exc.errors if isinstance(exc, InvalidEvent) else []
@@ -210,7 +192,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from timeline.audit.checks import verify_store
 
     kept = _kept_digests(args.digests) if args.digests else None
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
 
     def progress(it: Iterable[str]) -> Iterable[str]:
         return tqdm(it, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying")
@@ -273,7 +255,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from timeline.audit.export import export_seeker
 
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     out = Path(args.out or f"export-{args.seeker_id}")
     exported = export_seeker(services, args.seeker_id, out, as_of=args.as_of)
     _log_cli_read(
@@ -295,7 +277,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from timeline.audit.digests import export_lines
 
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     if args.export:
         text = export_lines(services.digests.kept())
         if args.export == "-":
@@ -417,10 +399,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from projections.obligations import ObligationsView
     from projections.outcomes import OutcomesView
-    from timeline.db import SideDatabase
+    from timeline.store.side import SideDatabase
 
     app = _app(args)
-    db = SideDatabase(app)
+    db = SideDatabase(app.settings)
     views = {"obligations": ObligationsView(app, db), "outcomes": OutcomesView(app, db)}
     for name in [args.projection] if args.projection else list(views):
         view = views[name]
@@ -458,7 +440,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    services = bootstrap(_settings(args))
+    services = bootstrap(cli_input.settings(args))
     scheduler = _start_jobs(services)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -494,17 +476,20 @@ def _log_cli_read(
     import getpass
 
     from timeline.audit.access_log import AccessLog
-    from timeline.db import SideDatabase
+    from timeline.store.side import SideDatabase
 
-    log = AccessLog(SideDatabase(app), app.clock)
-    log.record(
-        actor=f"cli:{getpass.getuser()}",
-        role="operator",
-        action=action,
-        seeker_id=seeker_id,
-        purpose=purpose or "unstated (command line)",
-        detail=detail,
-    )
+    db = SideDatabase(app.settings)
+    try:
+        AccessLog(db, app.clock).record(
+            actor=f"cli:{getpass.getuser()}",
+            role="operator",
+            action=action,
+            seeker_id=seeker_id,
+            purpose=purpose or "unstated (command line)",
+            detail=detail,
+        )
+    finally:
+        db.close()
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -539,12 +524,12 @@ def load_demo(
         return 0
     everything = [e for _, request in requests for e in request]
     clock.set(requests[0][0])
-    decisions = app.decisions(clock(), [e.event_id for e in everything])
+    decisions = app.appender.decisions(clock(), [e.event_id for e in everything])
     decisions.load(list(dict.fromkeys(e.seeker_id for e in everything)))
     for at, request in requests:
         clock.set(at)
         decisions.now = at
-        decisions.decide(app.prepare(request, at))
+        decisions.decide(app.appender.prepare(request, at))
     planned = decisions.planned
     with tqdm(
         total=len(everything), unit="event", file=sys.stderr, disable=quiet, desc="loading demo"
@@ -593,7 +578,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from timeline.demo import generate
     from timeline.group_commit import GroupCommitter
 
-    settings = _settings(args)
+    settings = cli_input.settings(args)
     loaded = False
     if args.demo_if_empty:
         clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))

@@ -5,6 +5,8 @@
 - :func:`user_error`: the one table of exception classes that mean "the input or the
   environment is wrong, the user can fix it". ``timeline.cli.main`` prints those as
   ``timeline COMMAND: reason`` and exits 2; any other exception is a bug and keeps its traceback.
+- :func:`settings`: the settings of a command (environment and ``--db``), refused when they
+  cannot work.
 - :func:`check_database`: the database URL is usable and the database answers, before a command
   starts (an unreachable PostgreSQL is named at once, not after a pool's 30-second wait).
 - :func:`read_jsonl`: JSON Lines from bytes, every bad line named by its number and reason.
@@ -21,8 +23,10 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import urlparse, urlunparse
 
+from pydantic import ValidationError
+
 from timeline.domain.errors import TimelineError
-from timeline.settings import libpq_params, store_env
+from timeline.settings import Settings, libpq_params, store_env
 
 T = TypeVar("T")
 BOM = b"\xef\xbb\xbf"
@@ -135,6 +139,24 @@ def redacted(url: str) -> str:
         return url
     netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
     return urlunparse(parsed._replace(netloc=netloc))
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """The settings (environment and ``--db``), refused with :class:`UsageError` when they
+    cannot work: an invalid value, an unsupported URL, a database that does not answer."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    try:
+        found = Settings(**overrides)
+    except ValidationError as exc:
+        reasons = [
+            (f"TIMELINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "") + e["msg"]
+            for e in exc.errors()
+        ]
+        raise UsageError(f"configuration: {'; '.join(reasons)}") from None
+    check_database(found.database_url)
+    return found
 
 
 def check_database(url: str) -> None:

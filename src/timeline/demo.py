@@ -34,9 +34,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 import holidays
+
+from timeline.domain.event_types import EventType
+from timeline.domain.zone import HELSINKI
 
 __all__ = [
     "LAHTI_REGION",
@@ -51,7 +53,6 @@ __all__ = [
     "write_jsonl",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 
 #: the Lahti-region municipal pilot 2021–2024 (RESEARCH.md 9.1) with relative weights
 LAHTI_REGION: dict[str, float] = {"398": 0.62, "098": 0.15, "560": 0.12, "016": 0.06, "316": 0.05}
@@ -273,7 +274,7 @@ class _Rec:
 
     event_id: str
     recorded: datetime
-    type: str
+    type: EventType
     occurred: datetime
     day_level: bool
     data: dict[str, Any]
@@ -386,7 +387,7 @@ class _Seeker:
     def _emit(
         self,
         spell: _Spell,
-        type_: str,
+        type_: EventType,
         at: datetime,
         data: dict[str, Any],
         actor: dict[str, str],
@@ -430,12 +431,12 @@ class _Seeker:
         roll = rng.random()
         correctable = rec.type in _CORRECTABLE
         retractable = rec.type in _RETRACTABLE and not (
-            rec.type == "meeting_held" and rec.data.get("kind") == "initial_interview"
+            rec.type == EventType.MEETING_HELD and rec.data.get("kind") == "initial_interview"
         )
         if correctable and roll < _CORRECTION_SHARE:
-            kind = "correction"
+            kind = EventType.CORRECTION
         elif retractable and _CORRECTION_SHARE <= roll < _CORRECTION_SHARE + _RETRACTION_SHARE:
-            kind = "retraction"
+            kind = EventType.RETRACTION
         else:
             return
         day = _next_working_day(rec.occurred.date() + timedelta(days=rng.randint(1, 21)))
@@ -517,7 +518,7 @@ class _Seeker:
         actor = self._seeker_actor() if online else self._coach_actor(spell)
         spell.start_rec = self._emit(
             spell,
-            "job_search_started",
+            EventType.JOB_SEARCH_STARTED,
             at,
             data,
             actor,
@@ -574,7 +575,7 @@ class _Seeker:
             if rng.random() < 0.3
             else {"id": self._caseworker(), "role": "coach", "organisation": self.municipality}
         )
-        self._emit(spell, "coach_assigned", at, data, actor, day_level=True)
+        self._emit(spell, EventType.COACH_ASSIGNED, at, data, actor, day_level=True)
 
     def _on_first_contact(self, spell: _Spell, at: datetime, p: dict[str, Any]) -> None:
         rng = self.rng
@@ -584,7 +585,7 @@ class _Seeker:
                 "direction": "outbound",
                 "purpose": "invitation to the initial interview",
             }
-            self._emit(spell, "contact_made", at, data, self._coach_actor(spell))
+            self._emit(spell, EventType.CONTACT_MADE, at, data, self._coach_actor(spell))
         interview: date | None = p["interview"]
         due: date = p["due"]
         if p["missed_first"]:
@@ -611,7 +612,7 @@ class _Seeker:
             "channel": channel,
         }
         if at < planned:  # (booked on the spot otherwise: no separate scheduling event)
-            self._emit(spell, "meeting_scheduled", at, data, self._coach_actor(spell))
+            self._emit(spell, EventType.MEETING_SCHEDULED, at, data, self._coach_actor(spell))
         if miss is None:
             miss = rng.random() < 0.12
         payload = {"meeting_id": meeting_id, "kind": kind, "channel": channel, "miss": miss}
@@ -628,7 +629,7 @@ class _Seeker:
                  ("cancelled_by_service", 0.1), ("other", 0.05)),
             )  # fmt: skip
             data = {"meeting_id": p["meeting_id"], "kind": kind, "reason": reason}
-            rec = self._emit(spell, "meeting_missed", at, data, actor)
+            rec = self._emit(spell, EventType.MEETING_MISSED, at, data, actor)
             if reason == "no_show" and rng.random() < 0.3:
                 day = _next_working_day(at.date() + timedelta(days=rng.randint(1, 10)))
                 self._schedule(self._work_time(day), "decision", {"rec": rec})
@@ -643,7 +644,7 @@ class _Seeker:
                 self._book(spell, later, kind, self._work_time(new_day), miss=False)
             return
         data = {"kind": kind, "channel": p["channel"], "meeting_id": p["meeting_id"]}
-        self._emit(spell, "meeting_held", at, data, actor)
+        self._emit(spell, EventType.MEETING_HELD, at, data, actor)
         after = at + timedelta(minutes=rng.randint(20, 50))
         if kind == "initial_interview":
             spell.interview_on = at.date()
@@ -748,7 +749,12 @@ class _Seeker:
             )  # fmt: skip
             data["services_planned"] = rng.sample(options, rng.randint(1, 3))
         self._emit(
-            spell, "employment_plan_agreed", at, data, self._coach_actor(spell), day_level=True
+            spell,
+            EventType.EMPLOYMENT_PLAN_AGREED,
+            at,
+            data,
+            self._coach_actor(spell),
+            day_level=True,
         )
 
     def _requirement(self, spell: _Spell, at: datetime) -> None:
@@ -774,7 +780,12 @@ class _Seeker:
         else:
             data.update(applications_per_period=4, period="month")
         self._emit(
-            spell, "job_search_requirement_set", at, data, self._coach_actor(spell), day_level=True
+            spell,
+            EventType.JOB_SEARCH_REQUIREMENT_SET,
+            at,
+            data,
+            self._coach_actor(spell),
+            day_level=True,
         )
 
     def _refer(self, spell: _Spell, at: datetime) -> None:
@@ -790,7 +801,7 @@ class _Seeker:
             "provider_name": rng.choice(_PROVIDERS[provider]),
         }
         rec = self._emit(
-            spell, "service_referred", at, data, self._coach_actor(spell), day_level=True
+            spell, EventType.SERVICE_REFERRED, at, data, self._coach_actor(spell), day_level=True
         )
         spell.services[service_id] = rec.recorded
         if rng.random() < 0.82:
@@ -805,7 +816,7 @@ class _Seeker:
         service_id: str = p["id"]
         rec = self._emit(
             spell,
-            "service_started",
+            EventType.SERVICE_STARTED,
             at,
             {"service_id": service_id},
             self._coach_actor(spell),
@@ -832,7 +843,7 @@ class _Seeker:
             )
         rec = self._emit(
             spell,
-            "service_ended",
+            EventType.SERVICE_ENDED,
             at,
             {"service_id": service_id, "end_reason": reason},
             self._coach_actor(spell),
@@ -863,7 +874,7 @@ class _Seeker:
         spell.status = p["status"]
         data = {"labour_market_status": spell.status}
         self._emit(
-            spell, "labour_market_status_changed", at, data, self._coach_actor(spell),
+            spell, EventType.LABOUR_MARKET_STATUS_CHANGED, at, data, self._coach_actor(spell),
             day_level=True,
         )  # fmt: skip
 
@@ -880,7 +891,7 @@ class _Seeker:
                  "appointment change", "service information")
             ),
         }  # fmt: skip
-        self._emit(spell, "contact_made", at, data, self._coach_actor(spell))
+        self._emit(spell, EventType.CONTACT_MADE, at, data, self._coach_actor(spell))
         nxt = at.date() + timedelta(days=int(rng.expovariate(1 / 35)) + 5)
         self._schedule(self._work_time(_next_working_day(nxt)), "contacts")
 
@@ -920,15 +931,17 @@ class _Seeker:
             data["job_title"] = rng.choice(_JOB_TITLES)
             if kind == "vacancy" and rng.random() < 0.5:
                 data["vacancy_ref"] = f"TMT-{rng.randint(10_000_000, 99_999_999)}"
-        self._emit(spell, "application_reported", at, data, self._seeker_actor(), day_level=True)
+        self._emit(
+            spell, EventType.APPLICATION_REPORTED, at, data, self._seeker_actor(), day_level=True
+        )
 
     def _on_transfer(self, spell: _Spell, at: datetime, _p: dict[str, Any]) -> None:
         rng = self.rng
         everywhere = [*LAHTI_REGION, *OTHER_MUNICIPALITIES]
         to = rng.choice([m for m in everywhere if m != self.municipality])
         self._emit(
-            spell, "seeker_transferred", at, {"to_municipality": to}, self._coach_actor(spell),
-            day_level=True,
+            spell, EventType.SEEKER_TRANSFERRED, at, {"to_municipality": to},
+            self._coach_actor(spell), day_level=True,
         )  # fmt: skip
         self.municipality = to
         spell.coach = None
@@ -946,7 +959,7 @@ class _Seeker:
             "text": "Missed appointment without an acceptable reason.",
         }
         self._emit(
-            spell, "decision_recorded", at, data, self._coach_actor(spell),
+            spell, EventType.DECISION_RECORDED, at, data, self._coach_actor(spell),
             after=(rec.recorded,), backdate=False,
         )  # fmt: skip
         self.touched.add(rec.event_id)
@@ -964,7 +977,7 @@ class _Seeker:
         replacement["data"] = fixed
         data = {"corrects_event_id": rec.event_id, "reason": reason, "replacement": replacement}
         self._emit(
-            spell, "correction", at, data, self._coach_actor(spell),
+            spell, EventType.CORRECTION, at, data, self._coach_actor(spell),
             after=(rec.recorded,), backdate=False,
         )  # fmt: skip
         self.touched.add(rec.event_id)
@@ -978,7 +991,7 @@ class _Seeker:
         )
         data = {"retracts_event_id": rec.event_id, "reason": reason}
         self._emit(
-            spell, "retraction", at, data, self._coach_actor(spell),
+            spell, EventType.RETRACTION, at, data, self._coach_actor(spell),
             after=(rec.recorded,), backdate=False,
         )  # fmt: skip
         self.touched.add(rec.event_id)
@@ -1008,7 +1021,7 @@ class _Seeker:
             reason = "employed_subsidised" if rng.random() < 0.3 else "employed_open_market"
         actor = self._system_actor() if reason == "not_renewed" else self._coach_actor(spell)
         rec = self._emit(
-            spell, "job_search_ended", at, {"reason": reason}, actor, day_level=True,
+            spell, EventType.JOB_SEARCH_ENDED, at, {"reason": reason}, actor, day_level=True,
             after=(spell.max_recorded,), backdate=False,
         )  # fmt: skip
         self.last_end_recorded = rec.recorded
@@ -1017,18 +1030,20 @@ class _Seeker:
 
 _CORRECTABLE = frozenset(
     {
-        "meeting_held",
-        "contact_made",
-        "application_reported",
-        "employment_plan_agreed",
-        "coach_assigned",
-        "labour_market_status_changed",
-        "meeting_missed",
-        "service_referred",
-        "service_ended",
+        EventType.MEETING_HELD,
+        EventType.CONTACT_MADE,
+        EventType.APPLICATION_REPORTED,
+        EventType.EMPLOYMENT_PLAN_AGREED,
+        EventType.COACH_ASSIGNED,
+        EventType.LABOUR_MARKET_STATUS_CHANGED,
+        EventType.MEETING_MISSED,
+        EventType.SERVICE_REFERRED,
+        EventType.SERVICE_ENDED,
     }
 )
-_RETRACTABLE = frozenset({"application_reported", "contact_made", "meeting_held"})
+_RETRACTABLE = frozenset(
+    {EventType.APPLICATION_REPORTED, EventType.CONTACT_MADE, EventType.MEETING_HELD}
+)
 
 
 def _other(rng: random.Random, options: Iterable[str], current: Any) -> str:
@@ -1039,40 +1054,40 @@ def _corrected(rng: random.Random, rec: _Rec) -> tuple[dict[str, Any], str]:
     """The corrected data of ``rec`` (one field fixed) and the reason."""
     data = dict(rec.data)
     t = rec.type
-    if t == "meeting_held":
+    if t == EventType.MEETING_HELD:
         data["channel"] = _other(rng, ("phone", "video", "in_person"), data["channel"])
         return data, "wrong channel recorded"
-    if t == "contact_made":
+    if t == EventType.CONTACT_MADE:
         data["channel"] = _other(rng, ("phone", "video", "in_person", "message"), data["channel"])
         return data, "wrong channel recorded"
-    if t == "application_reported":
+    if t == EventType.APPLICATION_REPORTED:
         if "job_title" in data:
             data["job_title"] = _other(rng, _JOB_TITLES, data["job_title"])
             return data, "seeker corrected the job title"
         data["kind"] = _other(rng, ("open_application", "other_agreed"), data["kind"])
         return data, "seeker corrected the kind of application"
-    if t == "employment_plan_agreed":
+    if t == EventType.EMPLOYMENT_PLAN_AGREED:
         review = date.fromisoformat(data["review_on"]) + timedelta(days=rng.randint(7, 30))
         data["review_on"] = review.isoformat()
         return data, "review date agreed differently"
-    if t == "coach_assigned":
+    if t == EventType.COACH_ASSIGNED:
         data["coach_id"] = f"caseworker:{rng.randint(1000, 9999):04d}"
         return data, "wrong coach selected"
-    if t == "labour_market_status_changed":
+    if t == EventType.LABOUR_MARKET_STATUS_CHANGED:
         data["labour_market_status"] = _other(
             rng, ("unemployed", "laid_off", "part_time"), data["labour_market_status"]
         )
         return data, "status recorded wrongly"
-    if t == "meeting_missed":
+    if t == EventType.MEETING_MISSED:
         data["reason"] = _other(
             rng, ("no_show", "cancelled_by_seeker", "illness", "other"), data["reason"]
         )
         return data, "reason clarified"
-    if t == "service_referred":
+    if t == EventType.SERVICE_REFERRED:
         provider = data.get("provider", "public")
         data["provider_name"] = _other(rng, _PROVIDERS[provider], data.get("provider_name"))
         return data, "wrong provider recorded"
-    if t == "service_ended":
+    if t == EventType.SERVICE_ENDED:
         data["end_reason"] = _other(
             rng, ("completed", "interrupted", "employed", "other"), data.get("end_reason")
         )

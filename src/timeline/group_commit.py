@@ -4,7 +4,8 @@ The PostgreSQL recorder serialises writers with a table lock, so one event per t
 is capped at about a thousand a second whatever the thread count. Callers of :meth:`submit`
 queue their request and wait; the writer takes every queued request (up to ``max_batch``
 events), decides them in arrival order against shared timelines, writes all accepted ones
-with one :meth:`TimelineApp.save`, and answers each caller after that commit.
+with one save of the shared :class:`~timeline.decisions.Decisions`, and answers each caller
+after that commit.
 
 Each request keeps the contract of :meth:`TimelineApp.append` (all of it or none of it,
 duplicates answered with the original, ``expected_version`` checked, its caller's scope judged
@@ -27,8 +28,10 @@ from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError
 
-from timeline.application import Appended, Slot, TimelineApp
-from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
+from timeline.application import TimelineApp
+from timeline.decisions import Prepared, Slot
+from timeline.domain.errors import InvalidEvent
+from timeline.results import Appended
 from timeline.vocabulary import ParsedEvent
 
 
@@ -39,7 +42,7 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
     result: list[Appended] | None = None
     error: BaseException | None = None
-    prepared: list[tuple[ParsedEvent, str | None]] = field(default_factory=list)
+    prepared: list[Prepared] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
     on_finish: Callable[[], object] | None = None  # called by the writer once answered
 
@@ -196,24 +199,21 @@ class GroupCommitter:
         live: list[_Request] = []
         for request in group:
             try:
-                request.prepared = app.prepare(request.events, now)
+                request.prepared = app.appender.prepare(request.events, now)
             except InvalidEvent as exc:
                 request.finish(error=exc)
                 continue
             live.append(request)
         if not live:
             return
-        decisions = app.decisions(now, [e.event_id for r in live for e in r.events])
+        decisions = app.appender.decisions(now, [e.event_id for r in live for e in r.events])
         # Every seeker of the group loaded (and fast-forwarded) with one read, not one each.
         decisions.load([e.seeker_id for r in live for e in r.events])
         accepted: list[_Request] = []
         for request in live:
             try:
                 request.slots = decisions.decide(request.prepared, scope=request.scope)
-            except (InvalidEvent, Conflict, OutOfScope) as exc:
-                request.finish(error=exc)
-                continue
-            except Exception as exc:
+            except Exception as exc:  # a refusal (or a bug) fails its own request only
                 request.finish(error=exc)
                 continue
             accepted.append(request)

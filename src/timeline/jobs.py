@@ -37,28 +37,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from projections.obligations import ObligationsView
 from projections.outcomes import OutcomesView
-from projections.runtime import ViewDatabase
 from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
 from timeline.bootstrap import Services, bootstrap, is_in_memory, jobs_services
 from timeline.clock import Clock
+from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings, to_env
-from timeline.vocabulary import HELSINKI
+from timeline.store import sql_postgres, sql_sqlite
+from timeline.store.side import SideDatabase
 
 log = logging.getLogger("timeline.jobs")
-
-RUNS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS timeline_job_runs (job TEXT NOT NULL, started_at TEXT NOT NULL, "
-    "finished_at TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT)"
-)
-
-LEASES_TABLE = (
-    "CREATE TABLE IF NOT EXISTS timeline_job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-    "expires_at REAL NOT NULL)"
-)
-#: SQLite's own clock, in seconds since the epoch: leases are timed by the database, the one
-#: clock every process that shares it agrees on.
-_SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
 
 class JobLock:
@@ -74,7 +62,7 @@ class JobLock:
     - The in-memory store: within this process only (it has no other).
     """
 
-    def __init__(self, db: ViewDatabase, app: TimelineApp, *, lease_seconds: float = 60.0) -> None:
+    def __init__(self, db: SideDatabase, *, lease_seconds: float = 60.0) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
         self._local: dict[str, threading.Lock] = {}
@@ -85,15 +73,14 @@ class JobLock:
         self._held: set[str] = set()
         self._renewer: threading.Thread | None = None
         self._closed = threading.Event()
-        path = str(app.env.get("SQLITE_DBNAME") or "")
         self.kind = (
             "advisory"
             if db.dialect == "postgres"
-            else ("process" if path in ("", ":memory:") else "lease")
+            else ("process" if db.path in (None, "", ":memory:") else "lease")
         )
         if self.kind == "lease":
             with db.transaction() as tx:
-                tx.execute(LEASES_TABLE)
+                tx.execute(sql_sqlite.JOB_LEASES_TABLE)
 
     @contextmanager
     def hold(self, job: str, *, wait: bool = False, poll_seconds: float = 0.2) -> Iterator[bool]:
@@ -167,18 +154,10 @@ class JobLock:
 
     def _lease(self, job: str) -> bool:
         with self.db.transaction() as tx:
-            rows = tx.execute(
-                f"SELECT holder, expires_at > {_SQLITE_NOW} FROM timeline_job_leases WHERE job = ?",
-                [job],
-            )
+            rows = tx.execute(sql_sqlite.LEASE_OF, [job])
             if rows and rows[0][1] and rows[0][0] != self.holder and not _gone(rows[0][0]):
                 return False
-            tx.execute(
-                "INSERT INTO timeline_job_leases (job, holder, expires_at) "
-                f"VALUES (?, ?, {_SQLITE_NOW} + ?) ON CONFLICT (job) DO UPDATE SET "
-                "holder = excluded.holder, expires_at = excluded.expires_at",
-                [job, self.holder, self.lease_seconds],
-            )
+            tx.execute(sql_sqlite.LEASE_TAKE, [job, self.holder, self.lease_seconds])
         with self._guard:
             self._held.add(job)
             if self._renewer is None:
@@ -195,11 +174,7 @@ class JobLock:
             for job in held:
                 try:
                     with self.db.transaction() as tx:
-                        tx.execute(
-                            f"UPDATE timeline_job_leases SET expires_at = {_SQLITE_NOW} + ? "
-                            "WHERE job = ? AND holder = ?",
-                            [self.lease_seconds, job, self.holder],
-                        )
+                        tx.execute(sql_sqlite.LEASE_RENEW, [self.lease_seconds, job, self.holder])
                 except Exception:  # the next round tries again; the lease lasts until then
                     log.warning("could not renew the lease of %s", job, exc_info=True)
 
@@ -207,15 +182,13 @@ class JobLock:
         with self._guard:
             self._held.discard(job)
         with self.db.transaction() as tx:
-            tx.execute(
-                "DELETE FROM timeline_job_leases WHERE job = ? AND holder = ?", [job, self.holder]
-            )
+            tx.execute(sql_sqlite.LEASE_DROP, [job, self.holder])
 
     # -- either ----------------------------------------------------------------------------
 
     def _acquire(self, job: str) -> bool:
         if self.kind == "advisory":
-            return self._advisory("SELECT pg_try_advisory_lock(%s)", job, reconnect=True)
+            return self._advisory(sql_postgres.ADVISORY_TRY, job, reconnect=True)
         if self.kind == "lease":
             return self._lease(job)
         return True
@@ -223,7 +196,7 @@ class JobLock:
     def _release(self, job: str) -> None:
         try:
             if self.kind == "advisory":
-                self._advisory("SELECT pg_advisory_unlock(%s)", job, reconnect=False)
+                self._advisory(sql_postgres.ADVISORY_UNLOCK, job, reconnect=False)
             elif self.kind == "lease":
                 self._unlease(job)
         except Exception:  # the lock ends with its session, the lease when it expires
@@ -259,9 +232,9 @@ class Jobs:
         self.view = view
         self.outcomes = outcomes
         self.clock = clock
-        self.lock = JobLock(view.db, app)
+        self.lock = JobLock(view.db)
         with view.db.transaction() as tx:
-            tx.execute(RUNS_TABLE)
+            tx.execute(tx.sql.JOB_RUNS_TABLE)
 
     def close(self) -> None:
         self.lock.close()
@@ -287,7 +260,7 @@ class Jobs:
             )
             with self.view.db.transaction() as tx:
                 tx.execute(
-                    "INSERT INTO timeline_job_runs VALUES (?,?,?,?,?)",
+                    tx.sql.JOB_RUN_INSERT,
                     [
                         job,
                         started.isoformat(),

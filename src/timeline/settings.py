@@ -1,10 +1,11 @@
-"""Typed settings from the environment (prefix ``TIMELINE_``), turned into the event-sourcing
-library's env dict in one place (:func:`store_env`)."""
+"""Typed settings from the environment (prefix ``TIMELINE_``); the database URL read in one place
+(:func:`database`) and turned into the event-sourcing library's env dict (:func:`store_env`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlparse
@@ -182,11 +183,39 @@ def to_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
-    """The ``eventsourcing`` environment for a database URL (on PostgreSQL a pool of
-    ``pool_size`` connections that grows to three times that under load)."""
+@dataclass(frozen=True)
+class Database:
+    """Where the store lives, read from a database URL once. The event store (the library's
+    env, :func:`store_env`) and the tables beside it (:mod:`timeline.store.side`) are both
+    built from it."""
+
+    kind: Literal["memory", "sqlite", "postgres"]
+    #: SQLite: the file
+    path: str = ""
+    #: PostgreSQL: comma-separated lists of the same length when the URL names several hosts
+    #: (a primary and its standbys; ``target_session_attrs`` in ``params`` picks the primary)
+    host: str = ""
+    port: str = "5432"
+    dbname: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    schema: str = "public"
+    #: PostgreSQL: the URL's other libpq parameters (``target_session_attrs``, ``sslmode``…)
+    params: dict[str, str] = field(default_factory=dict)
+
+    def libpq(self) -> dict[str, str]:
+        """Every libpq connection parameter of a PostgreSQL database."""
+        out = {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user}
+        if self.password:
+            out["password"] = self.password
+        return {**out, **self.params}
+
+
+def database(url: str) -> Database:
+    """The database of ``url``: ``memory:``, ``sqlite:///path`` or ``postgresql://…``;
+    ValueError naming what is wrong."""
     if url in ("memory:", "memory://", "memory"):
-        return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
+        return Database("memory")
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
@@ -195,32 +224,52 @@ def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
         if not path:
             msg = f"no file in SQLite URL {url!r}; e.g. sqlite:///./timeline.db"
             raise ValueError(msg)
+        return Database("sqlite", path=path)
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        params, schema = _postgres_params(url, parsed.query)
+        return Database(
+            "postgres",
+            host=params.pop("host"),
+            port=params.pop("port"),
+            dbname=params.pop("dbname", "") or "postgres",
+            user=params.pop("user", "") or "postgres",
+            password=params.pop("password", ""),
+            schema=schema,
+            params=params,
+        )
+    msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
+    raise ValueError(msg)
+
+
+def store_env(url: str, *, pool_size: int = 5) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a database URL (on PostgreSQL a pool of
+    ``pool_size`` connections that grows to three times that under load)."""
+    db = database(url)
+    if db.kind == "memory":
+        return {"PERSISTENCE_MODULE": "timeline.store.memory:MemoryFactory"}
+    if db.kind == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": db.path,
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "timeline.store.sqlite:TimelineSQLiteRecorder",
         }
-    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        params, schema = _postgres_params(url, parsed.query)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": params.pop("dbname", "") or "postgres",
-            "POSTGRES_HOST": params.pop("host"),
-            "POSTGRES_PORT": params.pop("port"),
-            "POSTGRES_USER": params.pop("user", "") or "postgres",
-            "POSTGRES_PASSWORD": params.pop("password", ""),
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
-            "POSTGRES_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
-        }
-        if params:
-            env[LIBPQ_PARAMS] = json.dumps(params, sort_keys=True)
-        return env
-    msg = f"unsupported database URL {url!r}: use sqlite:///path, postgresql://… or memory:"
-    raise ValueError(msg)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": db.port,
+        "POSTGRES_USER": db.user,
+        "POSTGRES_PASSWORD": db.password,
+        "POSTGRES_SCHEMA": db.schema,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "timeline.store.postgres:TimelinePostgresRecorder",
+    }
+    if db.params:
+        env[LIBPQ_PARAMS] = json.dumps(db.params, sort_keys=True)
+    return env
 
 
 #: The key of :func:`store_env`'s PostgreSQL environment holding the URL's other libpq

@@ -17,6 +17,8 @@ from projections.outcomes import OutcomesView
 from projections.outcomes.aggregate import ROW_COLUMNS
 from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import parse_month
+from timeline import cli_input
+from timeline.application import TimelineApp
 
 Add = Callable[..., argparse.ArgumentParser]
 PLOT_SERIES = (
@@ -67,12 +69,10 @@ def register(subparsers: Any, add: Add) -> argparse.ArgumentParser:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from timeline.cli import _app  # noqa: PLC0415 (timeline.cli imports this module)
-
     if args.format == "parquet" and not args.out:
         print("--format parquet needs --out FILE", file=sys.stderr)
         return 2
-    app = _app(args)
+    app = TimelineApp(settings=cli_input.settings(args))
     view = OutcomesView(app)
     try:
         view.catch_up()

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -30,14 +29,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from timeline.domain.errors import FieldError
+from timeline.domain.event_types import RECORDING_TYPES, EventType
 from timeline.domain.identity import (
     InvalidIdentifier,
     validate_business_id,
     validate_municipality_code,
     validate_personal_identity_code,
 )
-
-HELSINKI = ZoneInfo("Europe/Helsinki")
+from timeline.domain.zone import HELSINKI
 
 LabourMarketStatus = Literal[
     "unemployed", "laid_off", "part_time", "employed", "student", "outside_labour_force"
@@ -84,7 +83,7 @@ EARLIEST_DAY = date(1990, 1, 1)
 #: far beyond any plan made now, and far from the limits of the calendar arithmetic
 #: (Python's year 9999) that the rules and statistics do on these dates. What has *happened*
 #: (``occurred_at``/``occurred_on``) is bounded tighter, by the future tolerance of the
-#: application (``TimelineApp._check_times``, ``TIMELINE_FUTURE_TOLERANCE_SECONDS``).
+#: append (``timeline.decisions.Appender.prepare``, ``TIMELINE_FUTURE_TOLERANCE_SECONDS``).
 LATEST_DAY = date(2099, 12, 31)
 #: The longest individual job-search requirement (``valid_from`` … ``valid_until``): the plan
 #: that sets it is reviewed in every job-search conversation, so five years is already far
@@ -367,26 +366,29 @@ class SeekerTransferredData(_Strict):
         return validate_municipality_code(value)
 
 
-DATA_MODELS: dict[str, type[_Strict]] = {
-    "job_search_started": JobSearchStartedData,
-    "coach_assigned": CoachAssignedData,
-    "labour_market_status_changed": LabourMarketStatusChangedData,
-    "contact_made": ContactMadeData,
-    "meeting_scheduled": MeetingScheduledData,
-    "meeting_held": MeetingHeldData,
-    "meeting_missed": MeetingMissedData,
-    "employment_plan_agreed": EmploymentPlanAgreedData,
-    "job_search_requirement_set": JobSearchRequirementSetData,
-    "application_reported": ApplicationReportedData,
-    "service_referred": ServiceReferredData,
-    "service_started": ServiceStartedData,
-    "service_ended": ServiceEndedData,
-    "decision_recorded": DecisionRecordedData,
-    "job_search_ended": JobSearchEndedData,
-    "seeker_transferred": SeekerTransferredData,
+#: the data model of each type that records something new (the amendments have their own below)
+DATA_MODELS: dict[EventType, type[_Strict]] = {
+    EventType.JOB_SEARCH_STARTED: JobSearchStartedData,
+    EventType.COACH_ASSIGNED: CoachAssignedData,
+    EventType.LABOUR_MARKET_STATUS_CHANGED: LabourMarketStatusChangedData,
+    EventType.CONTACT_MADE: ContactMadeData,
+    EventType.MEETING_SCHEDULED: MeetingScheduledData,
+    EventType.MEETING_HELD: MeetingHeldData,
+    EventType.MEETING_MISSED: MeetingMissedData,
+    EventType.EMPLOYMENT_PLAN_AGREED: EmploymentPlanAgreedData,
+    EventType.JOB_SEARCH_REQUIREMENT_SET: JobSearchRequirementSetData,
+    EventType.APPLICATION_REPORTED: ApplicationReportedData,
+    EventType.SERVICE_REFERRED: ServiceReferredData,
+    EventType.SERVICE_STARTED: ServiceStartedData,
+    EventType.SERVICE_ENDED: ServiceEndedData,
+    EventType.DECISION_RECORDED: DecisionRecordedData,
+    EventType.JOB_SEARCH_ENDED: JobSearchEndedData,
+    EventType.SEEKER_TRANSFERRED: SeekerTransferredData,
 }
-CORRECTION_TYPES = ("correction", "retraction")
-EVENT_TYPES: tuple[str, ...] = (*DATA_MODELS, *CORRECTION_TYPES)
+assert tuple(DATA_MODELS) == RECORDING_TYPES, "a data model for every recording type, in order"
+#: the wire names, as the envelope's ``type`` (and a replacement's) accepts them
+EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
+RECORDING_TYPE_NAMES: tuple[str, ...] = tuple(t.value for t in RECORDING_TYPES)
 
 
 class Actor(_Strict):
@@ -398,7 +400,7 @@ class Actor(_Strict):
 class Replacement(_Strict):
     """What a correction puts in place of the corrected event: a full type + data + time."""
 
-    type: Literal[tuple(DATA_MODELS)]  # type: ignore[valid-type]
+    type: Literal[RECORDING_TYPE_NAMES]  # type: ignore[valid-type]
     occurred_at: Instant | None = None
     occurred_on: Day | None = None
     data: dict[str, Any]
@@ -458,7 +460,7 @@ class ParsedEvent:
 
     event_id: str
     seeker_id: str
-    type: str
+    type: EventType
     occurred_at: str | None
     occurred_on: str
     actor: dict[str, str]
@@ -518,7 +520,7 @@ def _occurred_on(at: datetime | None, on: date | None) -> str:
 
 
 def _data(
-    type_: str, raw: dict[str, Any], context: dict[str, Any], prefix: str
+    type_: EventType, raw: dict[str, Any], context: dict[str, Any], prefix: str
 ) -> tuple[dict[str, Any], str | None]:
     model = DATA_MODELS[type_]
     try:
@@ -541,13 +543,14 @@ def parse_event(raw: Any, *, allow_test_identity_codes: bool = False) -> ParsedE
     except ValidationError as exc:
         raise EventValidationError(_field_errors(exc)) from None
     code: str | None = None
-    if env.type == "correction":
+    type_ = EventType(env.type)
+    if type_ == EventType.CORRECTION:
         try:
             corr = CorrectionData.model_validate(env.data, context=context)
         except ValidationError as exc:
             raise EventValidationError(_field_errors(exc, "data")) from None
         rep = corr.replacement
-        rep_data, rep_code = _data(rep.type, rep.data, context, "data.replacement.data")
+        rep_data, rep_code = _data(EventType(rep.type), rep.data, context, "data.replacement.data")
         if rep_code is not None:
             raise EventValidationError(
                 [
@@ -568,18 +571,18 @@ def parse_event(raw: Any, *, allow_test_identity_codes: bool = False) -> ParsedE
                 "data": rep_data,
             },
         }
-    elif env.type == "retraction":
+    elif type_ == EventType.RETRACTION:
         try:
             ret = RetractionData.model_validate(env.data, context=context)
         except ValidationError as exc:
             raise EventValidationError(_field_errors(exc, "data")) from None
         data = ret.model_dump(mode="json")
     else:
-        data, code = _data(env.type, env.data, context, "data")
+        data, code = _data(type_, env.data, context, "data")
     return ParsedEvent(
         event_id=str(env.event_id),
         seeker_id=str(env.seeker_id),
-        type=env.type,
+        type=type_,
         occurred_at=env.occurred_at.isoformat() if env.occurred_at else None,
         occurred_on=_occurred_on(env.occurred_at, env.occurred_on),
         actor=env.actor.model_dump(),

@@ -23,8 +23,8 @@ from timeline.application import TimelineApp
 from timeline.cli import build_parser, main
 from timeline.cli_input import user_error
 from timeline.clock import system_clock
+from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings
-from timeline.vocabulary import HELSINKI
 
 UNREACHABLE = "postgresql://postgres:secret@127.0.0.1:1/nowhere"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from timeline.application import TimelineApp
+from timeline.audit.verify import verify_all
 from timeline.cli import load_demo, main
 from timeline.clock import FixedClock
 from timeline.demo import generate
 from timeline.settings import Settings
-from timeline.verify import verify_all
 
 
 def test_the_store_accepts_every_demo_event_and_the_chains_verify(

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from timeline.application import Decisions, TimelineApp
+from timeline.application import TimelineApp
+from timeline.audit.verify import verify_all
 from timeline.cli import DEMO_WINDOW, IMPORT_BATCH, IMPORT_CHUNK, load_demo
 from timeline.clock import FixedClock
+from timeline.decisions import Decisions
 from timeline.demo import generate
 from timeline.settings import Settings
-from timeline.verify import verify_all
 from timeline.vocabulary import parse_event
 
 

@@ -68,7 +68,8 @@ def test_kept_digests_prove_an_unchanged_log_and_name_the_altered_day(
     # would not notice if the whole chain were recomputed; the kept digest still does
     with services.db.transaction() as tx:
         tx.execute(
-            "UPDATE timeline_event_index SET hash = ? WHERE seeker_id = ? AND version = 3",
+            f"UPDATE timeline_event_index SET hash = {tx.sql.P} WHERE seeker_id = {tx.sql.P} "
+            "AND version = 3",
             ["f" * 64, seeker],
         )
     report = verify_store(services, kept_digests=kept)
@@ -164,7 +165,9 @@ def test_the_nightly_job_seals_finished_days_and_verifies(
     assert nightly() == "ok"
     assert [d.day for d in services.digests.kept()] == ["2025-06-03", "2025-06-04", "2025-06-05"]
     with services.db.transaction() as tx:
-        tx.execute("UPDATE timeline_event_index SET digest = ? WHERE version = 1", ["0" * 64])
+        tx.execute(
+            f"UPDATE timeline_event_index SET digest = {tx.sql.P} WHERE version = 1", ["0" * 64]
+        )
     clock.advance(days=1)
     assert nightly() == "failed"
     with services.db.transaction() as tx:

@@ -6,11 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.factories import event, new_seeker
-from timeline.application import Appended, TimelineApp
+from timeline.application import TimelineApp
+from timeline.audit.verify import verify_seeker
 from timeline.clock import FixedClock
 from timeline.domain.errors import Conflict
+from timeline.results import Appended
 from timeline.settings import Settings
-from timeline.verify import verify_seeker
 
 
 def test_ten_concurrent_appends_with_the_same_expected_version_accept_exactly_one(

@@ -22,12 +22,12 @@ from tests.factories import VALID_CODE, event, new_seeker
 from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
 from timeline.audit.digests import day_bounds, merkle_root
+from timeline.audit.verify import all_seekers, verify_all, verify_seeker
 from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
 from timeline.domain.canonical import canonical_bytes
 from timeline.settings import Settings
 from timeline.store.index import INDEX_COLUMNS
-from timeline.verify import all_seekers, verify_all, verify_seeker
 
 Execute = Callable[[str, tuple[object, ...]], list[tuple[object, ...]]]
 

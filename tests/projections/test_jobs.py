@@ -128,7 +128,7 @@ from timeline.settings import Settings
 from projections.obligations import ObligationsView
 from timeline.jobs import JobLock
 app = TimelineApp(settings=Settings(database_url=sys.argv[1], environment="test"))
-lock = JobLock(ObligationsView(app).db, app)
+lock = JobLock(ObligationsView(app).db)
 with lock.hold("day_change") as held:
     print("held" if held else "refused", flush=True)
     time.sleep(600)

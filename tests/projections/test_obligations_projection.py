@@ -302,7 +302,7 @@ def test_an_online_rebuild_keeps_the_tables_readable_until_it_swaps_them(
     # the shadow is gone
     if kind == "postgres":
         schemas = view.db.query(
-            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE ?",
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
             ["%_rebuild_obligations"],
         )
         assert schemas == [(0,)]

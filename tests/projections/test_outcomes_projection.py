@@ -4,25 +4,19 @@ published, and the figures agree with an independent day-by-day evaluator on a d
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from ops.bench.outcomes_bruteforce import load_and_compare
 from projections.outcomes import OutcomesView
 from projections.outcomes.aggregate import ROW_COLUMNS
 from projections.outcomes.view import PUBLIC_TABLES
 from tests.factories import event, new_seeker
-from tests.projections import outcomes_bruteforce as brute
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
-from timeline.domain.facts import Fact
-from timeline.settings import Settings
 
 
 @pytest.fixture
@@ -204,35 +198,6 @@ def test_bad_months_and_measures_are_refused_by_name(view: OutcomesView) -> None
         view.monthly("2025-13", "2025-12")
     with pytest.raises(ValueError, match="no_such"):
         view.monthly("2025-01", "2025-12", measure="no_such")
-
-
-def load_and_compare(seekers: int, seed: int, url: str = "memory:") -> dict[str, Any]:
-    """Load a demo through the store, catch the projection up, and compare with the brute-force
-    evaluator at level ``all`` and per municipality. Returns the figures and timings."""
-    clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
-    app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
-    t0 = time.perf_counter()
-    events = load_demo(app, clock, generate(seekers=seekers, seed=seed), quiet=True)
-    t1 = time.perf_counter()
-    view = OutcomesView(app)
-    view.catch_up(limit=10_000)
-    t2 = time.perf_counter()
-    facts, _ = view.runner.read_batch(0, 10**9)
-    by_seeker: dict[str, list[Fact]] = defaultdict(list)
-    for f in facts:
-        by_seeker[f.seeker_id].append(f)
-    horizon = date.fromisoformat(view.state()["horizon_day"])
-    rows = view.monthly("1900-01", "2999-12")
-    out: dict[str, Any] = {"seekers": len(by_seeker), "events": events, "rows": len(rows)}
-    for level in ("all", "municipality"):
-        compared, mismatches = brute.compare(brute.figures(by_seeker, horizon, level), rows, level)
-        out[level] = {"cells": compared, "mismatches": mismatches}
-    out["months"] = len({r["month"] for r in rows})
-    t3 = time.perf_counter()
-    out["seconds"] = {"load": t1 - t0, "catch_up": t2 - t1, "brute_force": t3 - t2}
-    view.close()
-    app.close()
-    return out
 
 
 def test_the_projection_agrees_with_a_day_by_day_evaluator_on_a_demo_dataset() -> None:

@@ -71,17 +71,21 @@ def _rows(view: DatedView, without: str) -> dict[str, list[tuple[Any, ...]]]:
     seeker's events take positions in the run under test)."""
     with view.db.read() as tx:
         if isinstance(view, ObligationsView):
-            facts = tx.execute("SELECT * FROM obligations_facts WHERE seeker_id <> ?", [without])
+            facts = tx.execute(
+                f"SELECT * FROM obligations_facts WHERE seeker_id <> {tx.sql.P}", [without]
+            )
             seekers = tx.execute(
                 "SELECT seeker_id, municipality, coach_id, spell_open, spell_started_on, stale "
-                "FROM obligations_seekers WHERE seeker_id <> ?",
+                f"FROM obligations_seekers WHERE seeker_id <> {tx.sql.P}",
                 [without],
             )
             return {
                 "facts": sorted((r[:2] + r[3:] for r in facts), key=repr),
                 "seekers": sorted(seekers, key=repr),
                 "items": sorted(
-                    tx.execute("SELECT * FROM obligations_items WHERE seeker_id <> ?", [without]),
+                    tx.execute(
+                        f"SELECT * FROM obligations_items WHERE seeker_id <> {tx.sql.P}", [without]
+                    ),
                     key=repr,
                 ),
                 "state": tx.execute("SELECT * FROM obligations_state"),
@@ -90,7 +94,8 @@ def _rows(view: DatedView, without: str) -> dict[str, list[tuple[Any, ...]]]:
         return {
             "contributions": sorted(
                 tx.execute(
-                    "SELECT * FROM outcomes_work_contributions WHERE seeker_id <> ?", [without]
+                    f"SELECT * FROM outcomes_work_contributions WHERE seeker_id <> {tx.sql.P}",
+                    [without],
                 ),
                 key=repr,
             ),
@@ -132,7 +137,8 @@ def _assert_quarantined(
         assert view.state()["stale_seekers"] == "1"
         with view.db.read() as tx:
             assert not tx.execute(
-                "SELECT 1 FROM outcomes_work_contributions WHERE seeker_id = ?", [world.victim]
+                f"SELECT 1 FROM outcomes_work_contributions WHERE seeker_id = {tx.sql.P}",
+                [world.victim],
             )
     assert _rows(view, world.victim) == clean
     return entry
@@ -264,7 +270,8 @@ def test_a_retraction_of_the_poisoned_event_clears_its_entry_and_the_stale_mark(
         assert view.state()["stale_seekers"] == "0"
         with view.db.read() as tx:
             assert tx.execute(
-                "SELECT 1 FROM outcomes_work_contributions WHERE seeker_id = ?", [world.victim]
+                f"SELECT 1 FROM outcomes_work_contributions WHERE seeker_id = {tx.sql.P}",
+                [world.victim],
             )
 
 

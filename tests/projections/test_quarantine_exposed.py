@@ -16,7 +16,7 @@ from tests.projections.poison import World
 from timeline.api import create_app
 from timeline.bootstrap import Services
 from timeline.cli import main
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 
 @pytest.fixture

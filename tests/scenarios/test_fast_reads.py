@@ -1,5 +1,5 @@
 """The read and load paths of issue 6 give the same answers as replaying the timeline: as-of
-histories from the aggregate cache or from one read of events + index rows, and timelines
+histories from the timeline cache or from one read of events + index rows, and timelines
 loaded many at a time (fast-forwarded by what other writers stored). Run on every store."""
 
 from __future__ import annotations
@@ -7,24 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 
 from tests.conftest import MakeApp
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
+from timeline.audit.verify import verify_seeker
 from timeline.clock import FixedClock
 from timeline.domain.errors import InvalidEvent, NotFound
 from timeline.settings import Settings
-from timeline.verify import verify_seeker
-
-NO_CACHE = {"AGGREGATE_CACHE_MAXSIZE": ""}
 
 
 def _cold(app: TimelineApp, clock: FixedClock) -> TimelineApp:
-    """Another application on the same store without the aggregate cache."""
-    return TimelineApp(env=NO_CACHE, settings=app.settings, clock=clock)
+    """Another application on the same store that keeps no timelines in memory."""
+    settings = app.settings.model_copy(update={"aggregate_cache_size": 0})
+    return TimelineApp(settings=settings, clock=clock)
 
 
 def _entries(app: TimelineApp, seeker: str, at: datetime) -> list[dict[str, Any]]:
@@ -79,7 +77,7 @@ def test_as_of_histories_are_the_same_cached_cold_and_replayed(
     app: TimelineApp, clock: FixedClock, store_url: str
 ) -> None:
     seeker, moments = _amended_timeline(app, clock)
-    assert app._is_cached(seeker)  # the appends left the timeline in the aggregate cache
+    assert seeker in app.cache  # the appends left the timeline in the cache
     cold = _cold(app, clock) if not store_url.startswith("memory") else None
     try:
         for at in moments:
@@ -93,13 +91,11 @@ def test_as_of_histories_are_the_same_cached_cold_and_replayed(
             ]
             assert app.facts(seeker, as_of=at) == list(replayed)
             if cold is not None:
-                assert cold.repository.cache is None
+                assert len(cold.cache) == 0
                 assert _entries(cold, seeker, at) == cached
                 assert cold.facts(seeker, as_of=at) == list(replayed)
             else:  # one store only: drop the timeline from the cache for a cold read
-                assert app.repository.cache is not None
-                if app._is_cached(seeker):
-                    app.repository.cache.get(UUID(seeker), evict=True)
+                app.cache.evict(seeker)
                 assert _entries(app, seeker, at) == cached
         statuses = [e["status"] for e in _entries(app, seeker, moments[-1])]
         assert statuses == ["valid", "superseded", "void", "valid", "valid", "valid"]
@@ -190,3 +186,22 @@ def test_a_refused_batch_leaves_the_cached_timeline_as_stored(make_app: MakeApp)
     [ok] = app.append([event("coach_assigned", seeker, {"coach_id": "c1"})])
     assert ok.version == 2
     assert [f.type for f in app.facts(seeker)] == ["job_search_started", "coach_assigned"]
+
+
+def test_the_events_after_a_version_are_the_same_read_for_one_seeker_or_many(
+    app: TimelineApp,
+) -> None:
+    seekers = [new_seeker() for _ in range(3)]
+    app.append([event("job_search_started", s) for s in seekers])
+    app.append([event("coach_assigned", s, {"coach_id": f"c{i}"}) for i, s in enumerate(seekers)])
+    app.append([event("coach_assigned", seekers[0], {"coach_id": "c9"})])
+    together = app.index.select_events_after({seekers[0]: 1, seekers[1]: 0, seekers[2]: 2})
+    alone = app.index.select_events_after({seekers[0]: 1})
+    assert set(together) == {seekers[0], seekers[1]}  # nothing after version 2 of the third
+    assert [e.originator_version for e in together[seekers[0]]] == [2, 3]
+    assert [e.originator_version for e in together[seekers[1]]] == [1, 2]
+    assert [(e.originator_version, e.state) for e in alone[seekers[0]]] == [
+        (e.originator_version, e.state) for e in together[seekers[0]]
+    ]
+    assert app.index.select_events_after({seekers[2]: 2}) == {}
+    assert app.index.select_events_after({new_seeker(): 0}) == {}

@@ -13,10 +13,12 @@ import pytest
 
 from tests.conftest import MakeApp
 from tests.factories import event, new_seeker
-from timeline.application import Appended, TimelineApp
+from timeline.application import TimelineApp
+from timeline.audit.verify import verify_seeker
 from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
+from timeline.domain.timeline import Timeline
 from timeline.group_commit import GroupCommitter
-from timeline.verify import verify_seeker
+from timeline.results import Appended
 from timeline.vocabulary import ParsedEvent
 
 
@@ -261,16 +263,17 @@ def test_a_group_decided_again_after_a_lost_race_keeps_each_callers_scope(
     # committer loaded it (so the group decides on the old timeline and loses the race)
     seeker = new_seeker()
     committer.submit([_start(seeker, "398")])
-    real = app._load_many
+    real = app.load_many
     raced: list[bool] = []
 
-    def load_then_race(seeker_ids: Sequence[str], cache: dict[str, object]) -> None:
-        real(seeker_ids, cache)  # type: ignore[arg-type]
+    def load_then_race(seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:
+        loaded = real(seeker_ids)
         if not raced:
             raced.append(True)
             app.append([event("seeker_transferred", seeker, {"to_municipality": "091"})])
+        return loaded
 
-    monkeypatch.setattr(app, "_load_many", load_then_race)
+    monkeypatch.setattr(app, "load_many", load_then_race)
     # When Lahti's writer appends to it
     with pytest.raises(OutOfScope):
         committer.submit([event("coach_assigned", seeker)], scope=LAHTI)

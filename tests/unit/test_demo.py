@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,9 +25,9 @@ from timeline.demo import (
     personal_identity_code,
     write_jsonl,
 )
+from timeline.domain.zone import HELSINKI
 from timeline.vocabulary import parse_event
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 END = date(2026, 10, 31)
 
 

@@ -36,16 +36,16 @@ from timeline.api.limits import BodyLimit
 from timeline.api.metrics import metrics_router
 from timeline.api.problems import BadRequest, handle, invalid, problem
 from timeline.api.stats import stats_router
-from timeline.application import Appended
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import FieldError, NotFound, OutOfScope, TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.domain.rules import Status
+from timeline.domain.zone import HELSINKI
 from timeline.health import PoolWatch, readiness
+from timeline.results import Appended
 from timeline.vocabulary import (
-    HELSINKI,
     MAX_INT64,
     MAX_REPORTED_ERRORS,
     Day,

@@ -16,8 +16,6 @@ from timeline.api.problems import problem
 from timeline.auth import require
 from timeline.vocabulary import Text
 
-_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-
 
 def _invalid(field: str, msg: str) -> JSONResponse:
     return problem(

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from typing import Any
 
 from timeline.clock import Clock
-from timeline.db import SideDatabase, Tx
 from timeline.domain.canonical import GENESIS_HASH, canonical_bytes, iso_utc
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
+from timeline.store.side import SideDatabase, Tx
 
 TABLE = "timeline_access_log"
 #: Entries read per query by :meth:`AccessLog.scan`.
@@ -121,42 +121,8 @@ class AccessLog:
         self.db = db
         self.clock = clock
         with db.transaction() as tx:
-            for sql in self._schema(tx):
+            for sql in tx.sql.ACCESS_LOG_SCHEMA:
                 tx.execute(sql)
-
-    @staticmethod
-    def _schema(tx: Tx) -> list[str]:
-        big = "BIGINT" if tx.dialect == "postgres" else "INTEGER"
-        create = (
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {big} PRIMARY KEY, at TEXT NOT NULL, "
-            "actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, seeker_id TEXT, "
-            "purpose TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, "
-            "hash TEXT NOT NULL)"
-        )
-        index = f"CREATE INDEX IF NOT EXISTS {TABLE}_seeker ON {TABLE} (seeker_id, at)"
-        if tx.dialect == "postgres":
-            return [
-                create,
-                index,
-                "CREATE OR REPLACE FUNCTION timeline_access_log_append_only() RETURNS trigger "
-                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the access log is append-only';"
-                " END $$",
-                f"DROP TRIGGER IF EXISTS {TABLE}_append_only ON {TABLE}",
-                f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
-                "FOR EACH ROW EXECUTE FUNCTION timeline_access_log_append_only()",
-                # TRUNCATE fires no row trigger: refuse it with a statement trigger.
-                f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}",
-                f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION timeline_access_log_append_only()",
-            ]
-        return [
-            create,
-            index,
-            f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
-            "BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END",
-            f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_delete BEFORE DELETE ON {TABLE} "
-            "BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END",
-        ]
 
     def record(
         self,
@@ -174,16 +140,15 @@ class AccessLog:
         misses an entry of that day that commits after it."""
         detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"))
         with self.db.transaction() as tx:
-            if tx.dialect == "postgres":
-                tx.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
-            last = tx.execute(f"SELECT seq, hash, at FROM {TABLE} ORDER BY seq DESC LIMIT 1")
+            if tx.sql.ACCESS_LOG_LOCK_APPEND:
+                tx.execute(tx.sql.ACCESS_LOG_LOCK_APPEND)
+            last = tx.execute(tx.sql.ACCESS_LOG_LAST)
             seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, GENESIS_HASH)
             at = max(iso_utc(self.clock()), str(last[0][2]) if last else "")
             fields = _fields(seq, at, actor, role, action, seeker_id, purpose, detail_text)
             digest = _hash(prev, fields)
             tx.execute(
-                f"INSERT INTO {TABLE} ({','.join(COLUMNS)}) VALUES "
-                f"({','.join('?' * len(COLUMNS))})",
+                tx.sql.ACCESS_LOG_INSERT,
                 [seq, at, actor, role, action, seeker_id, purpose, detail_text, prev, digest],
             )
         return Access(seq, at, actor, role, action, seeker_id, purpose, detail_text, prev, digest)
@@ -197,18 +162,19 @@ class AccessLog:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[Access]:
+        p = self.db.sql.P
         sql = f"SELECT {','.join(COLUMNS)} FROM {TABLE} WHERE 1=1"
         params: list[Any] = []
-        for clause, value in (
-            ("seeker_id = ?", seeker_id),
-            ("actor = ?", actor),
-            ("at >= ?", iso_utc(since) if since else None),
-            ("at <= ?", iso_utc(until) if until else None),
+        for condition, value in (
+            ("seeker_id =", seeker_id),
+            ("actor =", actor),
+            ("at >=", iso_utc(since) if since else None),
+            ("at <=", iso_utc(until) if until else None),
         ):
             if value is not None:
-                sql += f" AND {clause}"
+                sql += f" AND {condition} {p}"
                 params.append(value)
-        sql += " ORDER BY seq LIMIT ?"
+        sql += f" ORDER BY seq LIMIT {p}"
         params.append(limit)
         with self.db.transaction() as tx:
             return [Access(*row) for row in tx.execute(sql, params)]
@@ -226,10 +192,7 @@ class AccessLog:
         after = 0
         while True:
             with self.db.transaction() as tx:
-                rows = tx.execute(
-                    f"SELECT {','.join(COLUMNS)} FROM {TABLE} WHERE seq > ? ORDER BY seq LIMIT ?",
-                    [after, SCAN_PAGE],
-                )
+                rows = tx.execute(tx.sql.ACCESS_LOG_PAGE, [after, SCAN_PAGE])
             for row in rows:
                 a = Access(*row)
                 after = a.seq
@@ -261,10 +224,7 @@ class AccessLog:
     def head_before(tx: Tx, end: datetime) -> Head:
         """In ``tx``: the entry with the highest number among those dated before ``end`` (on
         PostgreSQL after waiting for entries being appended: see :meth:`record`)."""
-        if tx.dialect == "postgres":
-            tx.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")
-        rows = tx.execute(
-            f"SELECT seq, hash FROM {TABLE} WHERE at < ? ORDER BY seq DESC LIMIT 1",
-            [iso_utc(end)],
-        )
+        if tx.sql.ACCESS_LOG_LOCK_HEAD:
+            tx.execute(tx.sql.ACCESS_LOG_LOCK_HEAD)
+        rows = tx.execute(tx.sql.ACCESS_LOG_HEAD_BEFORE, [iso_utc(end)])
         return Head(int(rows[0][0]), str(rows[0][1])) if rows else EMPTY_HEAD

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from timeline.audit.verify import Break, all_seekers, verify_seeker
 from timeline.bootstrap import Services
-from timeline.verify import Break, all_seekers, verify_seeker
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=HELSINKI)
 

@@ -24,9 +24,9 @@ from typing import Any
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog, Head, Scan
 from timeline.clock import Clock
-from timeline.db import SideDatabase, Tx
 from timeline.domain.canonical import iso_utc
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
+from timeline.store.side import SideDatabase, Tx
 
 TABLE = "timeline_digests"
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
@@ -139,25 +139,13 @@ class Digests:
         self.key = key
         self.clock = clock
         self.access_log = access_log
-        big = "BIGINT" if db.dialect == "postgres" else "INTEGER"
         with db.transaction() as tx:
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (day TEXT PRIMARY KEY, "
-                "events INTEGER NOT NULL, first_position BIGINT, last_position BIGINT, "
-                "merkle_root TEXT NOT NULL, signature TEXT NOT NULL, "
-                "computed_at TEXT NOT NULL)"
-            )
-            # Added with format 2; digests kept before keep format 1. (SQLite has no ADD COLUMN
-            # IF NOT EXISTS; its transaction is exclusive, so look first.)
-            for column, kind in (
-                ("format", "INTEGER NOT NULL DEFAULT 1"),
-                ("access_log_seq", big),
-                ("access_log_hash", "TEXT"),
-            ):
-                if tx.dialect == "postgres":
-                    tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
-                elif column not in _sqlite_columns(tx):
-                    tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
+            tx.execute(tx.sql.DIGESTS_TABLE)
+            # Added with format 2; digests kept before keep format 1.
+            have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, [TABLE])}
+            for column, kind in tx.sql.DIGESTS_ADDED:
+                if column not in have:
+                    tx.execute(tx.sql.add_column(TABLE, column, kind))
 
     def sign(self, digest: Digest) -> str:
         return hmac.new(self.key, digest.message(), hashlib.sha256).hexdigest()
@@ -197,9 +185,7 @@ class Digests:
             head = self.access_log.head_before(tx, day_bounds(day)[1])
             digest = self.compute(day, access_log=head)
             tx.execute(
-                f"INSERT INTO {TABLE} (day, events, first_position, last_position, merkle_root, "
-                "signature, computed_at, format, access_log_seq, access_log_hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                tx.sql.DIGEST_INSERT,
                 [
                     digest.day,
                     digest.events,
@@ -279,11 +265,7 @@ class Digests:
 
 def _kept(tx: Tx, day: str | None = None) -> list[Digest]:
     """The kept digests (of one day, or all), in day order."""
-    sql = (
-        "SELECT day, events, first_position, last_position, merkle_root, signature, format, "
-        f"access_log_seq, access_log_hash FROM {TABLE}"
-    )
-    rows = tx.execute(sql + " WHERE day = ?", [day]) if day else tx.execute(sql + " ORDER BY day")
+    rows = tx.execute(tx.sql.DIGEST_OF_DAY, [day]) if day else tx.execute(tx.sql.DIGESTS_KEPT)
     return [
         Digest(
             str(r[0]),
@@ -298,10 +280,6 @@ def _kept(tx: Tx, day: str | None = None) -> list[Digest]:
         )
         for r in rows
     ]
-
-
-def _sqlite_columns(tx: Tx) -> set[str]:
-    return {str(r[1]) for r in tx.execute(f"PRAGMA table_info({TABLE})")}
 
 
 def export_lines(digests: list[Digest]) -> str:

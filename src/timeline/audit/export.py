@@ -20,7 +20,7 @@ from typing import Any
 from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NoRuleset
-from timeline.vocabulary import HELSINKI
+from timeline.domain.zone import HELSINKI
 
 VERIFIER = "verify_export.py"
 

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from timeline.domain.event_types import EventType
+
+# (compared once per fact: module names, not class attributes; see timeline.domain.event_types)
+_CORRECTION, _RETRACTION = EventType.CORRECTION, EventType.RETRACTION
+_START, _END = EventType.JOB_SEARCH_STARTED, EventType.JOB_SEARCH_ENDED
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -20,7 +26,7 @@ class Fact:
 
     event_id: str
     seeker_id: str
-    type: str
+    type: EventType
     occurred_on: date
     recorded_at: datetime
     version: int
@@ -57,7 +63,7 @@ def effective_facts(facts: Iterable[Fact]) -> list[Fact]:
     by_id: dict[str, Fact] = {}
     order: list[str] = []
     for fact in sorted(facts, key=lambda f: f.version):
-        if fact.type == "correction":
+        if fact.type == _CORRECTION:
             target = str(fact.data["corrects_event_id"])
             original = by_id.get(target)
             if original is None:
@@ -66,13 +72,13 @@ def effective_facts(facts: Iterable[Fact]) -> list[Fact]:
             occurred_at = rep.get("occurred_at")
             by_id[target] = replace(
                 original,
-                type=str(rep["type"]),
+                type=EventType(rep["type"]),
                 data=dict(rep["data"]),
                 occurred_on=date.fromisoformat(str(rep["occurred_on"])),
                 occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
                 corrected_by=fact.event_id,
             )
-        elif fact.type == "retraction":
+        elif fact.type == _RETRACTION:
             by_id.pop(str(fact.data["retracts_event_id"]), None)
         else:
             by_id[fact.event_id] = fact
@@ -100,11 +106,11 @@ def spells(effective: Sequence[Fact]) -> list[Spell]:
     open, or an end with none open, is ignored (the aggregate refuses both at append time)."""
     out: list[Spell] = []
     for fact in effective:
-        if fact.type == "job_search_started":
+        if fact.type == _START:
             if out and out[-1].ended_on is None:
                 continue
             out.append(Spell(started_on=fact.occurred_on, start_event_id=fact.event_id))
-        elif fact.type == "job_search_ended" and out and out[-1].ended_on is None:
+        elif fact.type == _END and out and out[-1].ended_on is None:
             out[-1] = replace(
                 out[-1],
                 ended_on=fact.occurred_on,

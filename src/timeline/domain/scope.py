@@ -24,14 +24,14 @@ from datetime import date
 from typing import Any
 
 from timeline.domain.errors import FieldError
+from timeline.domain.event_types import AMENDMENTS, EventType
 from timeline.domain.facts import Fact, effective_facts
 
 #: the event types that place a seeker in a municipality, and the field that names it
-PLACE_FIELDS: Mapping[str, str] = {
-    "job_search_started": "municipality",
-    "seeker_transferred": "to_municipality",
+PLACE_FIELDS: Mapping[EventType, str] = {
+    EventType.JOB_SEARCH_STARTED: "municipality",
+    EventType.SEEKER_TRANSFERRED: "to_municipality",
 }
-_AMENDMENTS = ("correction", "retraction")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +59,19 @@ def municipality_now(facts: Iterable[Fact]) -> str | None:
     recorded = list(facts)
     # Only starts, transfers and what amends them decide it (a correction may turn any event
     # into a transfer, so the events corrected are kept too): a much smaller sort.
-    corrected = {str(f.data.get("corrects_event_id")) for f in recorded if f.type == "correction"}
+    correction = EventType.CORRECTION  # (a local name: compared once per fact)
+    corrected = {str(f.data.get("corrects_event_id")) for f in recorded if f.type == correction}
     relevant = [
         f
         for f in recorded
-        if f.type in PLACE_FIELDS or f.type in _AMENDMENTS or f.event_id in corrected
+        if f.type in PLACE_FIELDS or f.type in AMENDMENTS or f.event_id in corrected
     ]
     found = places(effective_facts(relevant))
     return found[-1].municipality if found else None
 
 
 def scope_refusal(
-    facts: Sequence[Fact], type_: str, data: Mapping[str, Any], scope: Iterable[str]
+    facts: Sequence[Fact], type_: EventType, data: Mapping[str, Any], scope: Iterable[str]
 ) -> FieldError | None:
     """Why a writer whose scope is ``scope`` may not write an event of ``type_`` with ``data``
     to the seeker of ``facts`` (its recorded facts so far), or None if it may.
@@ -88,7 +89,7 @@ def scope_refusal(
                 "belongs to now (its latest start or transfer) may write to it",
                 "scope",
             )
-    if type_ == "job_search_started":
+    if type_ == EventType.JOB_SEARCH_STARTED:
         municipality = str(data.get("municipality"))
         if municipality not in codes:
             return FieldError(
@@ -96,9 +97,9 @@ def scope_refusal(
                 f"municipality {municipality} is outside your scope ({named})",
                 "scope",
             )
-    if type_ == "correction":
+    if type_ == EventType.CORRECTION:
         replacement = data.get("replacement") or {}
-        if replacement.get("type") == "job_search_started":
+        if replacement.get("type") == EventType.JOB_SEARCH_STARTED:
             municipality = str((replacement.get("data") or {}).get("municipality"))
             if municipality not in codes:
                 return FieldError(

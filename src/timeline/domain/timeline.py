@@ -1,8 +1,10 @@
 """The job seeker's timeline: one aggregate per seeker, one explicit event class per wire type.
 
-Decisions (is this event allowed here?) are plain methods that read the state and raise
-:class:`InvalidEvent`; :meth:`Timeline.record` then triggers the event. ``apply`` bodies only
-record facts, so a replay is deterministic and cheap. The event's library ``timestamp`` *is* the
+:func:`decide` is the one entry for deciding an event: it opens a timeline with a seeker's first
+event or records a later one. Whether an event is allowed here is decided by the pure rules of
+:mod:`timeline.domain.timeline_rules`, which raise :class:`InvalidEvent`; :meth:`Timeline.record`
+then triggers the event. ``apply`` bodies only record facts, so a replay is deterministic and
+cheap. The event's library ``timestamp`` *is* the
 recorded time (set from the injected clock by the application).
 """
 
@@ -16,8 +18,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
-from timeline.domain.errors import FieldError, InvalidEvent
-from timeline.domain.facts import Fact, Spell, effective_facts, spells
+from timeline.domain.event_types import EventType
+from timeline.domain.facts import Fact
+from timeline.domain.timeline_rules import check_event, check_first
 
 
 class Timeline(Aggregate):
@@ -26,7 +29,7 @@ class Timeline(Aggregate):
     class Opened(Aggregate.Created):
         """The first ``job_search_started`` of a seeker; it creates the timeline."""
 
-        WIRE_TYPE: ClassVar[str] = "job_search_started"
+        WIRE_TYPE: ClassVar[EventType] = EventType.JOB_SEARCH_STARTED
         event_id: str
         occurred_at: str | None
         occurred_on: str
@@ -35,9 +38,9 @@ class Timeline(Aggregate):
         data: dict[str, Any]
 
     class Recorded(Aggregate.Event):
-        """Base of every later event; subclasses only name their wire type."""
+        """Base of every later event; subclasses only name their type."""
 
-        WIRE_TYPE: ClassVar[str] = ""
+        WIRE_TYPE: ClassVar[EventType]
         event_id: str
         occurred_at: str | None
         occurred_on: str
@@ -50,58 +53,58 @@ class Timeline(Aggregate):
             aggregate._remember(self)
 
     class JobSearchStarted(Recorded):
-        WIRE_TYPE = "job_search_started"
+        WIRE_TYPE = EventType.JOB_SEARCH_STARTED
 
     class CoachAssigned(Recorded):
-        WIRE_TYPE = "coach_assigned"
+        WIRE_TYPE = EventType.COACH_ASSIGNED
 
     class LabourMarketStatusChanged(Recorded):
-        WIRE_TYPE = "labour_market_status_changed"
+        WIRE_TYPE = EventType.LABOUR_MARKET_STATUS_CHANGED
 
     class ContactMade(Recorded):
-        WIRE_TYPE = "contact_made"
+        WIRE_TYPE = EventType.CONTACT_MADE
 
     class MeetingScheduled(Recorded):
-        WIRE_TYPE = "meeting_scheduled"
+        WIRE_TYPE = EventType.MEETING_SCHEDULED
 
     class MeetingHeld(Recorded):
-        WIRE_TYPE = "meeting_held"
+        WIRE_TYPE = EventType.MEETING_HELD
 
     class MeetingMissed(Recorded):
-        WIRE_TYPE = "meeting_missed"
+        WIRE_TYPE = EventType.MEETING_MISSED
 
     class EmploymentPlanAgreed(Recorded):
-        WIRE_TYPE = "employment_plan_agreed"
+        WIRE_TYPE = EventType.EMPLOYMENT_PLAN_AGREED
 
     class JobSearchRequirementSet(Recorded):
-        WIRE_TYPE = "job_search_requirement_set"
+        WIRE_TYPE = EventType.JOB_SEARCH_REQUIREMENT_SET
 
     class ApplicationReported(Recorded):
-        WIRE_TYPE = "application_reported"
+        WIRE_TYPE = EventType.APPLICATION_REPORTED
 
     class ServiceReferred(Recorded):
-        WIRE_TYPE = "service_referred"
+        WIRE_TYPE = EventType.SERVICE_REFERRED
 
     class ServiceStarted(Recorded):
-        WIRE_TYPE = "service_started"
+        WIRE_TYPE = EventType.SERVICE_STARTED
 
     class ServiceEnded(Recorded):
-        WIRE_TYPE = "service_ended"
+        WIRE_TYPE = EventType.SERVICE_ENDED
 
     class DecisionRecorded(Recorded):
-        WIRE_TYPE = "decision_recorded"
+        WIRE_TYPE = EventType.DECISION_RECORDED
 
     class JobSearchEnded(Recorded):
-        WIRE_TYPE = "job_search_ended"
+        WIRE_TYPE = EventType.JOB_SEARCH_ENDED
 
     class SeekerTransferred(Recorded):
-        WIRE_TYPE = "seeker_transferred"
+        WIRE_TYPE = EventType.SEEKER_TRANSFERRED
 
     class Corrected(Recorded):
-        WIRE_TYPE = "correction"
+        WIRE_TYPE = EventType.CORRECTION
 
     class Retracted(Recorded):
-        WIRE_TYPE = "retraction"
+        WIRE_TYPE = EventType.RETRACTION
 
     def __init__(
         self,
@@ -118,7 +121,7 @@ class Timeline(Aggregate):
         self.chain_head = GENESIS_HASH
         self._remember_values(
             event_id,
-            "job_search_started",
+            EventType.JOB_SEARCH_STARTED,
             occurred_at,
             occurred_on,
             actor,
@@ -129,7 +132,7 @@ class Timeline(Aggregate):
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Timeline:
-        """Cheap copies for the aggregate cache: facts, digests and hashes are immutable values,
+        """Cheap copies for the timeline cache: facts, digests and hashes are immutable values,
         so the copy gets new containers holding the same values."""
         clone = copy.copy(self)
         clone.facts = list(self.facts)
@@ -156,7 +159,7 @@ class Timeline(Aggregate):
     def _remember_values(
         self,
         event_id: str,
-        type_: str,
+        type_: EventType,
         occurred_at: str | None,
         occurred_on: str,
         actor: dict[str, str],
@@ -196,13 +199,13 @@ class Timeline(Aggregate):
 
     # -- decisions -----------------------------------------------------------------------------
 
-    def check(self, type_: str, occurred_on: date, data: dict[str, Any]) -> None:
+    def check(self, type_: EventType, occurred_on: date, data: dict[str, Any]) -> None:
         """Refuse an event that breaks the timeline's rules (nothing is written)."""
         check_event(self.facts, type_, occurred_on, data)
 
     def record(
         self,
-        type_: str,
+        type_: EventType,
         *,
         event_id: str,
         occurred_at: str | None,
@@ -250,10 +253,53 @@ class Timeline(Aggregate):
         )
 
 
-EVENT_CLASSES: dict[str, type[Timeline.Recorded]] = {
+def decide(
+    timeline: Timeline | None,
+    seeker_id: str,
+    type_: EventType,
+    *,
+    event_id: str,
+    occurred_at: str | None,
+    occurred_on: str,
+    actor: dict[str, str],
+    source: str | None,
+    data: dict[str, Any],
+    recorded_at: datetime,
+) -> Timeline:
+    """The seeker's timeline with one more event decided: for a seeker without a timeline
+    (``timeline`` None) a new one, opened by this event, which must be a
+    ``job_search_started``; otherwise ``timeline`` itself with the event recorded after its
+    rules are checked. Raises :class:`InvalidEvent` (nothing recorded) if the event may not
+    come here; ``recorded_at`` becomes the event's recorded time."""
+    if timeline is None:
+        check_first(type_)
+        return Timeline.open(
+            UUID(seeker_id),
+            event_id=event_id,
+            occurred_at=occurred_at,
+            occurred_on=occurred_on,
+            actor=actor,
+            source=source,
+            data=data,
+            recorded_at=recorded_at,
+        )
+    timeline.record(
+        type_,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        occurred_on=occurred_on,
+        actor=actor,
+        source=source,
+        data=data,
+        recorded_at=recorded_at,
+    )
+    return timeline
+
+
+EVENT_CLASSES: dict[EventType, type[Timeline.Recorded]] = {
     cls.WIRE_TYPE: cls
     for cls in vars(Timeline).values()
-    if isinstance(cls, type) and issubclass(cls, Timeline.Recorded) and cls.WIRE_TYPE
+    if isinstance(cls, type) and issubclass(cls, Timeline.Recorded) and cls is not Timeline.Recorded
 }
 
 
@@ -264,7 +310,7 @@ def fact_from_event(
     return Fact(
         event_id=event.event_id,
         seeker_id=str(event.originator_id),
-        type=wire_type(event),
+        type=event.WIRE_TYPE,
         occurred_on=date.fromisoformat(event.occurred_on),
         recorded_at=event.timestamp,
         version=event.originator_version,
@@ -277,8 +323,10 @@ def fact_from_event(
 
 
 def wire_type(event: object) -> str:
-    """The wire name of a stored timeline event (``meeting_held`` for ``Timeline.MeetingHeld``)."""
-    return str(getattr(event, "WIRE_TYPE", ""))
+    """The wire name of a stored timeline event (``meeting_held`` for ``Timeline.MeetingHeld``),
+    as plain text: what the event index holds."""
+    found = getattr(event, "WIRE_TYPE", "")
+    return found.value if isinstance(found, EventType) else str(found)
 
 
 def event_content(
@@ -303,93 +351,3 @@ def event_content(
         "source": source,
         "data": data,
     }
-
-
-# -- the timeline's rules, as pure functions of the facts so far --------------------------------
-
-_SPELL_BOUND = ("job_search_started", "job_search_ended")
-_AMENDMENTS = ("correction", "retraction")
-_SPELL_INPUTS = (*_SPELL_BOUND, *_AMENDMENTS)
-
-
-def _spell_on(all_spells: list[Spell], day: date) -> Spell | None:
-    return next((s for s in reversed(all_spells) if s.covers(day)), None)
-
-
-def check_event(facts: list[Fact], type_: str, occurred_on: date, data: dict[str, Any]) -> None:
-    """Raise :class:`InvalidEvent` if an event of ``type_`` on ``occurred_on`` may not follow
-    ``facts`` (this seeker's recorded facts, in version order)."""
-    if type_ in ("correction", "retraction"):
-        _check_amendment(facts, type_, data)
-        return
-    # Only spell boundaries (and what amends them) decide spells: a much smaller sort.
-    all_spells = spells(effective_facts(f for f in facts if f.type in _SPELL_INPUTS))
-    spell = _spell_on(all_spells, occurred_on)
-    if type_ == "job_search_started":
-        if spell is not None:
-            raise _invalid(
-                "occurred_on",
-                "a job-search spell is already open on that day "
-                f"(started {spell.started_on.isoformat()})",
-            )
-        if (
-            all_spells
-            and all_spells[-1].ended_on is None
-            and all_spells[-1].started_on > occurred_on
-        ):
-            raise _invalid("occurred_on", "a later job-search spell is open; end it first")
-        return
-    if spell is None:
-        raise _invalid(
-            "occurred_on",
-            "no job-search spell is open on that day; only job_search_started may open one",
-        )
-    if type_ == "job_search_ended" and spell.ended_on is not None:
-        raise _invalid("occurred_on", "the job-search spell of that day has already ended")
-    if type_ in ("service_started", "service_ended"):
-        service_id = str(data["service_id"])
-        _check_service(
-            effective_facts(
-                f for f in facts if f.type in _AMENDMENTS or f.data.get("service_id") == service_id
-            ),
-            type_,
-            service_id,
-        )
-    if type_ == "decision_recorded":
-        known = {f.event_id for f in facts}
-        missing = [str(i) for i in data["basis_event_ids"] if str(i) not in known]
-        if missing:
-            raise _invalid("data.basis_event_ids", f"names no event of this seeker: {missing[0]}")
-
-
-def _check_amendment(facts: list[Fact], type_: str, data: dict[str, Any]) -> None:
-    """A correction or retraction names an existing, not yet retracted event of this seeker;
-    spell boundaries are corrected only by their own type."""
-    key = "corrects_event_id" if type_ == "correction" else "retracts_event_id"
-    target = next((f for f in facts if f.event_id == str(data[key])), None)
-    if target is None:
-        raise _invalid(f"data.{key}", "names no event of this seeker")
-    if target.type in ("correction", "retraction"):
-        raise _invalid(f"data.{key}", "a correction or retraction cannot itself be corrected")
-    if any(
-        f.type == "retraction" and f.data["retracts_event_id"] == target.event_id for f in facts
-    ):
-        raise _invalid(f"data.{key}", "that event is already retracted")
-    if type_ == "correction":
-        new_type = str(data["replacement"]["type"])
-        if (target.type in _SPELL_BOUND or new_type in _SPELL_BOUND) and new_type != target.type:
-            raise _invalid(
-                "data.replacement.type", f"a {target.type} can only be corrected by a {target.type}"
-            )
-
-
-def _check_service(effective: list[Fact], type_: str, service_id: str) -> None:
-    seen = {f.type for f in effective if f.data.get("service_id") == service_id}
-    if type_ == "service_started" and "service_referred" not in seen:
-        raise _invalid("data.service_id", "no earlier service_referred for this service_id")
-    if type_ == "service_ended" and "service_started" not in seen:
-        raise _invalid("data.service_id", "no earlier service_started for this service_id")
-
-
-def _invalid(loc: str, msg: str) -> InvalidEvent:
-    return InvalidEvent([FieldError(loc=loc, msg=msg, kind="timeline_rule")])

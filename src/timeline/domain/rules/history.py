@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from timeline.domain.calendar import WorkingDayCalendar
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, Spell, effective_facts, spells
 from timeline.domain.rules.rulesets import Rulesets
+
+#: the types whose data may carry a new labour-market status
+_STATUS_SETTERS = (EventType.JOB_SEARCH_STARTED, EventType.LABOUR_MARKET_STATUS_CHANGED)
+# (compared once per fact: module names, not class attributes; see timeline.domain.event_types)
+_DECISION, _APPLICATION = EventType.DECISION_RECORDED, EventType.APPLICATION_REPORTED
+_HELD, _MISSED = EventType.MEETING_HELD, EventType.MEETING_MISSED
+_PLAN, _REQUIREMENT = EventType.EMPLOYMENT_PLAN_AGREED, EventType.JOB_SEARCH_REQUIREMENT_SET
 
 
 @dataclass(frozen=True)
@@ -85,15 +93,15 @@ def build_history(
     reviewed: dict[str, list[date]] = {}
     for fact in effective:
         status = fact.data.get("labour_market_status")
-        if fact.type in ("job_search_started", "labour_market_status_changed") and status:
+        if fact.type in _STATUS_SETTERS and status:
             if not runs or runs[-1].status != status:
                 runs.append(StatusRun(str(status), fact.occurred_on, fact.event_id))
             continue
-        if fact.type == "decision_recorded":
+        if fact.type == _DECISION:
             for basis in fact.data.get("basis_event_ids", ()):
                 reviewed.setdefault(str(basis), []).append(fact.occurred_on)
             continue
-        day = applied_on(fact) if fact.type == "application_reported" else fact.occurred_on
+        day = applied_on(fact) if fact.type == _APPLICATION else fact.occurred_on
         i = bisect.bisect_right(starts, day) - 1
         if i < 0 or not found[i].covers(day):
             continue
@@ -107,15 +115,15 @@ def build_history(
 
 
 def _file(part: SpellFacts, fact: Fact) -> None:
-    if fact.type == "meeting_held":
+    if fact.type == _HELD:
         part.held.setdefault(str(fact.data.get("kind")), []).append(fact)
-    elif fact.type == "meeting_missed":
+    elif fact.type == _MISSED:
         part.missed.append(fact)
-    elif fact.type == "employment_plan_agreed":
+    elif fact.type == _PLAN:
         part.plans.append(fact)
-    elif fact.type == "job_search_requirement_set":
+    elif fact.type == _REQUIREMENT:
         part.requirements.append(fact)
-    elif fact.type == "application_reported":
+    elif fact.type == _APPLICATION:
         part.applications.append(fact)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from timeline.domain.rules.rulesets import Ruleset
 
@@ -20,16 +20,8 @@ Kind = Literal[
     "missed_appointment",
     "requirement_shortfall",
 ]
-KINDS: tuple[Kind, ...] = (
-    "initial_interview",
-    "employment_plan",
-    "supplementary_conversation",
-    "job_search_conversation",
-    "intensified_period",
-    "job_search_requirement",
-    "missed_appointment",
-    "requirement_shortfall",
-)
+#: every kind, in the order obligations of one day are listed
+KINDS: tuple[Kind, ...] = get_args(Kind)
 _CONFIDENCE_ORDER = {"C": 0, "P": 1, "R": 2}
 
 

@@ -1,7 +1,8 @@
 """An independent evaluator of the outcome statistics: it walks every seeker day by day from the
 raw facts, derives the status of each day and the measures, and aggregates them per month for the
 whole country (level ``all``) and per municipality, without the projection's segments, SQL or
-roll-up. Used by the agreement test and by ops/bench/stats_agreement.py.
+roll-up. Used by the agreement test (tests/projections/test_outcomes_projection.py) and by
+ops/bench/stats_agreement.py, which runs it on a large demo: :func:`load_and_compare`.
 
 What it shares with the projection: ``effective_facts`` (corrections and retractions), the
 working-day calendar, ``add_months`` and, for the obligation-based measures (interviews,
@@ -11,16 +12,23 @@ independent tests); everything else is written again here."""
 from __future__ import annotations
 
 import statistics
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from projections.outcomes import OutcomesView
+from timeline.application import TimelineApp
+from timeline.cli import load_demo
+from timeline.clock import FixedClock
+from timeline.demo import generate
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, add_months
 from timeline.domain.facts import Fact, effective_facts
 from timeline.domain.rules import evaluate
 from timeline.rulesets import default_rulesets
+from timeline.settings import Settings
 
 ONE = timedelta(days=1)
 ACTIVATING = {
@@ -399,3 +407,32 @@ def compare(
     for key in expected.keys() - seen:
         mismatches.append(f"{key}: brute force {expected[key]}, projection has no row")
     return compared, mismatches
+
+
+def load_and_compare(seekers: int, seed: int, url: str = "memory:") -> dict[str, Any]:
+    """Load a demo through the store, catch the projection up, and compare with the brute-force
+    evaluator at level ``all`` and per municipality. Returns the figures and timings."""
+    clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
+    app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
+    t0 = time.perf_counter()
+    events = load_demo(app, clock, generate(seekers=seekers, seed=seed), quiet=True)
+    t1 = time.perf_counter()
+    view = OutcomesView(app)
+    view.catch_up(limit=10_000)
+    t2 = time.perf_counter()
+    facts, _ = view.runner.read_batch(0, 10**9)
+    by_seeker: dict[str, list[Fact]] = defaultdict(list)
+    for f in facts:
+        by_seeker[f.seeker_id].append(f)
+    horizon = date.fromisoformat(view.state()["horizon_day"])
+    rows = view.monthly("1900-01", "2999-12")
+    out: dict[str, Any] = {"seekers": len(by_seeker), "events": events, "rows": len(rows)}
+    for level in ("all", "municipality"):
+        compared, mismatches = compare(figures(by_seeker, horizon, level), rows, level)
+        out[level] = {"cells": compared, "mismatches": mismatches}
+    out["months"] = len({r["month"] for r in rows})
+    t3 = time.perf_counter()
+    out["seconds"] = {"load": t1 - t0, "catch_up": t2 - t1, "brute_force": t3 - t2}
+    view.close()
+    app.close()
+    return out

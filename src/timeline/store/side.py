@@ -1,12 +1,17 @@
-"""SQL beside the event store: the events' own SQLite file or PostgreSQL database (or, for the
-in-memory store, a private in-memory SQLite database), for projections and the audit tables.
-SQL is written once with ``?`` placeholders and runs on both."""
+"""The side database: tables beside the event store — the projections' and the audit's — in the
+events' own SQLite file or PostgreSQL database (for the in-memory store, a private in-memory
+SQLite database). Built from :class:`~timeline.settings.Settings`, never from the library's env.
+
+SQL is the dialect's own: each transaction knows its dialect and its named statements
+(``tx.sql``: :mod:`timeline.store.sql_sqlite` or :mod:`timeline.store.sql_postgres`, with the
+placeholder ``tx.sql.P``). Nothing rewrites a statement. Bulk writes say what they are:
+:meth:`Tx.copy` for plain rows (COPY on PostgreSQL), :meth:`Tx.insert` for rows with an
+``ON CONFLICT`` clause (multi-row statements on PostgreSQL)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,61 +22,83 @@ from typing import Any, Literal
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from timeline.application import TimelineApp
-from timeline.settings import libpq_params
+from timeline.settings import Database, Settings, database
+from timeline.store import sql_postgres, sql_sqlite
+from timeline.store.sql import Statements
 
 Dialect = Literal["sqlite", "postgres"]
+STATEMENTS: dict[Dialect, Statements] = {"sqlite": sql_sqlite, "postgres": sql_postgres}
 
-#: ``INSERT … VALUES (?, …, ?) [tail]``: head, the placeholder group, the tail
-_VALUES = re.compile(r"^(INSERT\s.+?)\s+VALUES\s*\(((?:\s*\?\s*,)*\s*\?\s*)\)(.*)$", re.S)
-_MAX_PARAMS = 30_000
+#: the most parameters one multi-row statement of :meth:`Tx.insert` carries on PostgreSQL
+MAX_PARAMS = 30_000
 
 
 class Tx:
-    """A transaction on the view database. SQL is written with ``?`` placeholders."""
+    """A transaction on the side database."""
 
     def __init__(self, conn: Any, dialect: Dialect) -> None:
         self._conn = conn
-        self.dialect = dialect
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+        self.dialect: Dialect = dialect
+        self.sql: Statements = STATEMENTS[dialect]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn.execute(self._sql(sql), tuple(params))
+        """Run one statement (placeholders ``tx.sql.P``); its rows, if it returns any."""
+        cur = self._conn.execute(sql, tuple(params))
         return list(cur.fetchall()) if cur.description else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``sql`` once per row. On PostgreSQL a plain ``INSERT … VALUES (?,…)`` is sent
-        as COPY, and one with a tail (``ON CONFLICT …``) as multi-row statements of up to
-        ~30,000 parameters — whose ``DO UPDATE`` must then not meet the same key twice in
-        one call."""
+        """Run one statement once per row."""
         if not rows:
             return
         if self.dialect == "sqlite":
             self._conn.executemany(sql, [tuple(r) for r in rows])
             return
-        match = _VALUES.match(sql)
-        if match is None:
-            with self._conn.cursor() as cur:
-                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        with self._conn.cursor() as cur:
+            cur.executemany(sql, [tuple(r) for r in rows])
+
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Add ``rows`` to ``table``: COPY on PostgreSQL (no statement per row), one prepared
+        INSERT run per row on SQLite."""
+        if not rows:
             return
-        head, marks, tail = match.groups()
-        if not tail.strip():  # a plain insert: COPY, no statement to parse at all
-            target = head.split(None, 2)[2]  # "INSERT INTO table (columns)" -> "table (columns)"
-            with self._conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
+        names = ",".join(columns)
+        if self.dialect == "sqlite":
+            marks = ",".join("?" * len(columns))
+            self._conn.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks})", [tuple(r) for r in rows]
+            )
             return
-        width = marks.count("?")
-        group = "(" + ",".join(["%s"] * width) + ")"
-        per = max(1, _MAX_PARAMS // width)
+        with self._conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        on_conflict: str = "",
+    ) -> None:
+        """``INSERT INTO table (columns) VALUES … ON CONFLICT <on_conflict>`` for every row:
+        on PostgreSQL as multi-row statements of at most :data:`MAX_PARAMS` parameters (so a
+        ``DO UPDATE`` must not meet the same key twice in one call), on SQLite one prepared
+        statement run per row. ``on_conflict`` is the clause after ``ON CONFLICT`` (the
+        dialect's own SQL, without parameters); empty for none."""
+        if not rows:
+            return
+        head = f"INSERT INTO {table} ({','.join(columns)}) VALUES "
+        tail = f" ON CONFLICT {on_conflict}" if on_conflict else ""
+        group = "(" + ",".join([self.sql.P] * len(columns)) + ")"
+        if self.dialect == "sqlite":
+            self._conn.executemany(head + group + tail, [tuple(r) for r in rows])
+            return
+        per = max(1, MAX_PARAMS // len(columns))
         with self._conn.cursor() as cur:
             for i in range(0, len(rows), per):
                 chunk = rows[i : i + per]
                 cur.execute(
-                    f"{head} VALUES {','.join([group] * len(chunk))}{self._sql(tail)}",
-                    [v for r in chunk for v in r],
+                    head + ",".join([group] * len(chunk)) + tail, [v for r in chunk for v in r]
                 )
 
 
@@ -86,45 +113,44 @@ class PoolSpec:
     timeout: float
 
 
-def request_pool(app: TimelineApp) -> PoolSpec:
+def request_pool(settings: Settings) -> PoolSpec:
     """The pool serving requests (projection reads, access-log writes), from the settings."""
-    settings = app.settings
     return PoolSpec("requests", settings.request_pool_size, settings.request_pool_timeout)
 
 
 class SideDatabase:
-    """A database beside the event store (see the module docstring)."""
+    """The database beside the event store of ``settings`` (see the module docstring)."""
 
     def __init__(
         self,
-        app: TimelineApp,
+        settings: Settings,
         *,
+        pool: PoolSpec | None = None,
         schema: str | None = None,
         path: str | None = None,
-        pool: PoolSpec | None = None,
     ) -> None:
-        """``schema`` (PostgreSQL) or ``path`` (SQLite) put the tables elsewhere than beside
-        the events: a shadow for an online rebuild (:meth:`shadow`). ``pool``: the PostgreSQL
-        connections it may hold (default: the request pool of the app's settings); each
-        instance has its own pool (on SQLite its own connection), so the requests' and the
-        jobs' never wait for each other."""
-        env = app.env
-        self.app = app
+        """``pool``: the PostgreSQL connections it may hold (default: the request pool of the
+        settings); each instance has its own pool (on SQLite its own connection), so the
+        requests' and the jobs' never wait for each other. ``schema`` (PostgreSQL) or ``path``
+        (SQLite) put the tables elsewhere than beside the events: a shadow for an online
+        rebuild (:meth:`shadow`)."""
+        self.settings = settings
+        self.location: Database = database(settings.database_url)
+        self.pool = pool or request_pool(settings)
         self._lock = threading.RLock()
-        module = str(env.get("PERSISTENCE_MODULE", ""))
         self.path: str | None = None
-        self.pool = pool or request_pool(app)
-        if module == "eventsourcing.postgres":
+        if self.location.kind == "postgres":
             self.dialect: Dialect = "postgres"
-            self.schema = schema or str(env.get("POSTGRES_SCHEMA") or "public")
+            self.schema = schema or self.location.schema
             # every libpq parameter of the URL (several hosts, target_session_attrs…)
-            kwargs: dict[str, Any] = libpq_params(env)
-            password = kwargs.pop("password", None)
-            self._conninfo = psycopg.conninfo.make_conninfo(**kwargs)
-            kwargs = {"password": password} if password else {}
-            kwargs["options"] = f"-c search_path={self.schema}"
+            libpq = self.location.libpq()
+            password = libpq.pop("password", None)
+            self._conninfo = psycopg.conninfo.make_conninfo(**libpq)
+            kwargs: dict[str, Any] = {"options": f"-c search_path={self.schema}"}
+            if password:
+                kwargs["password"] = password
             self._kwargs = kwargs
-            self._pool: Any = ConnectionPool(
+            self._pool: ConnectionPool[Any] = ConnectionPool(
                 self._conninfo,
                 kwargs=kwargs,
                 min_size=1,
@@ -135,12 +161,18 @@ class SideDatabase:
             )
         else:
             self.dialect = "sqlite"
-            path = path or str(env.get("SQLITE_DBNAME") or ":memory:")
-            self.path = path
+            self.path = path or self.location.path or ":memory:"
             self._sqlite = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
             )
             self._sqlite.execute("PRAGMA busy_timeout = 30000")
+        self.sql: Statements = STATEMENTS[self.dialect]
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the event store lives in this process only (``memory:``): then so does
+        this database, privately."""
+        return self.location.kind == "memory"
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -179,7 +211,7 @@ class SideDatabase:
             with self._pool.connection() as conn:
                 conn.autocommit = True
                 try:
-                    cur = conn.execute(sql.replace("?", "%s"), tuple(params))
+                    cur = conn.execute(sql, tuple(params))
                     return list(cur.fetchall()) if cur.description else []
                 finally:
                     conn.autocommit = False
@@ -188,7 +220,7 @@ class SideDatabase:
             return list(cur.fetchall()) if cur.description else []
 
     @contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A PostgreSQL connection of the pool, in autocommit mode (DDL)."""
         with self._pool.connection() as conn:
             conn.autocommit = True
@@ -226,12 +258,12 @@ class SideDatabase:
             with self.connection() as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 conn.execute(f'CREATE SCHEMA "{schema}"')
-            return SideDatabase(self.app, schema=schema, pool=self.pool)
+            return SideDatabase(self.settings, schema=schema, pool=self.pool)
         path = f"{self.path}.rebuild-{name}"
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path + suffix)
-        return SideDatabase(self.app, path=path, pool=self.pool)
+        return SideDatabase(self.settings, path=path, pool=self.pool)
 
     def replace_tables(self, shadow: SideDatabase, tables: Sequence[str], lock_sql: str) -> None:
         """In one transaction, after ``lock_sql`` (which locks what writers of these tables

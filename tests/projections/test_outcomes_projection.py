@@ -13,7 +13,7 @@ import pytest
 from ops.bench.outcomes_bruteforce import load_and_compare
 from projections.outcomes import OutcomesView
 from projections.outcomes.aggregate import ROW_COLUMNS
-from projections.outcomes.view import PUBLIC_TABLES
+from projections.outcomes.tables import PUBLIC_TABLES
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock

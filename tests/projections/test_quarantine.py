@@ -16,8 +16,8 @@ import pytest
 from projections.obligations import ObligationsProjection, ObligationsView
 from projections.outcomes import OutcomesView
 from projections.outcomes.aggregate import ROW_COLUMNS
-from projections.quarantine import Entry
 from projections.runtime import DatedView, Tx
+from projections.runtime.quarantine import Entry
 from tests.factories import event
 from tests.projections.poison import START, World, set_topic
 from timeline.application import TimelineApp
@@ -278,8 +278,8 @@ def test_a_retraction_of_the_poisoned_event_clears_its_entry_and_the_stale_mark(
 @pytest.mark.parametrize(
     ("projection", "target"),
     [
-        ("obligations", "projections.obligations.view.evaluate"),
-        ("outcomes", "projections.outcomes.view.contributions"),
+        ("obligations", "projections.obligations.projection.evaluate"),
+        ("outcomes", "projections.outcomes.projection.contributions"),
     ],
 )
 def test_a_rebuild_after_a_code_fix_clears_the_entries_of_a_bug(

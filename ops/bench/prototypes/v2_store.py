@@ -61,7 +61,7 @@ from common import admin, db_url, scratch_database
 from scale import baseline, checkpoint, run_measured
 from v2_validate import parse as fast_parse
 
-from projections.obligations.view import _item_row
+from projections.obligations.tables import item_row as _item_row
 from projections.outcomes.seeker import contributions
 from projections.outcomes.settings import OutcomeSettings
 from timeline.domain.calendar import MONDAY_TO_FRIDAY

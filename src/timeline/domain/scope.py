@@ -53,6 +53,13 @@ def places(effective: Iterable[Fact]) -> list[Place]:
     ]
 
 
+def municipality_of(effective: Iterable[Fact]) -> str | None:
+    """The municipality a seeker belongs to after ``effective`` facts (as :func:`places` takes
+    them): that of the latest start or transfer; None when there is none."""
+    found = places(effective)
+    return found[-1].municipality if found else None
+
+
 def municipality_now(facts: Iterable[Fact]) -> str | None:
     """The municipality a seeker belongs to now, from its recorded facts (any order; corrections
     and retractions applied). None when no start is in effect."""
@@ -66,8 +73,7 @@ def municipality_now(facts: Iterable[Fact]) -> str | None:
         for f in recorded
         if f.type in PLACE_FIELDS or f.type in AMENDMENTS or f.event_id in corrected
     ]
-    found = places(effective_facts(relevant))
-    return found[-1].municipality if found else None
+    return municipality_of(effective_facts(relevant))
 
 
 def scope_refusal(

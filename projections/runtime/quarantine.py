@@ -58,7 +58,7 @@ __all__ = [
     "write_each",
 ]
 
-log = logging.getLogger("projections.quarantine")
+log = logging.getLogger("projections.quarantine")  # (the name operators filter on)
 
 KEPT_OUT = ("decode", "apply")
 """Stages whose event is missing from the projection until a rebuild reads it cleanly."""

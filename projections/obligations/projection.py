@@ -1,0 +1,253 @@
+"""The obligations projection: what the log does to the obligations tables (``tables.py``).
+
+Applied batch by batch (``apply``), or, for a backlog, loaded in bulk and settled once
+(``load``/``settle``); both leave the same tables. The day the items are evaluated for only
+moves forward with the log (the day-change job moves it to today); when it moves, every seeker
+is evaluated for the new day, so the tables never mix days and caught-up tables equal rebuilt
+ones.
+
+A seeker whose evaluation or rows fail, or some of whose events could not be read, keeps the
+items of their last clean evaluation (a caseworker still sees what was last known) with
+``stale`` saying why; a seeker who never evaluated cleanly has no items. ``stale`` clears when
+the seeker is evaluated cleanly with none of their events kept out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from projections.obligations.tables import (
+    FACTS,
+    ITEM_COLUMNS,
+    NAME,
+    SEEKER_COLUMNS,
+    TABLES,
+    TABLES_OWNED,
+    ObligationsTables,
+    item_row,
+)
+from projections.runtime import Dialect, Tx
+from projections.runtime.quarantine import (
+    KEPT_OUT,
+    Entry,
+    Quarantine,
+    evaluate_each,
+    is_poison,
+    savepoint,
+    write_each,
+)
+from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
+from timeline.domain.event_types import EventType
+from timeline.domain.facts import Fact, effective_facts, spells
+from timeline.domain.rules import Rulesets, evaluate
+from timeline.domain.scope import municipality_of
+from timeline.domain.zone import HELSINKI
+from timeline.rulesets import default_rulesets
+
+QUARANTINE = Quarantine(NAME)
+_COACH_ASSIGNED = EventType.COACH_ASSIGNED  # (a module name: compared once per fact)
+
+
+class ObligationsProjection:
+    name = NAME
+
+    def __init__(
+        self, rulesets: Rulesets | None = None, calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY
+    ) -> None:
+        self.rulesets = rulesets or default_rulesets()
+        self.calendar = calendar
+
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        return [FACTS.create_statement(dialect), *TABLES[dialect].CREATE]
+
+    def tables(self) -> list[str]:
+        return list(TABLES_OWNED)
+
+    def upgrade(self, tx: Tx) -> None:
+        """Tables made before the quarantine lack ``obligations_seekers.stale``: add it."""
+        have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, ["obligations_seekers"])}
+        if "stale" not in have:
+            tx.execute(tx.sql.add_column("obligations_seekers", "stale", "TEXT"))
+
+    def drop_statements(self) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
+
+    # -- applying the log ----------------------------------------------------------------------
+
+    def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        FACTS.keep(tx, facts)
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        on = self.evaluated_on(tx)
+        touched = _positions(facts)
+        if on is None or latest > on:
+            self._set_state(tx, "evaluated_on", latest.isoformat())
+            others = [
+                r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS) if r[0] not in touched
+            ]
+            self._reevaluate_paged(tx, [*touched, *others], latest, touched)
+        else:
+            self._reevaluate_paged(tx, list(touched), on, touched)
+
+    def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        """Bulk: keep the facts and mark their seekers pending (every seeker, if the
+        evaluation day moves); :meth:`settle` evaluates them once."""
+        t = TABLES[tx.dialect]
+        FACTS.keep(tx, facts)
+        latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
+        on = self.evaluated_on(tx)
+        if on is None or latest > on:
+            self._set_state(tx, "evaluated_on", latest.isoformat())
+            tx.execute(t.PENDING_EVERY_SEEKER)
+        tx.insert(
+            "obligations_pending",
+            ("seeker_id", "position"),
+            list(_positions(facts).items()),
+            on_conflict=t.PENDING_KEEP_LATEST,
+        )
+
+    def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
+        """Evaluate one page of pending seekers for the evaluation day."""
+        del position  # obligations rows carry the seeker's own last position
+        t = TABLES[tx.dialect]
+        rows = tx.execute(t.PENDING_PAGE, [page])
+        on = self.evaluated_on(tx)
+        if not rows or on is None:
+            return False
+        pending = {str(r[0]): int(r[1]) for r in rows}
+        self.reevaluate(tx, list(pending), on, pending)
+        tx.execute(t.PENDING_DONE, [t.ids(list(pending))])
+        return len(rows) == page
+
+    def _reevaluate_paged(
+        self,
+        tx: Tx,
+        ids: Sequence[str],
+        on: date,
+        positions: dict[str, int] | None = None,
+        page: int = 2000,
+    ) -> None:
+        for i in range(0, len(ids), page):
+            self.reevaluate(tx, ids[i : i + page], on, positions)
+
+    def start_from(self, tx: Tx, log_last_day: date) -> None:
+        """Before applying the log from its start: evaluate for the log's last recorded day
+        (or a later day already set), so a rebuild evaluates every seeker once."""
+        on = self.evaluated_on(tx)
+        if on is None or log_last_day > on:
+            self._set_state(tx, "evaluated_on", log_last_day.isoformat())
+
+    def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
+        """Evaluate these seekers again when the runner settles."""
+        tx.insert(
+            "obligations_pending",
+            ("seeker_id", "position"),
+            [(sid, 0) for sid in seeker_ids],
+            on_conflict="(seeker_id) DO NOTHING",
+        )
+
+    def reevaluate(
+        self, tx: Tx, seeker_ids: Sequence[str], on: date, positions: dict[str, int] | None = None
+    ) -> None:
+        """Evaluate these seekers' obligations as on ``on`` and replace their rows. A seeker
+        whose evaluation or rows fail is quarantined and keeps their last rows, marked stale."""
+        by_seeker = FACTS.load(tx, seeker_ids)
+        known = QUARANTINE.for_seekers(tx, seeker_ids)
+        kept_out = {
+            sid: next(e for e in entries if e.stage in KEPT_OUT).reason
+            for sid, entries in known.items()
+            if any(e.stage in KEPT_OUT for e in entries)
+        }
+        facts = {sid: by_seeker.get(sid, []) for sid in seeker_ids}
+        at = positions or {}
+
+        def compute(sid: str, fs: Sequence[Fact]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+            found = evaluate(fs, on, self.rulesets, self.calendar)
+            items = [item_row(sid, i, o) for i, o in enumerate(found)]
+            return items, (sid, *place(fs), at.get(sid, 0), kept_out.get(sid))
+
+        results, failures = evaluate_each(NAME, facts, compute)
+        failures += write_each(tx, NAME, results, _write_rows, facts, compute)
+        QUARANTINE.settle(tx, known, list(results), failures)
+        for failure in failures:
+            _mark_stale(tx, failure, facts[failure.seeker_id], at.get(failure.seeker_id, 0))
+
+    def kept_day(self, tx: Tx) -> date | None:
+        return self.evaluated_on(tx)
+
+    def evaluated_on(self, tx: Tx) -> date | None:
+        rows = tx.execute(TABLES[tx.dialect].STATE_GET, ["evaluated_on"])
+        return date.fromisoformat(rows[0][0]) if rows else None
+
+    def _set_state(self, tx: Tx, key: str, value: str) -> None:
+        t = TABLES[tx.dialect]
+        tx.execute(t.STATE_DELETE, [key])
+        tx.execute(t.STATE_INSERT, [key, value])
+
+    def change_day(self, tx: Tx, on: date, *, page: int = 2000) -> int:
+        """Re-evaluate every seeker for a new day (the day-change job); return how many."""
+        self._set_state(tx, "evaluated_on", on.isoformat())
+        ids = [r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS)]
+        self._reevaluate_paged(tx, ids, on, page=page)
+        return len(ids)
+
+
+def _upsert_seekers(tx: Tx, t: ObligationsTables, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert or replace seeker rows; a row's position never moves back."""
+    tx.insert("obligations_seekers", SEEKER_COLUMNS, rows, on_conflict=t.SEEKERS_UPSERT)
+
+
+def _write_rows(
+    tx: Tx, results: Mapping[str, tuple[list[tuple[Any, ...]], tuple[Any, ...]]]
+) -> None:
+    """Replace these seekers' items and seeker rows."""
+    t = TABLES[tx.dialect]
+    tx.execute(t.ITEMS_DELETE, [t.ids(list(results))])
+    tx.copy(
+        "obligations_items",
+        ITEM_COLUMNS,
+        [row for items, _ in results.values() for row in items],
+    )
+    _upsert_seekers(tx, t, [seeker for _, seeker in results.values()])
+
+
+def _mark_stale(tx: Tx, failure: Entry, facts: Sequence[Fact], position: int) -> None:
+    """Keep a failed seeker's items, say why they are stale; a seeker without a row gets one
+    (with their place when it can be worked out and written, else without)."""
+    t = TABLES[tx.dialect]
+    stale = failure.reason
+    if tx.execute(t.SEEKER_EXISTS, [failure.seeker_id]):
+        tx.execute(t.SEEKER_MARK_STALE, [stale, failure.seeker_id])
+        return
+    try:
+        with savepoint(tx):
+            _upsert_seekers(tx, t, [(failure.seeker_id, *place(facts), position, stale)])
+            return
+    except Exception as exc:
+        if not is_poison(exc):
+            raise
+    _upsert_seekers(tx, t, [(failure.seeker_id, None, None, 0, None, position, stale)])
+
+
+def _positions(facts: Sequence[Fact]) -> dict[str, int]:
+    """Each seeker's last log position in a batch (facts come in log order)."""
+    return {f.seeker_id: f.position or 0 for f in facts}
+
+
+def place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | None]:
+    """Municipality now (:func:`~timeline.domain.scope.municipality_of`, the rule that decides a
+    caller's scope), coach (latest assignment), whether the latest spell is open, and when it
+    started."""
+    coach = None
+    effective = effective_facts(facts)
+    for f in effective:
+        if f.type == _COACH_ASSIGNED:
+            coach = str(f.data.get("coach_id"))
+    found = spells(effective)
+    latest = found[-1] if found else None
+    return (
+        municipality_of(effective),
+        coach,
+        int(latest is not None and latest.ended_on is None),
+        latest.started_on.isoformat() if latest else None,
+    )

@@ -1,0 +1,143 @@
+"""The runner: applies the global log to one projection in batches, each batch **and** the new
+tracking position in one transaction — exactly-once effects, resumable after any crash.
+
+See ops/adr/0002-projection-runner-and-tables-beside-the-events.md for why this is not the
+library's per-event ``ProjectionRunner``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from projections.runtime.log import Batch, EventLog, LogReader
+from projections.runtime.protocols import BulkProjection, Projection
+from projections.runtime.quarantine import Entry, Quarantine, is_poison, savepoint
+from projections.runtime.tracking import Tracking
+from timeline.domain.facts import Fact
+from timeline.store.side import SideDatabase, Tx
+
+__all__ = ["LostRace", "Runner"]
+
+
+class LostRace(Exception):
+    """Another worker advanced the projection first; this batch was rolled back."""
+
+
+class Runner:
+    """Applies the global log to one projection in batches. No event halts it: what fails is
+    quarantined (``projections.runtime.quarantine``) and the batch goes on."""
+
+    def __init__(self, log: EventLog, db: SideDatabase, projection: Projection) -> None:
+        self.log = LogReader(log, projection.name)
+        self.db = db
+        self.projection = projection
+        self.tracking = Tracking(projection.name)
+        self.quarantine = Quarantine(projection.name)
+
+    def create_tables(self) -> None:
+        with self.db.transaction() as tx:
+            for sql in [
+                *self.projection.create_statements(self.db.dialect),
+                *self.tracking.create_statements(self.db.dialect),
+                *self.quarantine.create_statements(self.db.dialect),
+            ]:
+                tx.execute(sql)
+            upgrade = getattr(self.projection, "upgrade", None)
+            if upgrade is not None:  # columns added since the tables were made
+                upgrade(tx)
+
+    def drop_tables(self) -> None:
+        with self.db.transaction() as tx:
+            for sql in [
+                *self.projection.drop_statements(),
+                f"DROP TABLE IF EXISTS {self.tracking.table}",
+                f"DROP TABLE IF EXISTS {self.quarantine.table}",
+            ]:
+                tx.execute(sql)
+
+    def position(self) -> int:
+        with self.db.read() as tx:
+            return self.tracking.position(tx)
+
+    def read(self, after: int, limit: int) -> Batch:
+        """The facts after a log position (see :meth:`LogReader.read`)."""
+        return self.log.read(after, limit)
+
+    def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:
+        """Facts after a log position, and the position of the last notification read."""
+        batch = self.read(after, limit)
+        return batch.facts, batch.last
+
+    def step(self, limit: int = 1000, *, bulk: bool = False) -> int:
+        """Apply (or, ``bulk``, load) the next batch; return how many events it held (0: caught
+        up). What fails is quarantined; the tracking position advances past it."""
+        start = self.position()
+        batch = self.read(start, limit)
+        if not batch.count:
+            return 0
+        with self.db.transaction() as tx:
+            if self.tracking.position(tx, lock=True) != start:
+                raise LostRace(self.projection.name)
+            self.quarantine.record(tx, batch.kept_out)
+            kept = [*batch.kept_out, *self._apply(tx, batch.facts, bulk)]
+            if kept:
+                self.quarantine.record(tx, [e for e in kept if e.stage == "apply"])
+                self.projection.revisit(tx, sorted({e.seeker_id for e in kept}))
+            self.tracking.advance(tx, batch.last)
+        return batch.count
+
+    def _apply(self, tx: Tx, facts: Sequence[Fact], bulk: bool) -> list[Entry]:
+        """Apply (or load) ``facts``. The projections isolate each seeker's evaluation
+        themselves; if the batch raises anyway, it is rolled back to a savepoint and applied
+        event by event, and each event that raises on its own is kept out (``apply``)."""
+        if not facts:
+            return []
+        run = cast(BulkProjection, self.projection).load if bulk else self.projection.apply
+        try:
+            with savepoint(tx):
+                run(tx, facts)
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+        else:
+            return []
+        kept = []
+        for fact in facts:
+            try:
+                with savepoint(tx):
+                    run(tx, [fact])
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                kept.append(Entry.of(self.projection.name, fact.seeker_id, "apply", exc, fact))
+        return kept
+
+    def settle(self) -> None:
+        """Bring whatever bulk loading left stale up to date (a no-op query when nothing is).
+        Each page holds the tracking row, so it never interleaves with another worker's."""
+        if not hasattr(self.projection, "settle"):
+            return
+        projection = cast(BulkProjection, self.projection)
+        more = True
+        while more:
+            with self.db.transaction() as tx:
+                more = projection.settle(tx, self.tracking.position(tx, lock=True))
+
+    def catch_up(self, limit: int = 1000, progress: Callable[[int], object] | None = None) -> int:
+        """Apply the log to its end. A backlog longer than one batch is loaded in bulk and
+        settled once at the end, instead of re-evaluating the same seekers batch after batch."""
+        behind = self.log.max_position() - self.position()
+        bulk = behind > limit and hasattr(self.projection, "load")
+        total = 0
+        while True:
+            try:
+                n = self.step(limit, bulk=bulk)
+            except LostRace:
+                continue
+            if not n:
+                break
+            total += n
+            if progress is not None:
+                progress(n)
+        self.settle()
+        return total

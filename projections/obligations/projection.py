@@ -18,8 +18,8 @@ from datetime import date
 from typing import Any
 
 from projections.obligations.tables import (
-    FACTS,
     ITEM_COLUMNS,
+    LEGACY_TABLES,
     NAME,
     SEEKER_COLUMNS,
     TABLES,
@@ -27,7 +27,7 @@ from projections.obligations.tables import (
     ObligationsTables,
     item_row,
 )
-from projections.runtime import Dialect, Tx
+from projections.runtime import Dialect, SeekerHistory, Tx
 from projections.runtime.quarantine import (
     KEPT_OUT,
     Entry,
@@ -57,43 +57,50 @@ class ObligationsProjection:
     ) -> None:
         self.rulesets = rulesets or default_rulesets()
         self.calendar = calendar
+        self.history: SeekerHistory | None = None
+
+    def read_from(self, history: SeekerHistory) -> None:
+        self.history = history
 
     def create_statements(self, dialect: Dialect) -> list[str]:
-        return [FACTS.create_statement(dialect), *TABLES[dialect].CREATE]
+        return list(TABLES[dialect].CREATE)
 
     def tables(self) -> list[str]:
         return list(TABLES_OWNED)
 
     def upgrade(self, tx: Tx) -> None:
-        """Tables made before the quarantine lack ``obligations_seekers.stale``: add it."""
+        """Tables made before the quarantine lack ``obligations_seekers.stale``: add it. The
+        copy of every fact that earlier releases kept (``obligations_facts``) is read no more:
+        drop it."""
         have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, ["obligations_seekers"])}
         if "stale" not in have:
             tx.execute(tx.sql.add_column("obligations_seekers", "stale", "TEXT"))
+        for table in LEGACY_TABLES:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
 
     def drop_statements(self) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
+        return [f"DROP TABLE IF EXISTS {t}" for t in (*self.tables(), *LEGACY_TABLES)]
 
     # -- applying the log ----------------------------------------------------------------------
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        FACTS.keep(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         on = self.evaluated_on(tx)
         touched = _positions(facts)
+        upto = max(touched.values())  # the log as applied once this batch is
         if on is None or latest > on:
             self._set_state(tx, "evaluated_on", latest.isoformat())
             others = [
                 r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS) if r[0] not in touched
             ]
-            self._reevaluate_paged(tx, [*touched, *others], latest, touched)
+            self._reevaluate_paged(tx, [*touched, *others], latest, upto, touched)
         else:
-            self._reevaluate_paged(tx, list(touched), on, touched)
+            self._reevaluate_paged(tx, list(touched), on, upto, touched)
 
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
         """Bulk: keep the facts and mark their seekers pending (every seeker, if the
         evaluation day moves); :meth:`settle` evaluates them once."""
         t = TABLES[tx.dialect]
-        FACTS.keep(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         on = self.evaluated_on(tx)
         if on is None or latest > on:
@@ -107,15 +114,15 @@ class ObligationsProjection:
         )
 
     def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
-        """Evaluate one page of pending seekers for the evaluation day."""
-        del position  # obligations rows carry the seeker's own last position
+        """Evaluate one page of pending seekers for the evaluation day, on the log up to
+        ``position`` (the tracking position)."""
         t = TABLES[tx.dialect]
         rows = tx.execute(t.PENDING_PAGE, [page])
         on = self.evaluated_on(tx)
         if not rows or on is None:
             return False
         pending = {str(r[0]): int(r[1]) for r in rows}
-        self.reevaluate(tx, list(pending), on, pending)
+        self.reevaluate(tx, list(pending), on, position, pending)
         tx.execute(t.PENDING_DONE, [t.ids(list(pending))])
         return len(rows) == page
 
@@ -124,11 +131,12 @@ class ObligationsProjection:
         tx: Tx,
         ids: Sequence[str],
         on: date,
+        upto: int,
         positions: dict[str, int] | None = None,
         page: int = 2000,
     ) -> None:
         for i in range(0, len(ids), page):
-            self.reevaluate(tx, ids[i : i + page], on, positions)
+            self.reevaluate(tx, ids[i : i + page], on, upto, positions)
 
     def start_from(self, tx: Tx, log_last_day: date) -> None:
         """Before applying the log from its start: evaluate for the log's last recorded day
@@ -147,12 +155,18 @@ class ObligationsProjection:
         )
 
     def reevaluate(
-        self, tx: Tx, seeker_ids: Sequence[str], on: date, positions: dict[str, int] | None = None
+        self,
+        tx: Tx,
+        seeker_ids: Sequence[str],
+        on: date,
+        upto: int,
+        positions: dict[str, int] | None = None,
     ) -> None:
-        """Evaluate these seekers' obligations as on ``on`` and replace their rows. A seeker
-        whose evaluation or rows fail is quarantined and keeps their last rows, marked stale."""
-        by_seeker = FACTS.load(tx, seeker_ids)
+        """Evaluate these seekers' obligations as on ``on`` from their facts in the log up to
+        position ``upto``, and replace their rows. A seeker whose evaluation or rows fail is
+        quarantined and keeps their last rows, marked stale."""
         known = QUARANTINE.for_seekers(tx, seeker_ids)
+        by_seeker = self.facts_of(seeker_ids, upto, known)
         kept_out = {
             sid: next(e for e in entries if e.stage in KEPT_OUT).reason
             for sid, entries in known.items()
@@ -172,6 +186,16 @@ class ObligationsProjection:
         for failure in failures:
             _mark_stale(tx, failure, facts[failure.seeker_id], at.get(failure.seeker_id, 0))
 
+    def facts_of(
+        self, seeker_ids: Sequence[str], upto: int, known: Mapping[str, Sequence[Entry]]
+    ) -> dict[str, list[Fact]]:
+        """The seekers' facts in the log up to ``upto``, without those kept out (``known``:
+        their quarantine entries)."""
+        if self.history is None:
+            raise RuntimeError("the obligations projection has no log to read: read_from(log)")
+        without = {e.event_id for es in known.values() for e in es if e.stage in KEPT_OUT}
+        return self.history.facts_of(seeker_ids, upto, {i for i in without if i})
+
     def kept_day(self, tx: Tx) -> date | None:
         return self.evaluated_on(tx)
 
@@ -184,11 +208,12 @@ class ObligationsProjection:
         tx.execute(t.STATE_DELETE, [key])
         tx.execute(t.STATE_INSERT, [key, value])
 
-    def change_day(self, tx: Tx, on: date, *, page: int = 2000) -> int:
-        """Re-evaluate every seeker for a new day (the day-change job); return how many."""
+    def change_day(self, tx: Tx, on: date, upto: int, *, page: int = 2000) -> int:
+        """Re-evaluate every seeker for a new day (the day-change job), on the log up to
+        ``upto`` (the tracking position); return how many."""
         self._set_state(tx, "evaluated_on", on.isoformat())
         ids = [r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS)]
-        self._reevaluate_paged(tx, ids, on, page=page)
+        self._reevaluate_paged(tx, ids, on, upto, page=page)
         return len(ids)
 
 

@@ -6,8 +6,6 @@ SQLite), so a statement's text never depends on how many there are.
 
 Tables (the public read interface, documented in docs/tables.md):
 
-- ``obligations_facts`` — the projection's own copy of every seeker's facts
-  (``projections.runtime.tracking.FactCopy``);
 - ``obligations_seekers`` — one row per seeker: municipality, coach, whether a spell is open,
   and ``stale``: NULL, or why the seeker's items are not current;
 - ``obligations_items`` — each seeker's obligations as evaluated on ``evaluated_on``;
@@ -24,12 +22,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from projections.runtime import Dialect, FactCopy
+from projections.runtime import Dialect
 from timeline.domain.rules import Obligation, status_on
 
 NAME = "obligations"
-FACTS = FactCopy("obligations_facts")
-TABLES_OWNED = tuple(f"obligations_{t}" for t in ("facts", "seekers", "items", "state", "pending"))
+TABLES_OWNED = tuple(f"obligations_{t}" for t in ("seekers", "items", "state", "pending"))
+#: tables earlier releases made and this one drops: the copy of every fact (the projection
+#: reads a seeker's facts again from the log when it must re-evaluate them)
+LEGACY_TABLES = ("obligations_facts",)
 SEEKER_COLUMNS = (
     "seeker_id",
     "municipality",

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from projections.obligations.projection import ObligationsProjection
-from projections.obligations.tables import FACTS, ITEM_COLUMNS, TABLES, item_dict
+from projections.obligations.projection import QUARANTINE, ObligationsProjection
+from projections.obligations.tables import ITEM_COLUMNS, TABLES, item_dict
 from projections.runtime import DatedView, EventLog, ViewDatabase
 from projections.runtime.quarantine import describe, is_poison
 from timeline.domain.rules import evaluate
@@ -50,7 +50,7 @@ class ObligationsView(DatedView):
 
     def change_day(self, on: date) -> int:
         with self.db.transaction() as tx:
-            return self.projection.change_day(tx, on)
+            return self.projection.change_day(tx, on, self.runner.tracking.position(tx))
 
     def check_day(self, on: date) -> None:
         """Refuse a day no ruleset covers (:class:`~timeline.domain.errors.NoRuleset`)."""
@@ -60,9 +60,10 @@ class ObligationsView(DatedView):
         self, seeker_id: str, on: date, *, as_of: datetime | None = None
     ) -> list[dict[str, Any]]:
         """One seeker's obligations as on ``on``: the stored rows when ``on`` is the day they
-        were evaluated for; otherwise evaluated from the projection's own copy of the facts
-        (recorded up to ``as_of`` when given). A day no ruleset covers (before 2 May 2022) is
-        refused with :class:`~timeline.domain.errors.NoRuleset`, not answered with nothing."""
+        were evaluated for; otherwise evaluated from the seeker's facts in the log up to the
+        projection's position (recorded up to ``as_of`` when given). A day no ruleset covers
+        (before 2 May 2022) is refused with :class:`~timeline.domain.errors.NoRuleset`, not
+        answered with nothing."""
         self.check_day(on)
         if as_of is None:  # one statement: the evaluation day and, if it is ``on``, the rows
             rows = self.db.query(self.sql.SEEKER_ITEMS, [seeker_id, seeker_id])
@@ -71,7 +72,9 @@ class ObligationsView(DatedView):
                 again = on if rows[0][1] is not None else None
                 return [item_dict(r[2:], again) for r in rows if r[2] is not None]
         with self.db.read() as tx:
-            facts = FACTS.load(tx, [seeker_id]).get(seeker_id, [])
+            upto = self.runner.tracking.position(tx)
+            known = QUARANTINE.for_seekers(tx, [seeker_id])
+        facts = self.projection.facts_of([seeker_id], upto, known).get(seeker_id, [])
         if as_of is not None:
             facts = [f for f in facts if f.recorded_at <= as_of]
         try:

@@ -35,13 +35,13 @@ from projections.outcomes.seeker import contributions
 from projections.outcomes.settings import OutcomeSettings
 from projections.outcomes.tables import (
     CONTRIBUTION_COLUMNS,
-    FACTS,
+    LEGACY_TABLES,
     NAME,
     PRIVATE_TABLES,
     PUBLIC_TABLES,
     TABLES,
 )
-from projections.runtime import Dialect, Tx
+from projections.runtime import Dialect, SeekerHistory, Tx
 from projections.runtime.quarantine import KEPT_OUT, Quarantine, evaluate_each, write_each
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact
@@ -67,22 +67,46 @@ class OutcomesProjection:
         self.areas = areas or load_areas()
         self.rulesets = rulesets or default_rulesets()
         self.calendar = calendar
+        self.history: SeekerHistory | None = None
+
+    def read_from(self, history: SeekerHistory) -> None:
+        self.history = history
 
     def create_statements(self, dialect: Dialect) -> list[str]:
-        return [FACTS.create_statement(dialect), *TABLES[dialect].CREATE]
+        return list(TABLES[dialect].CREATE)
 
     def tables(self) -> list[str]:
         return [*PRIVATE_TABLES, *PUBLIC_TABLES[:2]]  # the third public one is the tracking
 
     def drop_statements(self) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {t}" for t in self.tables()]
+        return [f"DROP TABLE IF EXISTS {t}" for t in (*self.tables(), *LEGACY_TABLES)]
+
+    def upgrade(self, tx: Tx) -> None:
+        """Earlier releases kept a copy of every fact (``outcomes_work_facts``) and found the
+        seekers there: take the seekers from it, then drop it (the projection reads a seeker's
+        facts again from the log when it must recompute them)."""
+        for table in LEGACY_TABLES:
+            if tx.execute(tx.sql.COLUMNS_OF, [table]):
+                tx.execute(TABLES[tx.dialect].SEEKERS_FROM_LEGACY)
+                tx.execute(f"DROP TABLE {table}")
+
+    def _keep_seekers(self, tx: Tx, facts: Sequence[Fact]) -> list[str]:
+        """Record the batch's seekers among every seeker seen; return them, in log order."""
+        touched = list(dict.fromkeys(f.seeker_id for f in facts))
+        tx.insert(
+            "outcomes_work_seekers",
+            ("seeker_id",),
+            [(sid,) for sid in touched],
+            on_conflict="(seeker_id) DO NOTHING",
+        )
+        return touched
 
     # -- applying the log ----------------------------------------------------------------------
 
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
         """Bulk: keep the facts and mark their seekers pending (every seeker, if the horizon
         month moves); :meth:`settle` recomputes them and publishes once."""
-        FACTS.keep(tx, facts)
+        touched = self._keep_seekers(tx, facts)
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         old = self.horizon_day(tx)
         if old is None or latest > old:
@@ -93,7 +117,7 @@ class OutcomesProjection:
             tx.insert(
                 "outcomes_work_pending",
                 ("seeker_id",),
-                [(sid,) for sid in dict.fromkeys(f.seeker_id for f in facts)],
+                [(sid,) for sid in touched],
                 on_conflict="(seeker_id) DO NOTHING",
             )
 
@@ -107,7 +131,7 @@ class OutcomesProjection:
         rows = tx.execute(t.PENDING_PAGE, [page])
         if rows:
             ids = [str(r[0]) for r in rows]
-            if self.recompute(tx, ids, month_of(horizon)):  # publish again at the end
+            if self.recompute(tx, ids, month_of(horizon), position):  # publish again at the end
                 tx.execute(t.STATE_DELETE, ["published_at"])
             tx.execute(t.PENDING_DONE, [t.many(ids)])
             return True
@@ -117,23 +141,23 @@ class OutcomesProjection:
         return False
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
-        FACTS.keep(tx, facts)
+        touched = self._keep_seekers(tx, facts)
+        upto = max(f.position or 0 for f in facts)  # the log as applied once this batch is
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         old = self.horizon_day(tx)
-        touched = list(dict.fromkeys(f.seeker_id for f in facts))
         if old is None or latest > old:
             self._set_state(tx, "horizon_day", latest.isoformat())
         horizon = self.horizon_day(tx)
         assert horizon is not None
         if old is None or month_of(horizon) != month_of(old):
             ids = [r[0] for r in tx.execute(TABLES[tx.dialect].EVERY_SEEKER)]
-            changed = self.recompute(tx, sorted(ids), month_of(horizon))
+            changed = self.recompute(tx, sorted(ids), month_of(horizon), upto)
         else:
-            changed = self.recompute(tx, touched, month_of(horizon))
+            changed = self.recompute(tx, touched, month_of(horizon), upto)
         # A new horizon day can change any month (provisional flags, follow-ups now known);
         # otherwise only the months whose contributions changed are published again.
         months = None if horizon != old else changed
-        self.publish(tx, max(f.position or 0 for f in facts), horizon, months)
+        self.publish(tx, upto, horizon, months)
 
     def start_from(self, tx: Tx, log_last_day: date) -> None:
         """Before applying the log from its start: publish up to the log's last recorded day
@@ -153,11 +177,14 @@ class OutcomesProjection:
         )
 
     def recompute(
-        self, tx: Tx, seeker_ids: Sequence[str], horizon: str, page: int = 500
+        self, tx: Tx, seeker_ids: Sequence[str], horizon: str, upto: int, page: int = 500
     ) -> set[str]:
-        """Recompute these seekers' contribution rows for months up to ``horizon``, replace
-        those that changed, and return the months whose contributions changed. A quarantined
-        seeker's contributions are removed."""
+        """Recompute these seekers' contribution rows for months up to ``horizon`` from their
+        facts in the log up to position ``upto``, replace those that changed, and return the
+        months whose contributions changed. A quarantined seeker's contributions are
+        removed."""
+        if self.history is None:
+            raise RuntimeError("the outcomes projection has no log to read: read_from(log)")
         t = TABLES[tx.dialect]
         changed: set[str] = set()
         for i in range(0, len(seeker_ids), page):
@@ -165,9 +192,9 @@ class OutcomesProjection:
             old: dict[str, Counter[Key]] = defaultdict(Counter)
             for r in tx.execute(t.CONTRIBUTIONS_OF, [t.many(chunk)]):
                 old[r[0]][(r[1], r[2], r[3], None if r[4] is None else float(r[4]))] += 1
-            by_seeker = FACTS.load(tx, chunk)
             known = QUARANTINE.for_seekers(tx, chunk)
             kept_out = {s for s, es in known.items() if any(e.stage in KEPT_OUT for e in es)}
+            by_seeker = self.history.facts_of([s for s in chunk if s not in kept_out], upto)
             facts = {s: by_seeker.get(s, []) for s in chunk if s not in kept_out}
 
             def compute(_: str, fs: Sequence[Fact]) -> Counter[Key]:

@@ -14,7 +14,8 @@ Public tables (granted to ``timeline_reporter``; schema in docs/statistics-table
 
 Private working tables (personal: never granted to reporters):
 
-- ``outcomes_work_facts`` — the projection's own copy of every seeker's facts;
+- ``outcomes_work_seekers`` — every seeker seen (whose facts it reads again from the log when
+  they must be recomputed);
 - ``outcomes_work_contributions`` — what each seeker adds to each month (see ``seeker.py``);
 - ``outcomes_work_pending`` — seekers loaded in bulk and not yet recomputed;
 - ``outcomes_quarantine`` — what failed, by seeker (``projections.runtime.quarantine``).
@@ -28,12 +29,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.outcomes.aggregate import ROW_COLUMNS
-from projections.runtime import Dialect, FactCopy
+from projections.runtime import Dialect
 
 NAME = "outcomes"
 PUBLIC_TABLES = ("outcomes_monthly", "outcomes_state", "outcomes_tracking")
-PRIVATE_TABLES = ("outcomes_work_facts", "outcomes_work_contributions", "outcomes_work_pending")
-FACTS = FactCopy("outcomes_work_facts")
+PRIVATE_TABLES = (
+    "outcomes_work_seekers",
+    "outcomes_work_contributions",
+    "outcomes_work_pending",
+)
+#: tables earlier releases made and this one drops: the copy of every fact
+LEGACY_TABLES = ("outcomes_work_facts",)
 CONTRIBUTION_COLUMNS = ("seeker_id", "month", "municipality", "item", "value")
 #: the items whose medians are published (their values are read one by one)
 MEDIAN_ITEMS = ("outflow", "interview")
@@ -64,10 +70,12 @@ class OutcomesTables:
     STATE_DELETE: str
     #: (key, value)
     STATE_INSERT: str
-    #: () -> every seeker with facts
+    #: () -> every seeker seen
     EVERY_SEEKER: str
-    #: () mark every seeker with facts pending
+    #: () mark every seeker seen pending
     PENDING_EVERY_SEEKER: str
+    #: () fill ``outcomes_work_seekers`` from an earlier release's copy of every fact
+    SEEKERS_FROM_LEGACY: str
     #: (limit) -> (seeker_id,) of pending seekers, by id
     PENDING_PAGE: str
     #: (seeker ids)
@@ -119,14 +127,18 @@ def _tables(
             "CREATE INDEX IF NOT EXISTS outcomes_monthly_area ON outcomes_monthly (area, month)",
             "CREATE TABLE IF NOT EXISTS outcomes_state (key TEXT PRIMARY KEY, value TEXT)",
             "CREATE TABLE IF NOT EXISTS outcomes_work_pending (seeker_id TEXT PRIMARY KEY)",
+            "CREATE TABLE IF NOT EXISTS outcomes_work_seekers (seeker_id TEXT PRIMARY KEY)",
         ),
         many=many,
         STATE_GET=f"SELECT value FROM outcomes_state WHERE key = {p}",
         STATE_ALL="SELECT key, value FROM outcomes_state",
         STATE_DELETE=f"DELETE FROM outcomes_state WHERE key = {p}",
         STATE_INSERT=f"INSERT INTO outcomes_state (key, value) VALUES ({p}, {p})",
-        EVERY_SEEKER="SELECT DISTINCT seeker_id FROM outcomes_work_facts",
+        EVERY_SEEKER="SELECT seeker_id FROM outcomes_work_seekers",
         PENDING_EVERY_SEEKER="INSERT INTO outcomes_work_pending (seeker_id) "
+        "SELECT seeker_id FROM outcomes_work_seekers WHERE true "
+        "ON CONFLICT (seeker_id) DO NOTHING",
+        SEEKERS_FROM_LEGACY="INSERT INTO outcomes_work_seekers (seeker_id) "
         "SELECT DISTINCT seeker_id FROM outcomes_work_facts WHERE true "
         "ON CONFLICT (seeker_id) DO NOTHING",
         PENDING_PAGE=f"SELECT seeker_id FROM outcomes_work_pending ORDER BY seeker_id LIMIT {p}",

@@ -3,15 +3,16 @@ them with plain SQL), and each batch of the global log is applied with the new t
 in **one transaction** — exactly-once effects, resumable after any crash, rebuildable from zero.
 
 The rooms: ``log`` (the :class:`EventLog` port a projection reads, and the reader that decodes
-it into facts), ``protocols`` (what a projection is to the runner), ``runner`` (batches, bulk
-load and settle), ``tracking`` (the position row and the fact copies), ``dated`` (catch-up and
+it into facts, and reads seekers' facts again for re-evaluation), ``protocols`` (what a
+projection is to the runner), ``runner`` (batches, bulk load and settle), ``tracking`` (the
+position row), ``dated`` (catch-up and
 online rebuilds of day-keyed views), ``quarantine`` (what one bad event or seeker does)."""
 
 from projections.runtime.dated import DatedView
-from projections.runtime.log import Batch, EventLog, LogReader
+from projections.runtime.log import Batch, EventLog, LogReader, SeekerHistory
 from projections.runtime.protocols import BulkProjection, DayKeyed, Projection
 from projections.runtime.runner import LostRace, Runner
-from projections.runtime.tracking import FactCopy, Tracking
+from projections.runtime.tracking import Tracking
 from timeline.store.side import Dialect, SideDatabase, Tx
 
 __all__ = [
@@ -21,11 +22,11 @@ __all__ = [
     "DayKeyed",
     "Dialect",
     "EventLog",
-    "FactCopy",
     "LogReader",
     "LostRace",
     "Projection",
     "Runner",
+    "SeekerHistory",
     "Tracking",
     "Tx",
     "ViewDatabase",

@@ -27,6 +27,7 @@ class DatedView:
         self.log = log
         self.db = db or SideDatabase(log.settings)
         self.dated = projection
+        projection.read_from(LogReader(log, projection.name))
         self.runner = Runner(log, self.db, projection)
         self.runner.create_tables()
 

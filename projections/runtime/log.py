@@ -12,7 +12,7 @@ position, keeping out (as ``decode`` quarantine entries) the events it cannot re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Protocol, cast
@@ -26,7 +26,7 @@ from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings
 from timeline.store.index import IndexRow
 
-__all__ = ["Batch", "EventLog", "LogReader"]
+__all__ = ["Batch", "EventLog", "LogReader", "SeekerHistory"]
 
 
 class Notifications(Protocol):
@@ -52,9 +52,20 @@ class Decoder(Protocol):
 
 
 class PositionIndex(Protocol):
-    """The event index by log position."""
+    """The event index (by log position, by event id), and seekers' stored events."""
 
     def index_after_position(self, position: int, limit: int) -> list[IndexRow]: ...
+
+    def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]: ...
+
+    def select_events_after(self, versions: Mapping[str, int]) -> dict[str, list[StoredEvent]]:
+        """For each seeker, its stored events after the given version, in version order."""
+        ...
+
+    def seeker_notifications(self, seeker_id: str) -> list[Notification]:
+        """The seeker's stored events with their log positions, in version order (one indexed
+        range read of the events table)."""
+        ...
 
 
 class EventLog(Protocol):
@@ -73,6 +84,15 @@ class EventLog(Protocol):
     def settings(self) -> Settings:
         """The store's settings: a projection's tables go in the same database."""
         ...
+
+
+class SeekerHistory(Protocol):
+    """Seekers' facts read again from the log, for re-evaluating them (what a projection reads
+    instead of keeping its own copy of every fact)."""
+
+    def facts_of(
+        self, seeker_ids: Iterable[str], upto: int, without: Collection[str] = ()
+    ) -> dict[str, list[Fact]]: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,73 @@ class LogReader:
             event_id=event_id,
             recorded_at=recorded_at,
         )
+
+    def facts_of(
+        self, seeker_ids: Iterable[str], upto: int, without: Collection[str] = ()
+    ) -> dict[str, list[Fact]]:
+        """These seekers' facts in version order, exactly as a projection that has applied the
+        log up to position ``upto`` got them from :meth:`read`: events after ``upto``, events
+        that cannot be decoded (kept out as ``decode``) and the events ``without`` (ids kept
+        out as ``apply``) are left out. Seekers without facts are left out.
+
+        Two reads however many seekers: their stored events (one indexed range read each, in
+        one statement on PostgreSQL) and the positions of those events from the index."""
+        ids = list(dict.fromkeys(seeker_ids))
+        to_event = self.log.mapper.to_domain_event
+        decoded: dict[str, list[Timeline.Recorded]] = {}
+        for seeker_id, stored in self.log.index.select_events_after(dict.fromkeys(ids, 0)).items():
+            events = decoded.setdefault(seeker_id, [])
+            for s in stored:
+                try:
+                    events.append(cast(Timeline.Recorded, to_event(s)))
+                except Exception as exc:
+                    if not is_poison(exc):
+                        raise
+        rows = self.log.index.index_by_event_ids(
+            [e.event_id for events in decoded.values() for e in events]
+        )
+        out: dict[str, list[Fact]] = {}
+        for seeker_id in ids:
+            events = decoded.get(seeker_id, [])
+            if any(rows.get(e.event_id) is None for e in events):  # the index lacks an entry
+                facts = self._facts_by_notification(seeker_id, upto, without)
+            else:
+                facts = self._facts(((e, rows[e.event_id].position) for e in events), upto, without)
+            if facts:
+                out[seeker_id] = facts
+        return out
+
+    def _facts(
+        self,
+        events: Iterable[tuple[Timeline.Recorded, int | None]],
+        upto: int,
+        without: Collection[str],
+    ) -> list[Fact]:
+        facts = []
+        for event, position in events:
+            if position is None or position > upto or event.event_id in without:
+                continue
+            try:  # (as read() decodes: what fails there fails here)
+                facts.append(fact_from_event(event, position=position))
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+        return facts
+
+    def _facts_by_notification(
+        self, seeker_id: str, upto: int, without: Collection[str]
+    ) -> list[Fact]:
+        """A seeker's facts read with their positions from the events table alone (for a
+        seeker some of whose index entries are missing)."""
+        to_event = self.log.mapper.to_domain_event
+        events = []
+        for n in self.log.index.seeker_notifications(seeker_id):
+            try:
+                events.append((cast(Timeline.Recorded, to_event(n)), n.id))
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+        return self._facts(events, upto, without)
 
     def last_recorded_day(self, window: int = 100) -> date | None:
         """The Helsinki day on which the log's last readable event was recorded."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
+from projections.runtime.log import SeekerHistory
 from timeline.domain.facts import Fact
 from timeline.store.side import Dialect, Tx
 
@@ -56,3 +57,7 @@ class DayKeyed(BulkProjection, Protocol):
     def kept_day(self, tx: Tx) -> date | None: ...
 
     def start_from(self, tx: Tx, log_last_day: date) -> None: ...
+
+    def read_from(self, history: SeekerHistory) -> None:
+        """Where to read seekers' facts again when they must be re-evaluated: the log."""
+        ...

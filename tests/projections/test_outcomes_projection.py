@@ -145,13 +145,10 @@ def test_a_late_event_publishes_again_only_the_months_it_changes(
     }
     # the same day (the horizon stays): a seeker found employed in April, recorded late
     seeker = next(  # an unemployed seeker with nothing but a start recorded
-        r[0]
-        for r in _select(
-            view,
-            "SELECT seeker_id, MAX(data) FROM outcomes_work_facts GROUP BY seeker_id "
-            "HAVING COUNT(*) = 1 ORDER BY seeker_id",
-        )
-        if '"unemployed"' in r[1]
+        s
+        for s in sorted({e["seeker_id"] for e in app.feed(0, 10_000)})
+        if [(f.type, f.data.get("labour_market_status")) for f in app.facts(s)]
+        == [("job_search_started", "unemployed")]
     )
     app.append(
         [
@@ -182,7 +179,8 @@ def test_published_tables_hold_no_personal_identifiers(
     app: TimelineApp, view: OutcomesView, clock: FixedClock
 ) -> None:
     _history(app, view, clock)
-    seekers = {s for (s,) in _select(view, "SELECT DISTINCT seeker_id FROM outcomes_work_facts")}
+    seekers = {s for (s,) in _select(view, "SELECT seeker_id FROM outcomes_work_seekers")}
+    assert seekers == {e["seeker_id"] for e in app.feed(0, 10_000)}
     for table in PUBLIC_TABLES:
         for row in _select(view, f"SELECT * FROM {table}"):
             assert not seekers & {str(v) for v in row}, table
@@ -206,3 +204,58 @@ def test_the_projection_agrees_with_a_day_by_day_evaluator_on_a_demo_dataset() -
     for level in ("all", "municipality"):
         assert result[level]["cells"] > 500, level
         assert result[level]["mismatches"] == [], level
+
+
+def test_tables_of_a_release_that_copied_every_fact_are_upgraded_in_place(
+    app: TimelineApp, view: OutcomesView, clock: FixedClock
+) -> None:
+    """Earlier releases kept ``outcomes_work_facts`` (a copy of every fact) and found every
+    seeker there; the upgrade takes the seekers from it and drops it, so a new horizon month
+    still recomputes every seeker."""
+    _history(app, view, clock)
+    feed = app.feed(0, 10_000)
+    with view.db.transaction() as tx:  # the tables as an earlier release left them
+        tx.execute("DROP TABLE outcomes_work_seekers")
+        tx.execute(
+            "CREATE TABLE outcomes_work_facts (seeker_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "position BIGINT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL, "
+            "occurred_on TEXT NOT NULL, occurred_at TEXT, recorded_at TEXT NOT NULL, "
+            "data TEXT NOT NULL, PRIMARY KEY (seeker_id, version))"
+        )
+        tx.copy(  # (the upgrade reads the seeker ids only)
+            "outcomes_work_facts",
+            (
+                "seeker_id",
+                "version",
+                "position",
+                "event_id",
+                "type",
+                "occurred_on",
+                "recorded_at",
+                "data",
+            ),
+            [
+                (
+                    e["seeker_id"],
+                    e["version"],
+                    e["position"],
+                    e["event_id"],
+                    e["type"],
+                    "-",
+                    "-",
+                    "{}",
+                )
+                for e in feed
+            ],
+        )
+    upgraded = OutcomesView(app, db=view.db)
+    with view.db.read() as tx:
+        assert not tx.execute(tx.sql.COLUMNS_OF, ["outcomes_work_facts"])
+        seekers = {r[0] for r in tx.execute("SELECT seeker_id FROM outcomes_work_seekers")}
+    assert seekers == {e["seeker_id"] for e in feed}
+    clock.set(datetime(2025, 7, 1, 9, tzinfo=UTC))  # the horizon month moves: every seeker
+    app.append([event("job_search_started", new_seeker(), on="2025-07-01")])
+    upgraded.catch_up()
+    caught_up = _tables(upgraded)
+    upgraded.rebuild()
+    assert _tables(upgraded) == caught_up

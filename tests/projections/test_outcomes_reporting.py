@@ -65,9 +65,8 @@ def test_the_reporting_role_reads_statistics_and_nothing_personal(
             for table in (
                 "timeline_events",
                 "timeline_event_index",
-                "obligations_facts",
                 "obligations_items",
-                "outcomes_work_facts",
+                "outcomes_work_seekers",
                 "outcomes_work_contributions",
             ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):

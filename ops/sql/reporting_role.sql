@@ -3,7 +3,7 @@
 -- Grants SELECT on the published statistics tables only: outcomes_monthly, outcomes_state,
 -- outcomes_tracking (documented in docs/statistics-tables.md). Nothing personal: NOT the event
 -- store (timeline_events), NOT its index (timeline_event_index), NOT the obligations tables,
--- NOT the outcomes projection's private working tables (outcomes_work_facts,
+-- NOT the outcomes projection's private working tables (outcomes_work_seekers,
 -- outcomes_work_contributions, outcomes_quarantine).
 --
 -- Run as the owner of the timeline tables, in the timeline database, after the outcomes

@@ -442,8 +442,12 @@ def test_obligations_tables_made_before_the_quarantine_are_upgraded_in_place(
             "coach_id TEXT, spell_open INTEGER NOT NULL, spell_started_on TEXT, "
             "position BIGINT NOT NULL)"
         )
+        # and the copy of every fact that releases before issue 12 kept
+        tx.execute("CREATE TABLE obligations_facts (seeker_id TEXT NOT NULL, data TEXT)")
     World("valid_until_9999").replay(app, app.clock)  # type: ignore[arg-type]
     upgraded = ObligationsView(app, db=old.db)
+    with upgraded.db.read() as tx:
+        assert not tx.execute(tx.sql.COLUMNS_OF, ["obligations_facts"])
     upgraded.catch_up()
     assert upgraded.quarantine()
     assert sum(upgraded.stale(s) is not None for s in _seekers(upgraded)) == 1

@@ -17,6 +17,7 @@ from projections.outcomes.tables import PUBLIC_TABLES
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
+from timeline.domain.event_types import EventType
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_a_late_event_publishes_again_only_the_months_it_changes(
         s
         for s in sorted({e["seeker_id"] for e in app.feed(0, 10_000)})
         if [(f.type, f.data.get("labour_market_status")) for f in app.facts(s)]
-        == [("job_search_started", "unemployed")]
+        == [(EventType.JOB_SEARCH_STARTED, "unemployed")]
     )
     app.append(
         [

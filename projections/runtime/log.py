@@ -160,16 +160,30 @@ class LogReader:
         )
 
     def facts_of(
-        self, seeker_ids: Iterable[str], upto: int, without: Collection[str] = ()
+        self,
+        seeker_ids: Iterable[str],
+        upto: int,
+        without: Collection[str] = (),
+        *,
+        page: int = 200,
     ) -> dict[str, list[Fact]]:
         """These seekers' facts in version order, exactly as a projection that has applied the
         log up to position ``upto`` got them from :meth:`read`: events after ``upto``, events
         that cannot be decoded (kept out as ``decode``) and the events ``without`` (ids kept
         out as ``apply``) are left out. Seekers without facts are left out.
 
-        Two reads however many seekers: their stored events (one indexed range read each, in
-        one statement on PostgreSQL) and the positions of those events from the index."""
+        Two reads a page of ``page`` seekers: their stored events (one indexed range read each,
+        in one statement on PostgreSQL) and the positions of those events from the index. (A
+        page's stored and decoded events are let go before the next page is read.)"""
         ids = list(dict.fromkeys(seeker_ids))
+        out: dict[str, list[Fact]] = {}
+        for i in range(0, len(ids), page):
+            out.update(self._facts_of_page(ids[i : i + page], upto, without))
+        return out
+
+    def _facts_of_page(
+        self, ids: Sequence[str], upto: int, without: Collection[str]
+    ) -> dict[str, list[Fact]]:
         to_event = self.log.mapper.to_domain_event
         decoded: dict[str, list[Timeline.Recorded]] = {}
         for seeker_id, stored in self.log.index.select_events_after(dict.fromkeys(ids, 0)).items():

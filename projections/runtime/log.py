@@ -2,13 +2,16 @@
 
 :class:`EventLog` is what a projection needs of the write side, and all it may know of it:
 notifications after a position, the decoder that turns one into a timeline event, the event
-index (for an undecodable event's id and recorded time), and the settings of the store (the
-projection's tables live in the events' own database). ``timeline.application.TimelineApp``
+index (an undecodable event's id and recorded time; seekers' stored events and their
+positions, to evaluate them again), and the settings of the store (the projection's tables live
+in the events' own database). ``timeline.application.TimelineApp``
 satisfies it structurally; projections never import the application (an import-linter
 contract), so anything with these members — another application, a test double — will do.
 
 :class:`LogReader` is the one place that decodes: :meth:`LogReader.read` gives the facts after a
-position, keeping out (as ``decode`` quarantine entries) the events it cannot read."""
+position, keeping out (as ``decode`` quarantine entries) the events it cannot read;
+:meth:`LogReader.facts_of` reads seekers' facts again, as they were when read, instead of each
+projection keeping its own copy of every fact."""
 
 from __future__ import annotations
 

@@ -144,6 +144,7 @@ class ObligationRow:
     basis: list[tuple[int | None, str]]  # (version if known, short event id)
     assumptions: list[str]
     consequence: str | None
+    earlier: bool  # of a spell before ``since``
 
 
 @dataclass
@@ -161,6 +162,8 @@ class TimelineView:
     legend: list[tuple[str, str, str]]  # type, colour, path at the origin
     rows: list[EventRow]
     summary: dict[str, str] = field(default_factory=dict)
+    #: the day the last spell shown started (obligations before it are history)
+    spell_start: date | None = None
 
 
 def _occurred_day(entry: HistoryEntry) -> date:
@@ -231,7 +234,8 @@ def build_timeline(
 
     bands = []
     effective = effective_facts(e.fact for e in entries)
-    for spell in spells(effective):
+    found = spells(effective)
+    for spell in found:
         start = next((f for f in effective if f.event_id == spell.start_event_id), None)
         municipality = str(start.data.get("municipality")) if start else "?"
         x0 = axis.x(spell.started_on)
@@ -297,7 +301,7 @@ def build_timeline(
     present = {e.index.type for e in entries}
     legend = [(t, s[1], shape_path(s[2], 7, 7)) for t, s in STYLE.items() if t in present]
     ticks, years = axis.ticks()
-    rows = [_row(e, versions, changed) for e in entries]
+    rows = event_rows(entries, versions, changed)
     return TimelineView(
         width=WIDTH,
         height=int(axis_y + 44),
@@ -312,7 +316,15 @@ def build_timeline(
         legend=legend,
         rows=rows,
         summary=_summary(entries),
+        spell_start=found[-1].started_on if found else None,
     )
+
+
+def event_rows(
+    entries: Sequence[HistoryEntry], versions: Mapping[str, int], changed: Collection[str]
+) -> list[EventRow]:
+    """Table rows of ``entries``; ``versions``: event id → version, for the links."""
+    return [_row(e, versions, changed) for e in entries]
 
 
 def _row(e: HistoryEntry, versions: Mapping[str, int], changed: Collection[str]) -> EventRow:
@@ -336,10 +348,13 @@ def _row(e: HistoryEntry, versions: Mapping[str, int], changed: Collection[str])
 
 
 def obligation_rows(
-    obligations: Sequence[Mapping[str, Any]], versions: Mapping[str, int]
+    obligations: Sequence[Mapping[str, Any]],
+    versions: Mapping[str, int],
+    since: date | None = None,
 ) -> list[ObligationRow]:
     """Obligations sorted by due date (those without one last), each with its status colour and
-    the events it rests on (as versions of the timeline shown, where known)."""
+    the events it rests on (as versions of the timeline shown, where known); those falling
+    before ``since`` (the last spell's start) are marked ``earlier``."""
 
     def key(o: Mapping[str, Any]) -> tuple[str, str]:
         return (o.get("due_on") or o.get("period_end") or "9999", o["kind"])
@@ -366,6 +381,7 @@ def obligation_rows(
                 basis=[(versions.get(i), i[:8]) for i in o.get("basis_event_ids", [])],
                 assumptions=list(o.get("assumptions", [])),
                 consequence=o.get("consequence"),
+                earlier=since is not None and key(o)[0] < since.isoformat(),
             )
         )
     return rows

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Screenshots of every page of the web view at 1280 px wide, for docs/screenshots/.
 
-    python ops/docs/screenshots.py [--out docs/screenshots] [--seekers 60]
+    python ops/docs/screenshots.py [--out docs/screenshots] [--seekers 200]
 
-Starts ``timeline serve --demo-if-empty N`` on a temporary SQLite store (the demo, seed 1; no
-tokens: the development admin), picks a seeker with a correction, and has the system Chromium
-(Playwright; ``apt-get install chromium``) open each page: the login form, find a seeker, the
-seeker's timeline now and as known before its first correction, a rule, the worklist, the
-statistics and operations. Needs the dev extras (``pip install -e '.[dev]'``)."""
+Starts ``timeline serve --demo-if-empty N`` on a temporary SQLite store (the demo of N
+seekers, seed 1; no tokens: the development admin), picks a seeker with a correction, and has
+the system Chromium (Playwright; ``apt-get install chromium``) open each page: the login form,
+find a seeker, the seeker's timeline now and as known before its first correction, a rule,
+the worklist, the statistics and operations. Needs the dev extras (``pip install -e '.[dev]'``)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def shoot(page: Page, url: str, out: Path, tallest: int = 2000) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--seekers", type=int, default=60, help="demo seekers (default 60)")
+    parser.add_argument("--seekers", type=int, default=200, help="demo seekers (default 200)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -102,7 +102,7 @@ def main() -> int:
         timeline = Path(sys.executable).with_name("timeline")
         command = [str(timeline), "serve", "--demo-if-empty", str(args.seekers), "--port"]
         server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [*command, str(port)], env=env, stderr=subprocess.DEVNULL
+            [*command, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             wait_until_up(base, server)

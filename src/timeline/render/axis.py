@@ -81,8 +81,9 @@ class Axis:
         fit; a year label at each January (and at the start when there is room), every
         ``n`` years when years are narrower than a label."""
         months = self.months()
-        month_px = (self.right - self.left) / max(len(months), 1)
-        step = next((s for s in _STEPS if s * month_px >= MONTH_LABEL_PX), 0)
+        day_px = (self.right - self.left) / self.days
+        # the shortest run of ``s`` months (a February first) must hold a label
+        step = next((s for s in _STEPS if (28 + 30 * (s - 1)) * day_px >= MONTH_LABEL_PX), 0)
         ticks = [
             Tick(
                 self.x(m),
@@ -91,7 +92,7 @@ class Axis:
             )
             for m in months
         ]
-        year_px = 12 * month_px
+        year_px = 365 * day_px
         every = 1
         while every * year_px < YEAR_LABEL_PX:
             every += 1

@@ -49,6 +49,10 @@ class Chart:
     years: list[YearLabel]
     series: list[Series]
 
+    @property
+    def empty(self) -> bool:
+        return not any(s.points for s in self.series)
+
 
 def _nice_step(span: float) -> float:
     """A round step giving 3–6 ticks over ``span``."""

@@ -78,6 +78,8 @@ def worklist(
     coaches = sorted({str(i["coach_id"]) for i in items if i["coach_id"]})
     if kind:
         items = [i for i in items if i["kind"] == kind]
+    # by due date; flags (no due date) after what falls due, by the end of their period
+    items.sort(key=lambda i: (i["due_on"] is None, i["due_on"] or i["period_end"] or ""))
     pages = max((len(items) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     page = min(max(page, 1), pages)
     shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -133,7 +135,8 @@ def statistics(
     services = session.services
     require(session.caller, "statistics")
     today = services.clock().astimezone(HELSINKI).date()
-    last = last or f"{today.year - (today.month == 1):04d}-{(today.month - 2) % 12 + 1:02d}"
+    latest = services.outcomes.monthly("1990-01", f"{today:%Y-%m}", "all", "stock_total")
+    last = last or (latest[-1]["month"] if latest else f"{today:%Y-%m}")
     first = first or f"{int(last[:4]) - 2:04d}-{last[5:]}"
     for name, value in (("from", first), ("to", last)):
         try:

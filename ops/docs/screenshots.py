@@ -64,13 +64,14 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes], seconds: float = 3
     sys.exit("screenshots: the server did not answer in time")
 
 
-def corrected_seeker(base: str) -> tuple[str, str]:
-    """A seeker with a correction, and the correction's recorded time."""
+def corrected_seeker(base: str, since: str = "2025-01-01") -> tuple[str, str]:
+    """A seeker with a correction recorded after ``since`` (so that rulesets cover the days
+    around it), and the correction's recorded time."""
     after = 0
     while True:
         page = get_json(f"{base}/v1/feed?after={after}&limit=1000")
         for e in page["events"]:
-            if e["type"] == "correction":
+            if e["type"] == "correction" and e["recorded_at"] >= since:
                 return e["seeker_id"], e["recorded_at"]
         if not page["events"]:
             sys.exit("screenshots: the demo holds no correction")

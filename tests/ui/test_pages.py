@@ -207,3 +207,13 @@ def test_a_look_up_answers_only_seekers_of_the_scope(world: World) -> None:
     bad = world.client.post("/ui/lookup", data={"personal_identity_code": "131052-308X"})
     assert bad.status_code == 422
     assert "personal_identity_code" in bad.text
+
+
+def test_an_as_of_before_the_first_event_shows_nothing_yet(world: World) -> None:
+    world.login("caseworker-lahti")
+    page = world.client.get(f"/ui/seekers/{world.lahti}?as_of=2025-01-01T00:00")
+    assert page.status_code == 200
+    assert "0 events were recorded by then; 3 recorded since" in " ".join(page.text.split())
+    bad = world.client.get(f"/ui/seekers/{world.lahti}?as_of=yesterday")
+    assert bad.status_code == 422
+    assert "as_of: 'yesterday' is not a date and time" in bad.text

@@ -4,6 +4,7 @@ timeline through a page is checked and written to the access log as the API does
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -216,4 +217,4 @@ def test_an_as_of_before_the_first_event_shows_nothing_yet(world: World) -> None
     assert "0 events were recorded by then; 3 recorded since" in " ".join(page.text.split())
     bad = world.client.get(f"/ui/seekers/{world.lahti}?as_of=yesterday")
     assert bad.status_code == 422
-    assert "as_of: 'yesterday' is not a date and time" in bad.text
+    assert "as_of: 'yesterday' is not a date and time" in html.unescape(bad.text)

@@ -218,3 +218,31 @@ def test_an_as_of_before_the_first_event_shows_nothing_yet(world: World) -> None
     bad = world.client.get(f"/ui/seekers/{world.lahti}?as_of=yesterday")
     assert bad.status_code == 422
     assert "as_of: 'yesterday' is not a date and time" in html.unescape(bad.text)
+
+
+def test_operations_shows_projections_and_logs_the_quarantine_read(world: World) -> None:
+    world.login("admin", purpose="operations")
+    page = world.client.get("/ui/operations")
+    text = " ".join(page.text.split())
+    assert "<td>obligations</td>" in text
+    assert "None: every event was applied." in text
+    assert "No day sealed yet" in text
+    quarantine = [e for e in world.log() if e["action"] == "quarantine"]
+    assert quarantine
+    assert quarantine[-1]["purpose"] == "operations"
+
+
+def test_statistics_are_a_months_by_measures_table_and_charts(world: World) -> None:
+    world.login("reporter", purpose="")
+    page = world.client.get(
+        "/ui/statistics?area=398&from=2025-05&to=2025-07&measure=stock_total&measure=inflow"
+    )
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "<th>month</th><th>stock_total</th><th>inflow</th>" in text
+    for month in ("2025-05", "2025-06", "2025-07"):
+        assert f"<tr><th>{month}</th>" in text
+    assert text.count('<svg class="chart"') == 2  # persons and spells
+    bad = world.client.get("/ui/statistics?measure=nonsense")
+    assert bad.status_code == 422
+    assert "unknown measure" in html.unescape(bad.text)

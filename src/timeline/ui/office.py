@@ -16,7 +16,7 @@ from timeline.api.deps import refuse_for_scope
 from timeline.auth import AuthError, require
 from timeline.domain.rules.obligations import KINDS
 from timeline.domain.zone import HELSINKI
-from timeline.health import PoolWatch, readiness
+from timeline.health import PoolWatch, _recorded_after, readiness
 from timeline.render.charts import Chart, line_chart
 from timeline.render.timeline import STATUS_COLOUR
 from timeline.ui.session import Session
@@ -189,6 +189,11 @@ def operations(session: Session, watch: PoolWatch | None) -> dict[str, Any]:
         raise AuthError(403, f"the operations page is for the admin role, not {caller.role}")
     purpose = session.purpose("reading the quarantine")
     state = readiness(services, watch or PoolWatch())
+    for entry in state.checks.get("projections", {}).values():
+        if entry["behind"] and "lag_seconds" not in entry:  # /ready asks only past its limit
+            recorded = _recorded_after(services, entry["position"])
+            lag = (services.clock() - recorded).total_seconds() if recorded else 0.0
+            entry["lag_seconds"] = round(lag, 1)
     views = {"obligations": services.obligations, "outcomes": services.outcomes}
     quarantine: dict[str, dict[str, Any]] = {}
     for name, view in views.items():

@@ -61,4 +61,4 @@ def test_the_exported_report_draws_a_long_history_on_one_short_axis(
     assert heights and max(heights) <= 400, heights
     assert html.count('<a href="#v') >= 301  # every event a mark linked to its row
     assert "<link" not in html and "<script" not in html  # self-contained
-    assert "svg.timeline" in html  # the stylesheet is inline
+    assert 'font-family: system-ui, "DejaVu Sans"' in html  # the stylesheet inline, unescaped

@@ -68,18 +68,22 @@ def _session_routes(router: APIRouter, services: Services) -> None:
         form = await form_fields(request)
         token, purpose = form.get("token", "").strip(), form.get("purpose", "").strip()
         target = safe_next(form.get("next"))
+        error, status = None, 200
         try:
             caller = services.tokens.authenticate(f"Bearer {token}" if token else None)
+        except AuthError as exc:
+            error, status = exc.detail, exc.status
+        else:
             reads = caller.may("read_personal") or caller.may("lookup")
             if not purpose and reads and not services.tokens.open_development:
-                raise AuthError(400, f"state a purpose: the {caller.role} role reads personal data")
-        except AuthError as exc:
+                error, status = f"state a purpose: the {caller.role} role reads personal data", 422
+        if error is not None:
             return page(
                 "login.html",
-                exc.status if exc.status != 400 else 422,
+                status,
                 next=target,
                 why=None,
-                error=exc.detail,
+                error=error,
                 development=services.tokens.open_development,
             )
         response = RedirectResponse(target, status_code=303)

@@ -120,7 +120,8 @@ class UiRoute(APIRoute):
                     target = request.url.path + (
                         f"?{request.url.query}" if request.url.query else ""
                     )
-                    login = f"{PREFIX}/login?next={quote(target, safe='')}&why={quote(exc.detail)}"
+                    why = exc.detail if request.cookies.get(TOKEN_COOKIE) else "Sign in first."
+                    login = f"{PREFIX}/login?next={quote(target, safe='')}&why={quote(why)}"
                     return RedirectResponse(login, status_code=303)
                 return _problem_page("Not allowed", exc.detail, exc.status)
             except RequestValidationError as exc:

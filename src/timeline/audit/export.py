@@ -22,7 +22,7 @@ from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NoRuleset
 from timeline.domain.zone import HELSINKI
 from timeline.render import render
-from timeline.render.timeline import build_timeline, obligation_rows
+from timeline.render.timeline import build_timeline
 from timeline.results import HistoryEntry
 
 VERIFIER = "verify_export.py"
@@ -106,12 +106,12 @@ def render_report(
     implementation); ``obligations`` is the list, or why there is none (no ruleset)."""
     on = date.fromisoformat(manifest["obligations_on"])
     as_of = datetime.fromisoformat(manifest["as_of"]) if manifest["as_of"] else None
-    view = build_timeline(entries, until=on, as_of=as_of, on=on)
-    versions = {e.index.event_id: e.index.version for e in entries}
+    listed = [] if isinstance(obligations, str) else obligations
+    view = build_timeline(entries, until=on, as_of=as_of, on=on, obligations=listed)
     return render(
         "report.html",
         manifest=manifest,
         view=view,
-        obligations=[] if isinstance(obligations, str) else obligation_rows(obligations, versions),
+        obligations=view.obligations,
         no_obligations=obligations if isinstance(obligations, str) else None,
     )

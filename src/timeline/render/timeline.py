@@ -12,9 +12,10 @@ from datetime import date, datetime
 from typing import Any
 
 from timeline.domain.event_types import EventType
-from timeline.domain.facts import effective_facts, spells
+from timeline.domain.facts import Fact, Spell, effective_facts, spells
 from timeline.domain.zone import HELSINKI
 from timeline.render.axis import Axis, Tick, YearLabel
+from timeline.render.obligations import ObligationRow, obligation_rows
 from timeline.results import HistoryEntry
 
 WIDTH, LEFT, RIGHT = 1180, 150, 1165
@@ -43,6 +44,7 @@ STYLE: Mapping[str, tuple[str, str, str]] = {
 }
 LANES = (
     "Spells",
+    "Obligations due",
     "Registration",
     "Meetings",
     "Plans and decisions",
@@ -50,13 +52,6 @@ LANES = (
     "Services",
     "Corrections",
 )
-STATUS_COLOUR = {
-    "met": "#2e7d32",
-    "met_late": "#ef6c00",
-    "overdue": "#c62828",
-    "open": "#1565c0",
-    "not_required": "#757575",
-}
 _HIDDEN_DATA = {"person_ref"}  # a keyed hash: no use to a reader
 
 
@@ -77,13 +72,13 @@ def shape_path(shape: str, x: float, y: float, r: float = 5.0) -> str:
 
 @dataclass(frozen=True)
 class Mark:
-    version: int
+    href: str
     type: str
     x: float
     y: float
     path: str
     colour: str
-    status: str  # valid | superseded | void
+    status: str  # valid | superseded | void; due: an obligation
     changed: bool
     title: str
 
@@ -131,23 +126,6 @@ class EventRow:
 
 
 @dataclass
-class ObligationRow:
-    kind: str
-    rule: str
-    ruleset: str
-    status: str
-    colour: str
-    due_on: str
-    met_on: str
-    days_late: str
-    period: str
-    basis: list[tuple[int | None, str]]  # (version if known, short event id)
-    assumptions: list[str]
-    consequence: str | None
-    earlier: bool  # of a spell before ``since``
-
-
-@dataclass
 class TimelineView:
     width: int
     height: int
@@ -164,6 +142,7 @@ class TimelineView:
     summary: dict[str, str] = field(default_factory=dict)
     #: the day the last spell shown started (obligations before it are history)
     spell_start: date | None = None
+    obligations: list[ObligationRow] = field(default_factory=list)
 
 
 def _occurred_day(entry: HistoryEntry) -> date:
@@ -222,73 +201,28 @@ def build_timeline(
     as_of: datetime | None = None,
     on: date | None = None,
     changed: Collection[str] = (),
+    obligations: Sequence[Mapping[str, Any]] = (),
+    versions: Mapping[str, int] | None = None,
 ) -> TimelineView:
     """The view of ``entries`` (a history, as known at ``as_of`` when given) up to ``until``;
-    ``changed``: ids of events whose status changed after ``as_of`` (highlighted)."""
-    versions = {e.index.event_id: e.index.version for e in entries}
+    ``changed``: ids of events whose status changed after ``as_of`` (highlighted);
+    ``obligations``: those of the day ``on`` (rows, and marks at their due dates);
+    ``versions``: event id → version for links (default: those of ``entries``)."""
+    versions = versions or {e.index.event_id: e.index.version for e in entries}
     first = min((_occurred_day(e) for e in entries), default=until)
     last = max((_occurred_day(e) for e in entries), default=until)
     axis = Axis.covering(min(first, until), max(last, until), LEFT, RIGHT)
     lane_y = {name: TOP + i * LANE_PX + LANE_PX / 2 for i, name in enumerate(LANES)}
     axis_y = TOP + len(LANES) * LANE_PX + 4
 
-    bands = []
     effective = effective_facts(e.fact for e in entries)
     found = spells(effective)
-    for spell in found:
-        start = next((f for f in effective if f.event_id == spell.start_event_id), None)
-        municipality = str(start.data.get("municipality")) if start else "?"
-        x0 = axis.x(spell.started_on)
-        x1 = axis.x_end(spell.ended_on) if spell.ended_on else axis.right
-        ends = f"ended {spell.ended_on} ({spell.end_reason})" if spell.ended_on else "open"
-        label = f"{municipality} · {spell.started_on}" if x1 - x0 > 110 else ""
-        title = f"job-search spell from {spell.started_on}, {ends}; municipality {municipality}"
-        bands.append(
-            Band(x0, max(x1 - x0, 2.0), lane_y["Spells"] - 9, label, title, not spell.ended_on)
-        )
+    bands = _bands(effective, found, axis, lane_y["Spells"])
+    marks = _event_marks(entries, axis, lane_y, changed)
+    links = _links(entries, marks)
 
-    marks: list[Mark] = []
-    taken: dict[tuple[str, int], int] = {}
-    for e in entries:
-        lane, colour, shape = STYLE.get(e.index.type, ("Registration", "#455a64", "circle"))
-        x = (axis.x(e.fact.occurred_on) + axis.x_end(e.fact.occurred_on)) / 2
-        slot = (lane, round(x / 4))
-        nth = taken.get(slot, 0)
-        taken[slot] = nth + 1
-        y = lane_y[lane] + (0, -7, 7, -3, 3)[nth % 5]
-        when = e.fact.occurred_at.isoformat() if e.fact.occurred_at else e.fact.occurred_on
-        title = f"v{e.index.version} {e.index.type}, occurred {when}, recorded " + (
-            e.index.recorded_at.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")
-        )
-        if e.status != "valid":
-            title += f" ({e.status})"
-        marks.append(
-            Mark(
-                e.index.version,
-                e.index.type,
-                round(x, 1),
-                y,
-                shape_path(shape, x, y),
-                colour,
-                e.status,
-                e.index.event_id in changed,
-                title,
-            )
-        )
-    by_version = {m.version: m for m in marks}
-    links = []
-    for e in entries:
-        target = e.fact.data.get("corrects_event_id") or e.fact.data.get("retracts_event_id")
-        if target is None or str(target) not in versions:
-            continue
-        a, b = by_version[e.index.version], by_version[versions[str(target)]]
-        mid = min(a.y, b.y) - 14
-        links.append(
-            Link(
-                f"M{a.x},{a.y} Q{(a.x + b.x) / 2:.1f},{mid:.1f} {b.x},{b.y}",
-                STYLE[e.index.type][1],
-            )
-        )
+    rows_due = obligation_rows(obligations, versions, found[-1].started_on if found else None)
+    marks += _due_marks(rows_due, axis, lane_y["Obligations due"])
 
     markers = []
     if on is not None and axis.lo <= on < axis.hi:
@@ -317,7 +251,100 @@ def build_timeline(
         rows=rows,
         summary=_summary(entries),
         spell_start=found[-1].started_on if found else None,
+        obligations=rows_due,
     )
+
+
+def _bands(effective: Sequence[Fact], found: Sequence[Spell], axis: Axis, y: float) -> list[Band]:
+    """A band per job-search spell (open ones run to the axis' end)."""
+    bands = []
+    for spell in found:
+        start = next((f for f in effective if f.event_id == spell.start_event_id), None)
+        municipality = str(start.data.get("municipality")) if start else "?"
+        x0 = axis.x(spell.started_on)
+        x1 = axis.x_end(spell.ended_on) if spell.ended_on else axis.right
+        ends = f"ended {spell.ended_on} ({spell.end_reason})" if spell.ended_on else "open"
+        label = f"{municipality} · {spell.started_on}" if x1 - x0 > 110 else ""
+        title = f"job-search spell from {spell.started_on}, {ends}; municipality {municipality}"
+        bands.append(Band(x0, max(x1 - x0, 2.0), y - 9, label, title, not spell.ended_on))
+    return bands
+
+
+def _event_marks(
+    entries: Sequence[HistoryEntry],
+    axis: Axis,
+    lane_y: Mapping[str, float],
+    changed: Collection[str],
+) -> list[Mark]:
+    """A mark per event, in its lane at the day it happened (a few stacked on one day)."""
+    marks: list[Mark] = []
+    taken: dict[tuple[str, int], int] = {}
+    for e in entries:
+        lane, colour, shape = STYLE.get(e.index.type, ("Registration", "#455a64", "circle"))
+        x = (axis.x(e.fact.occurred_on) + axis.x_end(e.fact.occurred_on)) / 2
+        slot = (lane, round(x / 4))
+        nth = taken.get(slot, 0)
+        taken[slot] = nth + 1
+        y = lane_y[lane] + (0, -7, 7, -3, 3)[nth % 5]
+        when = e.fact.occurred_at.isoformat() if e.fact.occurred_at else e.fact.occurred_on
+        title = f"v{e.index.version} {e.index.type}, occurred {when}, recorded " + (
+            e.index.recorded_at.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")
+        )
+        if e.status != "valid":
+            title += f" ({e.status})"
+        marks.append(
+            Mark(
+                f"#v{e.index.version}",
+                e.index.type,
+                round(x, 1),
+                y,
+                shape_path(shape, x, y),
+                colour,
+                e.status,
+                e.index.event_id in changed,
+                title,
+            )
+        )
+    return marks
+
+
+def _links(entries: Sequence[HistoryEntry], marks: Sequence[Mark]) -> list[Link]:
+    """A dashed curve from each correction or retraction to the event it changes."""
+    by_id = {e.index.event_id: m for e, m in zip(entries, marks, strict=True)}
+    links = []
+    for e, a in zip(entries, marks, strict=True):
+        target = e.fact.data.get("corrects_event_id") or e.fact.data.get("retracts_event_id")
+        b = by_id.get(str(target)) if target is not None else None
+        if b is None:
+            continue
+        mid = min(a.y, b.y) - 14
+        d = f"M{a.x},{a.y} Q{(a.x + b.x) / 2:.1f},{mid:.1f} {b.x},{b.y}"
+        links.append(Link(d, STYLE[e.index.type][1]))
+    return links
+
+
+def _due_marks(rows: Sequence[ObligationRow], axis: Axis, y: float) -> list[Mark]:
+    """A mark per obligation at its due date (a flag at its period's end), by status colour."""
+    out = []
+    for row in rows:
+        if not row.day or not axis.lo <= date.fromisoformat(row.day) < axis.hi:
+            continue
+        x = axis.x(date.fromisoformat(row.day))
+        title = f"{row.kind} due {row.day}: {row.status} ({row.rule})"
+        out.append(
+            Mark(
+                f"#{row.anchor}",
+                row.kind,
+                x,
+                y,
+                shape_path("square", x, y, 4),
+                row.colour,
+                "due",
+                False,
+                title,
+            )
+        )
+    return out
 
 
 def event_rows(
@@ -345,43 +372,3 @@ def _row(e: HistoryEntry, versions: Mapping[str, int], changed: Collection[str])
         hash=e.index.hash,
         changed=e.index.event_id in changed,
     )
-
-
-def obligation_rows(
-    obligations: Sequence[Mapping[str, Any]],
-    versions: Mapping[str, int],
-    since: date | None = None,
-) -> list[ObligationRow]:
-    """Obligations sorted by due date (those without one last), each with its status colour and
-    the events it rests on (as versions of the timeline shown, where known); those falling
-    before ``since`` (the last spell's start) are marked ``earlier``."""
-
-    def key(o: Mapping[str, Any]) -> tuple[str, str]:
-        return (o.get("due_on") or o.get("period_end") or "9999", o["kind"])
-
-    rows = []
-    for o in sorted(obligations, key=key):
-        period = (
-            f"{o['period_start']} – {o['period_end']}"
-            if o.get("period_start") and o.get("period_end")
-            else ""
-        )
-        counted = f" ({o['counted']} of {o['required']})" if o.get("required") is not None else ""
-        rows.append(
-            ObligationRow(
-                kind=o["kind"],
-                rule=o["rule"],
-                ruleset=o["ruleset"],
-                status=o["status"],
-                colour=STATUS_COLOUR.get(o["status"], "#37474f"),
-                due_on=o.get("due_on") or "",
-                met_on=o.get("met_on") or "",
-                days_late="" if o.get("days_late") is None else str(o["days_late"]),
-                period=period + counted,
-                basis=[(versions.get(i), i[:8]) for i in o.get("basis_event_ids", [])],
-                assumptions=list(o.get("assumptions", [])),
-                consequence=o.get("consequence"),
-                earlier=since is not None and key(o)[0] < since.isoformat(),
-            )
-        )
-    return rows

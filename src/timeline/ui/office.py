@@ -18,7 +18,7 @@ from timeline.domain.rules.obligations import KINDS
 from timeline.domain.zone import HELSINKI
 from timeline.health import PoolWatch, _recorded_after, readiness
 from timeline.render.charts import Chart, line_chart
-from timeline.render.timeline import STATUS_COLOUR
+from timeline.render.obligations import STATUS_COLOUR
 from timeline.ui.session import Session
 
 PAGE_SIZE = 50

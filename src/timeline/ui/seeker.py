@@ -14,14 +14,7 @@ from timeline.api.deps import personal_read
 from timeline.audit.verify import verify_seeker
 from timeline.domain.errors import NoRuleset, NotFound
 from timeline.domain.zone import HELSINKI
-from timeline.render.timeline import (
-    EventRow,
-    ObligationRow,
-    TimelineView,
-    build_timeline,
-    event_rows,
-    obligation_rows,
-)
+from timeline.render.timeline import EventRow, TimelineView, build_timeline, event_rows
 from timeline.results import HistoryEntry
 from timeline.ui.session import Session
 
@@ -57,7 +50,6 @@ class SeekerPage:
     view: TimelineView
     later: list[EventRow]
     now_summary: dict[str, str] | None
-    obligations: list[ObligationRow] = field(default_factory=list)
     obligations_problem: str | None = None
     stale: str | None = None
     chain: str | None = None  # None: verified
@@ -100,51 +92,55 @@ def seeker_page(
     known = {e.index.event_id for e in then}
     versions = {e.index.event_id: e.index.version for e in now}
     later = [e for e in now if e.index.event_id not in known]
+    due, problem, stale = _obligations(session, seeker_id, day, as_of)
     page = SeekerPage(
         seeker_id=seeker_id,
         as_of=as_of,
         on=day,
-        view=build_timeline(then, until=day, as_of=as_of, on=day, changed=changed),
+        view=build_timeline(
+            then,
+            until=day,
+            as_of=as_of,
+            on=day,
+            changed=changed,
+            obligations=due,
+            versions=versions,
+        ),
         later=event_rows(later, versions, set()),
         now_summary=build_timeline(now, until=day).summary if as_of else None,
+        obligations_problem=problem,
+        stale=stale,
         steps=sorted({local(e.index.recorded_at) for e in now}),
     )
-    _obligations(session, page, versions)
     broken = verify_seeker(app, seeker_id)
     page.chain = str(broken) if broken is not None else None
     page.chain_head = now[-1].index.hash if now else None
     return page
 
 
-def _obligations(session: Session, page: SeekerPage, versions: dict[str, int]) -> None:
-    """The obligations of ``page.on`` as known at ``page.as_of``, or why there are none."""
+def _obligations(
+    session: Session, seeker_id: str, on: date, as_of: datetime | None
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """The obligations of ``on`` as known at ``as_of`` (logged as the API logs them), why
+    there are none, and why they are stale (the seeker quarantined)."""
     services = session.services
     view = services.obligations
     try:
-        view.check_day(page.on)
+        view.check_day(on)
     except NoRuleset as exc:
-        page.obligations_problem = str(exc)
-        return
+        return [], str(exc), None
     personal_read(
         services,
         session.access("reading a personal timeline"),
-        page.seeker_id,
+        seeker_id,
         "obligations",
-        {
-            "on": page.on.isoformat(),
-            "as_of": page.as_of.isoformat() if page.as_of else None,
-            "view": "ui",
-        },
+        {"on": on.isoformat(), "as_of": as_of.isoformat() if as_of else None, "view": "ui"},
     )
-    if not view.has_seeker(page.seeker_id):
-        page.obligations_problem = (
-            "no obligations yet: the obligations projection has not caught up with this seeker"
-        )
-        return
+    if not view.has_seeker(seeker_id):
+        why = "no obligations yet: the obligations projection has not caught up with this seeker"
+        return [], why, None
     try:
-        found = view.for_seeker(page.seeker_id, page.on, as_of=page.as_of)
+        found = view.for_seeker(seeker_id, on, as_of=as_of)
     except Unevaluable as exc:
-        page.obligations_problem = str(exc)
-        return
-    page.stale = view.stale(page.seeker_id)
-    page.obligations = obligation_rows(found, versions, page.view.spell_start)
+        return [], str(exc), view.stale(seeker_id)
+    return found, None, view.stale(seeker_id)

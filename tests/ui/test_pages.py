@@ -41,7 +41,7 @@ class World:
         return [r.to_dict() for r in self.services.access_log.query(limit=1000, **query)]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, url_for: Any) -> str:
     return str(url_for(request.param))
 

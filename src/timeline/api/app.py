@@ -45,6 +45,7 @@ from timeline.domain.rules import Status
 from timeline.domain.zone import HELSINKI
 from timeline.health import PoolWatch, readiness
 from timeline.results import Appended
+from timeline.ui import ui_router
 from timeline.vocabulary import (
     MAX_INT64,
     MAX_REPORTED_ERRORS,
@@ -237,6 +238,7 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
     _audit_routes(api, services)
     _quarantine_routes(api, services)
     api.include_router(stats_router(services.outcomes))
+    api.include_router(ui_router(services))  # the web view under /ui (timeline.ui)
 
     _health_routes(api, services)
     return api

@@ -9,8 +9,8 @@ the caller can record it (the CLI puts it in the access log entry of the export)
 from __future__ import annotations
 
 import hashlib
-import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.resources import files
@@ -21,6 +21,9 @@ from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NoRuleset
 from timeline.domain.zone import HELSINKI
+from timeline.render import render
+from timeline.render.timeline import build_timeline
+from timeline.results import HistoryEntry
 
 VERIFIER = "verify_export.py"
 
@@ -78,7 +81,7 @@ def export_seeker(
         "chain": CHAIN,
         "obligations_on": day.isoformat(),
     }
-    report = render_report(manifest, [e.to_dict() for e in entries], obligations)
+    report = render_report(manifest, entries, obligations)
     contents = {
         "events.jsonl": body,
         "report.html": report.encode("utf-8"),
@@ -93,129 +96,22 @@ def export_seeker(
     return Exported(out, manifest, hashlib.sha256(written).hexdigest())
 
 
-_STATUS_COLOUR = {
-    "met": "#2e7d32",
-    "met_late": "#ef6c00",
-    "overdue": "#c62828",
-    "open": "#1565c0",
-    "not_required": "#757575",
-    "valid": "#37474f",
-    "superseded": "#ef6c00",
-    "void": "#9e9e9e",
-}
-
-
-def _when(e: dict[str, Any]) -> datetime:
-    if e["occurred_at"]:
-        return datetime.fromisoformat(e["occurred_at"])
-    return datetime.fromisoformat(e["occurred_on"]).replace(tzinfo=HELSINKI)
-
-
-def _axis(events: list[dict[str, Any]]) -> str:
-    """An SVG time axis: each event a dot at its occurred time, a line to its recorded time."""
-    if not events:
-        return "<p>No events.</p>"
-    times = [_when(e) for e in events] + [datetime.fromisoformat(e["recorded_at"]) for e in events]
-    lo, hi = min(times), max(times)
-    span = max((hi - lo).total_seconds(), 1.0)
-    width, row = 1000, 18
-
-    def x(t: datetime) -> float:
-        return 120 + (t - lo).total_seconds() / span * (width - 140)
-
-    parts = [
-        f'<svg width="{width}" height="{row * len(events) + 40}" role="img" '
-        'aria-label="events on a time axis: dot = occurred, bar end = recorded">'
-    ]
-    for year in range(lo.year, hi.year + 2):
-        t = datetime(year, 1, 1, tzinfo=HELSINKI)
-        if lo <= t <= hi:
-            parts.append(
-                f'<line x1="{x(t):.0f}" x2="{x(t):.0f}" y1="0" '
-                f'y2="{row * len(events) + 20}" stroke="#ddd"/><text x="{x(t) + 2:.0f}" '
-                f'y="{row * len(events) + 34}" font-size="11">{year}</text>'
-            )
-    for i, e in enumerate(events):
-        y = 14 + i * row
-        occurred, recorded = _when(e), datetime.fromisoformat(e["recorded_at"])
-        colour = _STATUS_COLOUR.get(e["status"], "#37474f")
-        parts.append(
-            f'<text x="0" y="{y + 4}" font-size="11">{html.escape(e["type"])}</text>'
-            f'<line x1="{x(occurred):.1f}" x2="{x(recorded):.1f}" y1="{y}" y2="{y}" '
-            f'stroke="#90a4ae" stroke-width="2"/><circle cx="{x(occurred):.1f}" '
-            f'cy="{y}" r="4" fill="{colour}"><title>{html.escape(e["type"])} '
-            f"occurred {html.escape(str(e['occurred_at'] or e['occurred_on']))}, "
-            f"recorded {html.escape(e['recorded_at'])}</title></circle>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def render_report(
     manifest: dict[str, Any],
-    events: list[dict[str, Any]],
+    entries: Sequence[HistoryEntry],
     obligations: list[dict[str, Any]] | str,
 ) -> str:
-    """The HTML report; ``obligations`` is the list, or why there is none (no ruleset)."""
-
-    def cell(v: object) -> str:
-        return f"<td>{html.escape('' if v is None else str(v))}</td>"
-
-    rows = "".join(
-        "<tr>"
-        + cell(e["version"])
-        + cell(e["type"])
-        + cell(e["occurred_at"] or e["occurred_on"])
-        + cell(e["recorded_at"])
-        + cell(f"{e['recorded_late_days']} d")
-        + f'<td style="color:{_STATUS_COLOUR.get(e["status"], "#000")}">{e["status"]}'
-        + (f" by {', '.join(x[:8] for x in e['superseded_by'])}" if e["superseded_by"] else "")
-        + (f" by {e['voided_by'][:8]}" if e["voided_by"] else "")
-        + "</td>"
-        + cell(e["hash"][:16] + "…")
-        + "</tr>"
-        for e in events
+    """The HTML report, self-contained (styles inline): the web view's timeline on a time
+    axis, the events and the obligations of the day (:mod:`timeline.render`, one
+    implementation); ``obligations`` is the list, or why there is none (no ruleset)."""
+    on = date.fromisoformat(manifest["obligations_on"])
+    as_of = datetime.fromisoformat(manifest["as_of"]) if manifest["as_of"] else None
+    listed = [] if isinstance(obligations, str) else obligations
+    view = build_timeline(entries, until=on, as_of=as_of, on=on, obligations=listed)
+    return render(
+        "report.html",
+        manifest=manifest,
+        view=view,
+        obligations=view.obligations,
+        no_obligations=obligations if isinstance(obligations, str) else None,
     )
-    obls = (
-        f'<tr><td colspan="6">{html.escape(obligations)}</td></tr>'
-        if isinstance(obligations, str)
-        else "".join(
-            "<tr>" + cell(o["kind"]) + cell(o["due_on"]) + f'<td style="color:'
-            f'{_STATUS_COLOUR.get(o["status"], "#000")}">{o["status"]}</td>'
-            + cell(o["met_on"])
-            + cell(o["days_late"])
-            + cell(o["rule"])
-            + "</tr>"
-            for o in obligations
-        )
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Timeline {manifest["seeker_id"]}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#263238}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #cfd8dc;padding:3px 8px;
-font-size:13px;text-align:left}}th{{background:#eceff1}}code{{font-size:12px}}</style></head>
-<body><h1>Job seeker's timeline</h1>
-<p>Seeker <code>{manifest["seeker_id"]}</code> — {manifest["events"]} events, as known at
-{html.escape(str(manifest["as_of"] or manifest["generated_at"]))}. Chain head
-<code>{manifest["chain_head"]}</code>.</p>
-<h2>Checking this folder</h2><p>The folder holds <code>events.jsonl</code> (every event with
-both times, position, digest and chain hash), this <code>report.html</code>,
-<code>verify_export.py</code> (the verifier) and <code>manifest.json</code> (the SHA-256 of each
-of the other files and the chain head). In the folder, run <code>python verify_export.py
-.</code> (Python 3.11 or later, nothing else): it checks that every file is the one the
-manifest lists and that nothing was added, recomputes every event's digest and the hash chain
-up to the chain head, and prints the manifest's SHA-256. Then compare that SHA-256 with the
-access log entry of this export, and the chain head with the service (<code>timeline
-verify</code>) or the daily digests kept outside it. For independence, run a copy of the
-verifier you obtained yourself (the timeline repository's <code>ops/verify_export.py</code>).
-Times: occurred as the source gave it; recorded in UTC.</p>
-<h2>Events on a time axis</h2><p>Dot: when it happened; grey bar to the right: until it was
-recorded (backdated entries have long bars).</p>{_axis(events)}
-<h2>Events</h2><table><tr><th>ver</th><th>type</th><th>occurred</th><th>recorded</th>
-<th>late</th><th>status</th><th>hash</th></tr>{rows}</table>
-<h2>Obligations as on {manifest["obligations_on"]}</h2><p>Calendar days late: to the day
-they were met, to this day, or to the end of the job-search spell, whichever came first.</p>
-<table><tr><th>kind</th><th>due</th>
-<th>status</th><th>met</th><th>days late</th><th>rule</th></tr>{obls}</table>
-</body></html>
-"""

@@ -77,7 +77,7 @@ def test_the_bulk_path_stores_byte_for_byte_what_the_append_path_stores(
     assert result.problems == []
     assert result.accepted == sum(not r.duplicate for r in appended) == len(lines) - 1
     assert result.duplicates == 1
-    stored = [bulk.recorder.select_notifications(1, 10_000) for _ in "x"][0]
+    stored = bulk.recorder.select_notifications(1, 10_000)
     expected = append.recorder.select_notifications(1, 10_000)
     assert len(stored) == len(lines) - 1
     assert stored == expected  # positions, seeker ids, versions, topics, state bytes

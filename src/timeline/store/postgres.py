@@ -84,8 +84,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             "FROM generate_series(1, %s)"
         ).format(Literal(f'"{self.datastore.schema}"."{self.events_table_name}"'))
         self._copy_events = SQL(
-            "COPY {} (notification_id, originator_id, originator_version, topic, state) "
-            "FROM STDIN"
+            "COPY {} (notification_id, originator_id, originator_version, topic, state) FROM STDIN"
         ).format(self._events)
         self._copy_index = SQL("COPY {} ({}) FROM STDIN").format(
             self._index, SQL(",").join(Identifier(c) for c in INDEX_COLUMNS)

@@ -51,45 +51,43 @@ def _count_lines(source: IO[bytes]) -> int:
 
 
 class _Spool:
-    """The accepted rows between the passes: blocks of ``(offset of the block's first line,
-    records)`` in a temporary file."""
+    """The accepted rows between the passes, in a temporary file: blocks of ``(the offsets of
+    their lines, records)``."""
 
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
+        self.offsets: list[int] = []
         self.block: list[Record] = []
-        self.first = 0
 
     def add(self, line: Line, record: Record) -> None:
-        if not self.block:
-            self.first = line.offset
+        self.offsets.append(line.offset)
         self.block.append(record)
         if len(self.block) >= 5_000:
             self.flush()
 
     def flush(self) -> None:
         if self.block:
-            marshal.dump((self.first, self.block), self.file)
-            self.block = []
+            marshal.dump((self.offsets, self.block), self.file)
+            self.offsets, self.block = [], []
 
     def chunks(self, size: int) -> Iterator[tuple[int, list[Record]]]:
-        """``(offset of the first line, records)`` of about ``size`` records at a time."""
+        """``(offset of the first record's line, records)``, ``size`` records at a time."""
         self.flush()
         self.file.seek(0)
-        chunk: list[Record] = []
-        first = 0
+        offsets: list[int] = []
+        records: list[Record] = []
         while True:
             try:
-                offset, records = marshal.load(self.file)  # noqa: S302 (our own spool)
+                more = marshal.load(self.file)  # noqa: S302 (our own spool)
             except EOFError:
                 break
-            if not chunk:
-                first = offset
-            chunk += records
-            if len(chunk) >= size:
-                yield first, chunk
-                chunk = []
-        if chunk:
-            yield first, chunk
+            offsets += more[0]
+            records += more[1]
+            while len(records) >= size:
+                yield offsets[0], records[:size]
+                del offsets[:size], records[:size]
+        if records:
+            yield offsets[0], records
 
 
 def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:

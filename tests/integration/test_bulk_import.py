@@ -20,7 +20,7 @@ import pytest
 from tests.factories import envelope, new_seeker
 from timeline.application import TimelineApp
 from timeline.audit.verify import verify_all
-from timeline.bulk import import_file
+from timeline.bulk import engine, import_file
 from timeline.bulk.validate import refusal_lines
 from timeline.clock import FixedClock
 from timeline.demo import generate
@@ -188,3 +188,31 @@ def test_refusals_are_the_aggregates_line_for_line(
     assert len(expected) >= 12
     assert result.problems == expected
     assert bulk.recorder.select_notifications(1, 10) == []
+
+
+def test_a_chunk_that_loses_a_race_is_appended_again_as_live_appends(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulk, _ = apps
+    lines = _demo(5)
+    seeker = lines[0]["seeker_id"]
+    rival = envelope("coach_assigned", seeker, on=lines[0]["occurred_on"])
+
+    real = engine.sink_for
+
+    def racing(recorder: Any, form: Any) -> Any:
+        # Another writer appends to a seeker of the file between the two passes: the file's
+        # first event, then one of its own.
+        bulk.append([parse_event(e, allow_test_identity_codes=True) for e in (lines[0], rival)])
+        return real(recorder, form)
+
+    monkeypatch.setattr(engine, "sink_for", racing)
+    result = import_file(bulk, str(_write(tmp_path / "demo.jsonl", lines)), quiet=True)
+
+    assert result.problems == []
+    assert (result.accepted, result.duplicates) == (len(lines) - 1, 1)
+    stored = bulk.index.index_after_position(0, 10_000)
+    assert sorted(r.event_id for r in stored) == sorted(
+        [e["event_id"] for e in lines] + [rival["event_id"]]
+    )
+    assert list(verify_all(bulk)) == []

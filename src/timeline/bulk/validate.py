@@ -16,7 +16,7 @@ of the seekers met first."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -29,13 +29,16 @@ from timeline.cli_input import BOM, LineError, read_jsonl
 from timeline.decisions import Appender, Decisions, TimelineStore, version_conflict
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
 from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, event_content
 from timeline.domain.timeline_rules import check_event, check_first
 from timeline.store.index import IndexRow
 from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
-BLOCK = 5_000  # lines read, parsed and looked up in the store at a time
+BLOCK = 5_000
+_STARTED, _ENDED = EventType.JOB_SEARCH_STARTED, EventType.JOB_SEARCH_ENDED
+_NOTHING: Mapping[str, Any] = {}  # lines read, parsed and looked up in the store at a time
 
 
 @dataclass
@@ -215,6 +218,14 @@ class Validator:
         )
 
     def _fact(self, event: ParsedEvent, data: dict[str, Any], version: int) -> Fact:
+        """A spell bound's or an amendment's fact as the rules read it: an amendment's data in
+        full, a spell bound's only as far as :func:`~timeline.domain.facts.spells` reads it
+        (no actor or source: no rule reads them)."""
+        kept: Mapping[str, Any] = data
+        if event.type == _STARTED:
+            kept = _NOTHING
+        elif event.type == _ENDED:
+            kept = {"reason": data.get("reason")}
         return Fact(
             event_id=event.event_id,
             seeker_id=event.seeker_id,
@@ -222,10 +233,8 @@ class Validator:
             occurred_on=date.fromisoformat(event.occurred_on),
             recorded_at=self.now,
             version=version,
-            data=data,
+            data=kept,
             occurred_at=datetime.fromisoformat(event.occurred_at) if event.occurred_at else None,
-            actor=event.actor,
-            source=event.source,
         )
 
     def _earlier(self, event_id: str, key: bytes) -> tuple[str, int] | None:

@@ -119,6 +119,7 @@ def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:
 
         outcome = validator.run(_counted(source, bar), reread, emit)
         bar.close()
+        del validator  # its per-seeker state: the write pass reuses that memory
         if outcome.problems:
             return ImportResult(outcome.problems, 0, 0)
         written = _write(app, sink_for(app.recorder, form), spool, reread, outcome.accepted, quiet)

@@ -95,14 +95,12 @@ def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:
     :class:`~timeline.application.TimelineApp`)."""
     with ExitStack() as stack:
         if path == "-":
-            copy = stack.enter_context(tempfile.TemporaryFile(prefix="timeline-import-"))
+            copy = stack.enter_context(tempfile.NamedTemporaryFile(prefix="timeline-import-"))
             shutil.copyfileobj(sys.stdin.buffer, copy, 1 << 20)
-            copy.seek(0)
-            source: IO[bytes] = copy
-            reread: IO[bytes] = stack.enter_context(open(copy.fileno(), "rb", closefd=False))
-        else:
-            source = stack.enter_context(open(path, "rb"))
-            reread = stack.enter_context(open(path, "rb"))
+            copy.flush()
+            path = copy.name  # (read through handles of its own: each keeps its offset)
+        source = stack.enter_context(open(path, "rb"))
+        reread = stack.enter_context(open(path, "rb"))
         spool = _Spool(stack.enter_context(tempfile.TemporaryFile(prefix="timeline-spool-")))
         now = app.clock()
         form = StoredForm1(app.mapper, now)
@@ -131,7 +129,7 @@ def _counted(source: IO[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
         if n % 1000 == 0:
             bar.update(1000)
         yield raw
-    bar.update(bar.total - bar.n if bar.total else 0)
+    bar.update(max(0, (bar.total or 0) - bar.n))
 
 
 def _write(

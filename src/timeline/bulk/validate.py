@@ -176,7 +176,7 @@ class Validator:
             data["person_ref"] = ref
         stored = known.get(event.event_id)
         key = UUID(event.event_id).bytes
-        earlier = None if stored is not None else self._earlier(event.event_id, key)
+        earlier = None if stored is not None else self._earlier(event, key)
         if stored is not None or earlier is not None:
             Decisions._repeat(event, data, stored, earlier, 1, None)  # raises if not the same
             return None
@@ -237,12 +237,15 @@ class Validator:
             occurred_at=datetime.fromisoformat(event.occurred_at) if event.occurred_at else None,
         )
 
-    def _earlier(self, event_id: str, key: bytes) -> tuple[str, int] | None:
-        """(digest, 0) of the accepted line of this file with the same event id, if any."""
+    def _earlier(self, event: ParsedEvent, key: bytes) -> tuple[str, int] | None:
+        """(digest, 0) of the accepted line of this file with the same event id, if any: a
+        repeat is looked for under its own seeker first (the same content names the same
+        seeker), then, exactly, under every other (rare: only then is the id another's)."""
         if not self.ids.maybe(key):
             return None
-        for state in self.seekers.values():  # (an id seen again: rare, and then exact)
-            at = state.index_of(event_id) if state is not None else -1
+        own = self.seekers.get(event.seeker_id)
+        for state in (own, *self.seekers.values()):
+            at = state.index_of(event.event_id) if state is not None else -1
             if at != -1 and state is not None and state.lines[at] != STORED:
                 return self._digest_at(state.lines[at]), 0
         return None

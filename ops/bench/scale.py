@@ -1,6 +1,7 @@
 """The scale figures of issue 12, each with a baseline measured the same way in the same run.
 
     python ops/bench/scale.py [--seekers 1000] [--factor 4] [--http-seconds 15] [--no-http]
+    python ops/bench/scale.py --only import [--workdir DIR]   # the import rows alone
 
 For a demo of N seekers (`timeline demo --seekers N --out`, ~85 events a seeker) and of
 FACTOR × N, each in a fresh throwaway database on the same PostgreSQL server:
@@ -86,6 +87,7 @@ class Measured:
     seconds: float
     peak_rss_mib: float
     stdout: str
+    cpu_seconds: float = 0.0  # the process's own user + system time
 
 
 def _env() -> dict[str, str]:
@@ -110,7 +112,8 @@ def run_measured(cmd: Sequence[str]) -> Measured:
         stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{stderr[-3000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024, stdout)  # ru_maxrss: KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(seconds, usage.ru_maxrss / 1024, stdout, cpu)  # ru_maxrss: KiB on Linux
 
 
 def timeline(*args: str) -> list[str]:
@@ -237,14 +240,34 @@ def _lines(path: Path) -> tuple[int, int]:
     return n, size
 
 
+def demo_file(seekers: int, workdir: Path, args: argparse.Namespace) -> tuple[Path, Measured]:
+    """The demo of ``seekers`` seekers: written by `timeline demo`, or kept from an earlier run
+    in ``--workdir`` (then its time is 0)."""
+    path = workdir / f"demo-{seekers}-seed{args.seed}.jsonl"
+    if path.exists():
+        return path, Measured(0.0, 0.0, "")
+    cmd = ["demo", "--seekers", str(seekers), "--seed", str(args.seed), "--out", str(path)]
+    return path, run_measured(timeline(*cmd))
+
+
+def _print_import_costs(ours: Measured, copied: Measured, copy_size: int, events: int) -> None:
+    print(
+        f"    peak RSS: `timeline import` {ours.peak_rss_mib:,.0f} MiB, the COPY process "
+        f"{copied.peak_rss_mib:,.0f} MiB; the COPY table with its index: "
+        f"{copy_size / events:,.0f} B/event"
+    )
+    print(
+        f"    CPU of `timeline import` itself: {ours.cpu_seconds:,.1f} s "
+        f"({ours.cpu_seconds / events * 1e6:,.0f} µs/event; its wall clock on a busy machine "
+        "waits for a core too)"
+    )
+
+
 def measure_size(
     label: str, seekers: int, dbname: str, workdir: Path, args: argparse.Namespace
 ) -> SizeFigures:
     url = db_url(dbname)
-    path = workdir / f"demo-{seekers}.jsonl"
-    demo = run_measured(
-        timeline("demo", "--seekers", str(seekers), "--seed", str(args.seed), "--out", str(path))
-    )
+    path, demo = demo_file(seekers, workdir, args)
     events, payload = _lines(path)
     line = payload / events
     print(
@@ -277,11 +300,11 @@ def measure_size(
         assert size is not None
         copy_size = int(size[0])
         conn.execute(f"DROP TABLE {BASELINE_TABLE}")
-    print(
-        f"    peak RSS: `timeline import` {ours.peak_rss_mib:,.0f} MiB, the COPY process "
-        f"{copied.peak_rss_mib:,.0f} MiB; the COPY table with its index: "
-        f"{copy_size / events:,.0f} B/event"
-    )
+    _print_import_costs(ours, copied, copy_size, events)
+    if args.only == "import":
+        return SizeFigures(
+            label, seekers, events, line, import_rate, copy_rate, ours.peak_rss_mib, *[0.0] * 5
+        )
 
     seconds = 0.0
     rebuilt = 0
@@ -554,6 +577,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=100, help="events a batched request")
     parser.add_argument("--pool", type=int, default=2000, help="seekers the HTTP appends go to")
     parser.add_argument("--extrapolate-to", type=int, default=150_000_000, metavar="EVENTS")
+    parser.add_argument(
+        "--only",
+        choices=["import"],
+        help="import: only the import rows (rate vs raw COPY at 1× and FACTOR×, peak RSS); "
+        "no rebuild, sizes, HTTP or extrapolation",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the demo files here and reuse them in later runs (default: a temporary "
+        "directory, removed at the end)",
+    )
     parser.add_argument("--events-table", default="timeline_events", help="the library's table")
     parser.add_argument("--index-table", default="timeline_event_index")
     # A baseline in a fresh process of this script: --baseline copy|read --url URL [--file F].
@@ -589,6 +624,8 @@ def main() -> None:
         return
     if args.factor < 2 or args.seekers < 1:
         sys.exit("--seekers must be ≥ 1 and --factor ≥ 2")
+    if args.only == "import":
+        args.no_http = True
     if not args.no_http and shutil.which("wrk") is None:
         print(
             "scale.py: the HTTP figures need wrk, a C HTTP load generator: install it with "
@@ -604,15 +641,18 @@ def main() -> None:
     sizes = [("1×", args.seekers), (f"{args.factor}×", args.seekers * args.factor)]
     figures: list[SizeFigures] = []
     with tempfile.TemporaryDirectory(prefix="timeline-scale-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for label, seekers in sizes:
             with scratch_database("timeline_scale") as dbname:
-                figures.append(measure_size(label, seekers, dbname, Path(tmp), args))
+                figures.append(measure_size(label, seekers, dbname, workdir, args))
                 if len(figures) == len(sizes):
                     report_rss(figures[0], figures[-1])
                     if not args.no_http:
                         bench_http(dbname, Path(tmp), figures[-1], args)
     small, large = figures
-    extrapolate(small, large, args.extrapolate_to)
+    if args.only != "import":
+        extrapolate(small, large, args.extrapolate_to)
     print_table()
     print(f"\nscale bench took {time.perf_counter() - t0:.0f} s")
 

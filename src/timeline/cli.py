@@ -20,7 +20,7 @@ from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
 from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
 from timeline.clock import Clock, FixedClock
-from timeline.domain.errors import Conflict, InvalidEvent, NotFound
+from timeline.domain.errors import NotFound
 from timeline.domain.zone import HELSINKI
 from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
@@ -74,62 +74,22 @@ def parse_jsonl(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    # Decide every event once (the validation pass), then write those very decisions in large
-    # chunks: no second load or decision per seeker. The decisions hold every timeline of the
-    # file in memory until written (as the dry run always did).
-    from eventsourcing.persistence import IntegrityError
+    # Two streaming passes with flat memory: validate and decide every line (nothing written
+    # on any problem), then write in chunks (COPY on PostgreSQL): timeline.bulk.
+    from timeline.bulk import import_file
 
-    app = _app(args)
-    with _input(args.file) as source:
-        events, problems = parse_jsonl(source, allow_test_codes=app.settings.test_codes_allowed)
-    decisions = None
-    if not problems:
-        refused, decisions = app.appender.decide_each([e for _, e in events])
-        for i, exc in refused:
-            number = events[i][0]
-            errors = exc.errors if isinstance(exc, InvalidEvent) else []
-            if errors:
-                problems.extend(f"line {number}: {e.loc}: {e.msg}" for e in errors)
-            else:
-                problems.append(f"line {number}: {_conflict_loc(exc)}: {exc}")
-    if problems or decisions is None:
-        for p in problems:
+    result = import_file(_app(args), args.file, quiet=args.quiet)
+    if result.problems:
+        for p in result.problems:
             print(p, file=sys.stderr)
         print(
-            f"timeline import: {args.file}: refused, {len(problems)} problem(s) (above); "
+            f"timeline import: {args.file}: refused, {len(result.problems)} problem(s) (above); "
             "nothing was written",
             file=sys.stderr,
         )
         return EXIT_INVALID
-    planned = decisions.planned
-    accepted = 0
-    with tqdm(
-        total=len(events), unit="event", file=sys.stderr, disable=args.quiet, desc="importing"
-    ) as bar:
-        bar.update(len(events) - len(planned))  # duplicates: nothing to write
-        for start in range(0, len(planned), IMPORT_CHUNK):
-            chunk = planned[start : start + IMPORT_CHUNK]
-            try:
-                decisions.save(chunk)
-            except IntegrityError:
-                # Another writer took a version or an event_id since the validation pass:
-                # decide the rest again, batch by batch, as a live append would.
-                rest = [p.event for p in planned[start:]]
-                for at in range(0, len(rest), IMPORT_BATCH):
-                    batch = rest[at : at + IMPORT_BATCH]
-                    accepted += sum(not r.duplicate for r in app.append(batch))
-                    bar.update(len(batch))
-                break
-            accepted += len(chunk)
-            bar.update(len(chunk))
-    print(json.dumps({"accepted": accepted, "duplicates": len(events) - accepted}))
+    print(json.dumps({"accepted": result.accepted, "duplicates": result.duplicates}))
     return 0
-
-
-def _conflict_loc(exc: Exception) -> str:
-    if isinstance(exc, Conflict):
-        return "expected_version" if exc.current_version is not None else "event_id"
-    return "(event)"
 
 
 # -- history ------------------------------------------------------------------------------------

@@ -166,6 +166,20 @@ class Appender:
                     )
 
 
+def version_conflict(event: ParsedEvent, current: int, index: int | None) -> Conflict | None:
+    """The refusal of an event whose ``expected_version`` is not its timeline's ``current``
+    version (None: no expectation, or it holds)."""
+    if event.expected_version is None or event.expected_version == current:
+        return None
+    return Conflict(
+        f"expected_version {event.expected_version} but the timeline is at version {current}",
+        event_id=event.event_id,
+        seeker_id=event.seeker_id,
+        current_version=current,
+        index=index,
+    )
+
+
 @dataclass(frozen=True)
 class Planned:
     """One new event decided for writing: its request's slot, the domain event, chain values."""
@@ -269,16 +283,9 @@ class Decisions:
                     raise OutOfScope(
                         refusal, event_id=event.event_id, seeker_id=event.seeker_id, index=at
                     )
-            current = agg.version if agg is not None else 0
-            if event.expected_version is not None and event.expected_version != current:
-                raise Conflict(
-                    f"expected_version {event.expected_version} but the timeline is at "
-                    f"version {current}",
-                    event_id=event.event_id,
-                    seeker_id=event.seeker_id,
-                    current_version=current,
-                    index=at,
-                )
+            conflict = version_conflict(event, agg.version if agg is not None else 0, at)
+            if conflict is not None:
+                raise conflict
             if len(events) > 1 and event.seeker_id not in saved:
                 # A refusal may only come after this request changed the timeline: keep a copy.
                 saved[event.seeker_id] = copy.deepcopy(agg)

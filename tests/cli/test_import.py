@@ -168,3 +168,33 @@ def test_unreadable_lines_are_each_named_and_nothing_is_written(
     assert "refused, 3 problem(s)" in err
     assert "Traceback" not in err
     assert _count(db) == 0
+
+
+def test_an_event_id_repeated_in_standard_input_is_a_duplicate_or_a_conflict(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import reads its input twice (standard input is kept in a temporary file): a repeat
+    # is judged by its earlier line, read again, while the first reading goes on.
+    lines = []
+    for _ in range(40):
+        s = new_seeker()
+        lines += [
+            envelope("job_search_started", s, on="2025-03-03"),
+            envelope("coach_assigned", s, on="2025-03-04"),
+            envelope("meeting_held", s, on="2025-03-05"),
+        ]
+    same = [*lines[:60], lines[1], *lines[60:]]
+    other = [*lines[:60], {**lines[1], "source": "elsewhere"}, *lines[60:]]
+
+    def run(envelopes: list[dict[str, Any]]) -> int:
+        body = "".join(json.dumps(e) + "\n" for e in envelopes).encode()
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body), encoding="utf-8"))
+        return main(["import", "-", "--db", db, "--quiet"])
+
+    assert run(other) == 2
+    err = capsys.readouterr().err
+    assert "line 61: event_id: event_id was already used for an event with other content" in err
+    assert "refused, 1 problem(s)" in err
+    assert run(same) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": len(lines), "duplicates": 1}
+    assert _count(db) == len(lines)

@@ -14,7 +14,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, TupleRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 from psycopg.types.json import Json
 
 from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
@@ -79,6 +79,16 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             "SELECT (r->>0)::{}, (r->>1)::bigint, r->>2, decode(r->>3, 'base64') "
             "FROM jsonb_array_elements(%s::jsonb) r RETURNING notification_id"
         ).format(self._events, SQL(self.datastore.originator_id_type))
+        self._next_ids = SQL(
+            "SELECT nextval(pg_get_serial_sequence({}, 'notification_id')) "
+            "FROM generate_series(1, %s)"
+        ).format(Literal(f'"{self.datastore.schema}"."{self.events_table_name}"'))
+        self._copy_events = SQL(
+            "COPY {} (notification_id, originator_id, originator_version, topic, state) FROM STDIN"
+        ).format(self._events)
+        self._copy_index = SQL("COPY {} ({}) FROM STDIN").format(
+            self._index, SQL(",").join(Identifier(c) for c in INDEX_COLUMNS)
+        )
         # One index range scan per seeker: the LATERAL subquery is fenced (OFFSET 0) because
         # a plain join of the unnested pairs is planned as a merge join over the whole table.
         self._select_after = SQL(
@@ -109,6 +119,42 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         if rows:
             params = [r.as_params() for r in positioned(stored_events, ids, rows)]
             curs.execute(self._insert_index, [_json(params)])
+        return ids
+
+    def copy_events(
+        self, stored_events: Sequence[StoredEvent], index_rows: Sequence[IndexRow]
+    ) -> list[int]:
+        """The bulk import's write (``timeline.bulk``): the events and their index rows by
+        ``COPY`` in one transaction, under the library's table lock (lock_timeout, ``LOCK
+        TABLE … IN EXCLUSIVE MODE``, ``NOTIFY``), so notification ids are still taken and
+        committed in order for tailing readers. The ids are drawn from the table's own
+        sequence in the order given, as the library's ``INSERT … RETURNING`` draws them.
+        Raises ``IntegrityError`` (nothing written) if a version or event id is taken."""
+        if not stored_events:
+            return []
+        with (
+            self.datastore.get_connection() as conn,  # (maps psycopg's errors to the library's)
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self._next_ids, [len(stored_events)])
+            ids = sorted(r["nextval"] for r in curs.fetchall())
+            with curs.copy(self._copy_events) as copy:
+                for stored, position in zip(stored_events, ids, strict=True):
+                    copy.write_row(
+                        (
+                            position,
+                            stored.originator_id,
+                            stored.originator_version,
+                            stored.topic,
+                            stored.state,
+                        )
+                    )
+            with curs.copy(self._copy_index) as copy:
+                for row in positioned(stored_events, ids, index_rows):
+                    copy.write_row(row.as_params())
         return ids
 
     # -- reads ---------------------------------------------------------------------------------

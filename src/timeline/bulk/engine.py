@@ -1,0 +1,169 @@
+"""``timeline import FILE`` in two passes with flat memory.
+
+1. **Validate** (:class:`~timeline.bulk.validate.Validator`): every line read, parsed and
+   decided in order, keeping a compact state per seeker; the accepted events' rows go to a
+   spool file (plain values, ``marshal``), nothing to the store. Any problem: the problems are
+   the answer and nothing is written.
+2. **Write**: the spool in chunks of :data:`CHUNK` events, one transaction each
+   (:class:`~timeline.bulk.rows.BulkSink`: ``COPY`` under the table lock on PostgreSQL, the
+   recorder's insert path elsewhere). If a chunk loses a race (another writer took a version or
+   an event id since pass 1: ``IntegrityError``, nothing of it written), the rest of the file
+   is appended again batch by batch as a live append would be.
+
+A crash between chunks leaves whole chunks written; a rerun finds them stored (duplicates)
+and writes the rest. Standard input is copied to a temporary file first (two passes)."""
+
+from __future__ import annotations
+
+import marshal
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import IO, Any
+
+from eventsourcing.persistence import IntegrityError
+from tqdm import tqdm
+
+from timeline.bulk.rows import BulkSink, Record, StoredForm1, sink_for
+from timeline.bulk.validate import Line, Validator, read_event
+from timeline.vocabulary import ParsedEvent
+
+CHUNK = 20_000  # events a transaction of the write pass
+APPEND_BATCH = 500  # events a batch when a chunk lost a race (as a live append)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    problems: list[str]  # ``line N: field: reason``; nothing was written if any
+    accepted: int
+    duplicates: int
+
+
+def _count_lines(source: IO[bytes]) -> int:
+    n = 0
+    while block := source.read(1 << 20):
+        n += block.count(b"\n")
+    source.seek(0)
+    return n
+
+
+class _Spool:
+    """The accepted rows between the passes, in a temporary file: blocks of ``(the offsets of
+    their lines, records)``."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.offsets: list[int] = []
+        self.block: list[Record] = []
+
+    def add(self, line: Line, record: Record) -> None:
+        self.offsets.append(line.offset)
+        self.block.append(record)
+        if len(self.block) >= 5_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.block:
+            marshal.dump((self.offsets, self.block), self.file)
+            self.offsets, self.block = [], []
+
+    def chunks(self, size: int) -> Iterator[tuple[int, list[Record]]]:
+        """``(offset of the first record's line, records)``, ``size`` records at a time."""
+        self.flush()
+        self.file.seek(0)
+        offsets: list[int] = []
+        records: list[Record] = []
+        while True:
+            try:
+                more = marshal.load(self.file)  # noqa: S302 (our own spool)
+            except EOFError:
+                break
+            offsets += more[0]
+            records += more[1]
+            while len(records) >= size:
+                yield offsets[0], records[:size]
+                del offsets[:size], records[:size]
+        if records:
+            yield offsets[0], records
+
+
+def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:
+    """Import the JSON lines file at ``path`` (``-``: standard input) into ``app``'s store (a
+    :class:`~timeline.application.TimelineApp`)."""
+    with ExitStack() as stack:
+        if path == "-":
+            copy = stack.enter_context(tempfile.NamedTemporaryFile(prefix="timeline-import-"))
+            shutil.copyfileobj(sys.stdin.buffer, copy, 1 << 20)
+            copy.flush()
+            path = copy.name  # (read through handles of its own: each keeps its offset)
+        source = stack.enter_context(open(path, "rb"))
+        reread = stack.enter_context(open(path, "rb"))
+        spool = _Spool(stack.enter_context(tempfile.TemporaryFile(prefix="timeline-spool-")))
+        now = app.clock()
+        form = StoredForm1(app.mapper, now)
+        validator = Validator(
+            app, app.appender, form, now, allow_test_codes=app.settings.test_codes_allowed
+        )
+        total = _count_lines(source)
+        bar = stack.enter_context(
+            tqdm(total=total, unit="line", file=sys.stderr, disable=quiet, desc="validating")
+        )
+
+        def emit(line: Line, record: Record) -> None:
+            spool.add(line, record)
+
+        outcome = validator.run(_counted(source, bar), reread, emit)
+        bar.close()
+        del validator  # its per-seeker state: the write pass reuses that memory
+        if outcome.problems:
+            return ImportResult(outcome.problems, 0, 0)
+        written = _write(app, sink_for(app.recorder, form), spool, reread, outcome.accepted, quiet)
+        return ImportResult([], written, outcome.events - written)
+
+
+def _counted(source: IO[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
+    for n, raw in enumerate(source, start=1):
+        if n % 1000 == 0:
+            bar.update(1000)
+        yield raw
+    bar.update(max(0, (bar.total or 0) - bar.n))
+
+
+def _write(
+    app: Any, sink: BulkSink, spool: _Spool, source: IO[bytes], todo: int, quiet: bool
+) -> int:
+    """Pass 2; the number of events written."""
+    written = 0
+    with tqdm(total=todo, unit="event", file=sys.stderr, disable=quiet, desc="writing") as bar:
+        for first, chunk in spool.chunks(CHUNK):
+            try:
+                sink.write(chunk)
+            except IntegrityError:
+                return written + _append_rest(app, source, first, bar)
+            written += len(chunk)
+            bar.update(len(chunk))
+    return written
+
+
+def _append_rest(app: Any, source: IO[bytes], offset: int, bar: tqdm[Any]) -> int:
+    """The file from ``offset`` on, appended batch by batch as a live append would be
+    (decided again against the store: what another writer took first is a duplicate or is
+    refused); the number of new events."""
+    allow = app.settings.test_codes_allowed
+    source.seek(offset)
+    accepted = 0
+    batch: list[ParsedEvent] = []
+    for raw in source:
+        if raw.strip():
+            batch.append(read_event(raw, allow_test_codes=allow))
+        if len(batch) >= APPEND_BATCH:
+            accepted += sum(not r.duplicate for r in app.append(batch))
+            bar.update(len(batch))
+            batch = []
+    if batch:
+        accepted += sum(not r.duplicate for r in app.append(batch))
+        bar.update(len(batch))
+    return accepted

@@ -1,0 +1,150 @@
+"""The stored form of the import's accepted events, behind two small interfaces, so another
+stored form (ADR 0009's log) replaces the encoding and the writing without touching the
+streaming and the validation:
+
+- a :class:`RowEncoder` turns an event the validation pass accepted (:class:`Accepted`) into a
+  spool record, a tuple of plain values (kept in a temporary file between the passes);
+- a :class:`BulkSink` writes a chunk of those records in one transaction.
+
+Today's form (:class:`StoredForm1`): the library's stored event — the mapper's and
+transcoder's output for the very domain event the aggregate would have triggered — and our
+index row. So a bulk import stores byte for byte what ``timeline append`` stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+from timeline.domain.timeline import EVENT_CLASSES, Timeline
+from timeline.store.index import IndexRow
+from timeline.vocabulary import ParsedEvent
+
+#: a spool record: plain values only (written with ``marshal``)
+Record = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event the validation pass accepted: its place and chain values, as decided."""
+
+    event: ParsedEvent
+    seeker: UUID  # the event's seeker_id as a UUID
+    data: dict[str, Any]  # the event's data, with ``person_ref`` when it had an identity code
+    person_ref: str | None
+    version: int
+    digest: str
+    hash: str
+
+
+class RowEncoder(Protocol):
+    def encode(self, accepted: Accepted) -> Record: ...
+
+
+class BulkSink(Protocol):
+    def write(self, records: Sequence[Record]) -> None:
+        """Write the records in one transaction; ``IntegrityError`` (nothing written) if one
+        of their versions or event ids is taken."""
+        ...
+
+
+_TIMELINE_TOPIC = get_topic(Timeline)
+
+
+class StoredForm1:
+    """Today's stored form: the library's stored event and our index row."""
+
+    def __init__(self, mapper: Mapper[UUID], recorded_at: datetime) -> None:
+        self.mapper = mapper
+        self.recorded_at = recorded_at
+
+    def domain_event(self, a: Accepted) -> Timeline.Opened | Timeline.Recorded:
+        """The event the aggregate would trigger (:meth:`Timeline.open`/``record``)."""
+        e = a.event
+        fields: dict[str, Any] = {
+            "originator_id": a.seeker,
+            "originator_version": a.version,
+            "timestamp": self.recorded_at,
+            "event_id": e.event_id,
+            "occurred_at": e.occurred_at,
+            "occurred_on": e.occurred_on,
+            "actor": e.actor,
+            "source": e.source,
+            "data": a.data,
+        }
+        if a.version == 1:
+            return Timeline.Opened(originator_topic=_TIMELINE_TOPIC, **fields)
+        return EVENT_CLASSES[e.type](**fields)
+
+    def encode(self, a: Accepted) -> Record:
+        stored = self.mapper.to_stored_event(self.domain_event(a))
+        e = a.event
+        return (
+            e.seeker_id,
+            a.version,
+            stored.topic,
+            stored.state,
+            e.event_id,
+            str(e.type),
+            e.occurred_at,
+            e.occurred_on,
+            a.digest,
+            a.hash,
+            a.person_ref,
+        )
+
+    def stored_events(self, records: Sequence[Record], *, uuids: bool) -> list[StoredEvent]:
+        """The records' stored events, their originator ids as UUIDs or (``uuids`` False: for
+        a recorder that takes text, as PostgreSQL's COPY does) as the id's text."""
+        if not uuids:
+            return [StoredEvent(r[0], r[1], r[2], r[3]) for r in records]
+        known: dict[str, UUID] = {}
+        return [
+            StoredEvent(known.get(r[0]) or known.setdefault(r[0], UUID(r[0])), r[1], r[2], r[3])
+            for r in records
+        ]
+
+    def index_rows(self, records: Sequence[Record]) -> list[IndexRow]:
+        at = self.recorded_at
+        return [
+            IndexRow(r[4], r[0], r[1], None, r[5], r[6], r[7], at, r[8], r[9], r[10])
+            for r in records
+        ]
+
+
+class RecorderSink:
+    """Writes through the recorder's ``insert_events`` with the index rows (the library's
+    insert path: one transaction a chunk; SQLite and the memory store)."""
+
+    def __init__(self, recorder: Any, form: StoredForm1) -> None:
+        self.recorder = recorder
+        self.form = form
+
+    def write(self, records: Sequence[Record]) -> None:
+        self.recorder.insert_events(
+            self.form.stored_events(records, uuids=True), index_rows=self.form.index_rows(records)
+        )
+
+
+class CopySink:
+    """PostgreSQL: the recorder's ``copy_events`` (``COPY`` under the library's table lock)."""
+
+    def __init__(self, recorder: Any, form: StoredForm1) -> None:
+        self.recorder = recorder
+        self.form = form
+
+    def write(self, records: Sequence[Record]) -> None:
+        events = self.form.stored_events(records, uuids=False)
+        self.recorder.copy_events(events, self.form.index_rows(records))
+
+
+def sink_for(recorder: Any, form: StoredForm1) -> BulkSink:
+    """``COPY`` where the recorder has it, else its ``insert_events``."""
+    if callable(getattr(recorder, "copy_events", None)):
+        return CopySink(recorder, form)
+    return RecorderSink(recorder, form)

@@ -1,0 +1,218 @@
+"""The bulk import (`timeline import`, :mod:`timeline.bulk`) stores exactly what the normal
+append path stores, and refuses exactly what the aggregate refuses.
+
+- The same file through the bulk path and through ``TimelineApp.append`` into two stores: the
+  same stored events (positions, ids, versions, topics, the library's state bytes) and the
+  same index rows (digests, chain hashes, person refs, recorded times); ``verify`` passes.
+- A file with every kind of refusal: the bulk pass names the same lines and reasons as the
+  aggregate deciding every event on its own (``Appender.decide_each``, the former import)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import envelope, new_seeker
+from timeline.application import TimelineApp
+from timeline.audit.verify import verify_all
+from timeline.bulk import engine, import_file
+from timeline.bulk.validate import refusal_lines
+from timeline.clock import FixedClock
+from timeline.demo import generate
+from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.settings import Settings
+from timeline.vocabulary import parse_event
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def urls(
+    request: pytest.FixtureRequest, url_for: Callable[[str], str], tmp_path: Path
+) -> tuple[str, str]:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bulk.db'}", f"sqlite:///{tmp_path / 'append.db'}"
+    return url_for("postgres"), url_for("postgres")
+
+
+@pytest.fixture
+def apps(urls: tuple[str, str]) -> Iterator[tuple[TimelineApp, TimelineApp]]:
+    made = [
+        TimelineApp(settings=Settings(database_url=u, environment="test"), clock=FixedClock(NOW))
+        for u in urls
+    ]
+    yield made[0], made[1]
+    for app in made:
+        app.close()
+
+
+def _write(path: Path, envelopes: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in envelopes), encoding="utf-8"
+    )
+    return path
+
+
+def _demo(seekers: int) -> list[dict[str, Any]]:
+    return [e.envelope for e in generate(seekers, seed=5)]
+
+
+def test_the_bulk_path_stores_byte_for_byte_what_the_append_path_stores(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    bulk, append = apps
+    lines = _demo(12)
+    lines.insert(40, lines[3])  # a repeat in the file: a duplicate
+    path = _write(tmp_path / "demo.jsonl", lines)
+
+    result = import_file(bulk, str(path), quiet=True)
+    events = [parse_event(e, allow_test_identity_codes=True) for e in lines]
+    appended = [r for i in range(0, len(events), 7) for r in append.append(events[i : i + 7])]
+
+    assert result.problems == []
+    assert result.accepted == sum(not r.duplicate for r in appended) == len(lines) - 1
+    assert result.duplicates == 1
+    stored = bulk.recorder.select_notifications(1, 10_000)
+    expected = append.recorder.select_notifications(1, 10_000)
+    assert len(stored) == len(lines) - 1
+    assert stored == expected  # positions, seeker ids, versions, topics, state bytes
+    assert bulk.index.index_after_position(0, 10_000) == append.index.index_after_position(
+        0, 10_000
+    )
+    assert list(verify_all(bulk)) == []
+
+
+def test_a_second_import_of_the_rest_continues_each_seekers_chain(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    bulk, append = apps
+    lines = _demo(8)
+    half = len(lines) // 2
+    first = import_file(bulk, str(_write(tmp_path / "a.jsonl", lines[:half])), quiet=True)
+    again = import_file(bulk, str(_write(tmp_path / "all.jsonl", lines)), quiet=True)
+    append.append([parse_event(e, allow_test_identity_codes=True) for e in lines])
+
+    assert (first.accepted, again.accepted, again.duplicates) == (half, len(lines) - half, half)
+    assert bulk.index.index_after_position(0, 10_000) == append.index.index_after_position(
+        0, 10_000
+    )
+    assert list(verify_all(bulk)) == []
+
+
+def _crafted(s: str, t: str) -> list[dict[str, Any]]:
+    """Lines after a demo: each refused by a different rule (or accepted), for seekers ``s``
+    (with a timeline) and ``t`` (a second one)."""
+    started = envelope("job_search_started", s, on="2025-03-03")
+    other = envelope("job_search_started", t, on="2025-03-03")
+    held = envelope("meeting_held", s, on="2025-03-05")
+    referred = envelope(
+        "service_referred", s, {"service_id": "svc-9", "service_type": "coaching"}, on="2025-03-06"
+    )
+    retract = {"retracts_event_id": held["event_id"], "reason": "entered twice"}
+    return [
+        started,
+        other,
+        held,
+        referred,
+        envelope("service_started", s, {"service_id": "svc-1"}, on="2025-03-07"),  # unreferred
+        envelope("service_started", s, {"service_id": "svc-9"}, on="2025-03-07"),  # fine
+        envelope("service_ended", s, {"service_id": "svc-9"}, on="2025-03-08"),  # fine
+        envelope("meeting_held", new_seeker()),  # no timeline
+        envelope("retraction", s, {"retracts_event_id": new_seeker(), "reason": "x"}),  # unknown
+        envelope("retraction", s, retract),  # fine
+        envelope("retraction", s, retract),  # already retracted
+        envelope(
+            "decision_recorded",
+            s,
+            {"decision_type": "x", "basis_event_ids": [other["event_id"]]},  # another seeker's
+        ),
+        envelope(
+            "decision_recorded",
+            s,
+            {"decision_type": "x", "basis_event_ids": [referred["event_id"]]},  # fine
+        ),
+        envelope("meeting_held", s, on="2025-03-01"),  # before every spell
+        envelope(
+            "correction",
+            s,
+            {
+                "corrects_event_id": started["event_id"],
+                "reason": "wrong type",
+                "replacement": {
+                    "type": "meeting_held",
+                    "occurred_on": "2025-03-03",
+                    "data": {"kind": "initial_interview", "channel": "phone"},
+                },
+            },
+        ),  # a spell bound corrected into another type
+        envelope("job_search_started", s, on="2025-04-01"),  # a spell is open
+        {**held, "source": "changed"},  # the same id, other content
+        held,  # the same id and content: a duplicate
+        envelope("coach_assigned", s, on="2025-03-09", expected_version=2),  # stale
+        envelope("job_search_ended", s, on="2025-03-10"),  # fine
+        envelope("job_search_ended", s, on="2025-03-11"),  # no spell open that day
+        envelope("meeting_held", s, on="2099-01-01"),  # in the future
+        {**other, "seeker_id": s},  # another seeker's event id
+    ]
+
+
+def _old_problems(app: TimelineApp, envelopes: list[dict[str, Any]]) -> list[str]:
+    """The former import's judgement: the aggregate decides every event on its own."""
+    events = [parse_event(e, allow_test_identity_codes=True) for e in envelopes]
+    refused, _ = app.appender.decide_each(events)
+    out: list[str] = []
+    for i, exc in refused:
+        assert isinstance(exc, InvalidEvent | Conflict)
+        out += refusal_lines(i + 1, exc)
+    return out
+
+
+def test_refusals_are_the_aggregates_line_for_line(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    bulk, judge = apps
+    demo = _demo(6)
+    s, t = new_seeker(), new_seeker()
+    lines = demo + _crafted(s, t)
+    # the demo's own corrections, retractions and decisions, aimed at another seeker's events
+    lines += [{**e, "event_id": new_seeker(), "seeker_id": s} for e in demo[-30:]]
+
+    result = import_file(bulk, str(_write(tmp_path / "bad.jsonl", lines)), quiet=True)
+
+    expected = _old_problems(judge, lines)
+    assert len(expected) >= 12
+    assert result.problems == expected
+    assert bulk.recorder.select_notifications(1, 10) == []
+
+
+def test_a_chunk_that_loses_a_race_is_appended_again_as_live_appends(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulk, _ = apps
+    lines = _demo(5)
+    seeker = lines[0]["seeker_id"]
+    rival = envelope("coach_assigned", seeker, on=lines[0]["occurred_on"])
+
+    real = engine.sink_for
+
+    def racing(recorder: Any, form: Any) -> Any:
+        # Another writer appends to a seeker of the file between the two passes: the file's
+        # first event, then one of its own.
+        bulk.append([parse_event(e, allow_test_identity_codes=True) for e in (lines[0], rival)])
+        return real(recorder, form)
+
+    monkeypatch.setattr(engine, "sink_for", racing)
+    result = import_file(bulk, str(_write(tmp_path / "demo.jsonl", lines)), quiet=True)
+
+    assert result.problems == []
+    assert (result.accepted, result.duplicates) == (len(lines) - 1, 1)
+    stored = bulk.index.index_after_position(0, 10_000)
+    assert sorted(r.event_id for r in stored) == sorted(
+        [e["event_id"] for e in lines] + [rival["event_id"]]
+    )
+    assert list(verify_all(bulk)) == []

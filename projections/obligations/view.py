@@ -464,9 +464,10 @@ class ObligationsView(DatedView):
         municipality: str | None = None,
         coach: str | None = None,
         limit: int = 1000,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, by
-        due date. Statuses are
+        due date (``limit`` rows after the first ``offset``). Statuses are
         derived in SQL from ``due_on``/``met_on`` for ``on``; the set of obligations is the one
         evaluated for ``evaluated_on`` (today, once the day-change job has run). Only the open
         spell's rows are listed, so re-deriving a status for ``on`` never runs past a spell's
@@ -505,8 +506,8 @@ class ObligationsView(DatedView):
             params.append(status)
         else:
             sql += " WHERE status_on IN ('open', 'overdue')"
-        sql += f" ORDER BY due_on, seeker_id, seq LIMIT {p}"
-        params.append(limit)
+        sql += f" ORDER BY due_on, seeker_id, seq LIMIT {p} OFFSET {p}"
+        params += [limit, offset]
         with self.db.read() as tx:
             rows = tx.execute(sql, params)
         out = []

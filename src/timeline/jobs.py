@@ -6,17 +6,16 @@ across processes (:class:`JobLock`): on PostgreSQL a session advisory lock per j
 lease row in the database itself. Every run is logged (logger ``timeline.jobs``) and recorded
 in the ``timeline_job_runs`` table with its outcome.
 
-:func:`start_jobs` runs them beside a server on services of their own (their own connection
-pools, see :func:`timeline.bootstrap.jobs_services`): a request never waits for a connection a
-job holds, and a job that finds its pools busy waits its turn instead of failing."""
+:func:`timeline.bootstrap.start_jobs` runs them beside a server on services of their own
+(their own connection pools, see :func:`timeline.bootstrap.jobs_services`): a request never
+waits for a connection a job holds, and a job that finds its pools busy waits its turn instead
+of failing. Every class here takes its collaborators; the composition root builds them."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
@@ -38,8 +37,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from projections.obligations import ObligationsView
 from projections.outcomes import OutcomesView
 from timeline.application import TimelineApp
+from timeline.audit.access_log import AccessLog
 from timeline.audit.checks import verify_store
-from timeline.bootstrap import Services, bootstrap, is_in_memory, jobs_services
+from timeline.audit.digests import Digests
 from timeline.clock import Clock
 from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings, to_env
@@ -338,9 +338,13 @@ class NightlyAudit:
     every seeker's chain, the access log, and every kept digest against the store. (A full pass:
     at national scale run it weekly and use ``timeline verify --since`` nightly.)"""
 
-    def __init__(self, jobs: Jobs, services: Services) -> None:
+    def __init__(
+        self, jobs: Jobs, app: TimelineApp, access_log: AccessLog, digests: Digests
+    ) -> None:
         self.jobs = jobs
-        self.services = services
+        self.app = app
+        self.access_log = access_log
+        self.digests = digests
 
     def __call__(self) -> str:
         return self.jobs.run("nightly_audit", self.work)
@@ -348,15 +352,18 @@ class NightlyAudit:
     def work(self) -> str:
         today = self.jobs.today()
         yesterday = today - timedelta(days=1)
-        kept = self.services.digests.kept()
+        kept = self.digests.kept()
         day = date.fromisoformat(kept[-1].day) + timedelta(days=1) if kept else yesterday
         sealed = 0
         while day <= yesterday:
-            self.services.digests.seal(day)
+            self.digests.seal(day)
             sealed += 1
             day += timedelta(days=1)
         report = verify_store(
-            self.services, kept_digests=[d.to_dict() for d in self.services.digests.kept()]
+            self.app,
+            self.access_log,
+            self.digests,
+            kept_digests=[d.to_dict() for d in self.digests.kept()],
         )
         if not report.ok:
             raise RuntimeError(f"verification failed: {report.to_dict()}")
@@ -444,23 +451,29 @@ def build_scheduler(
 
 
 class JobsRuntime:
-    """The jobs running beside a server (or alone, ``timeline worker``): their services, the
-    follower (PostgreSQL) and the scheduler. :meth:`shutdown` stops them and closes their
-    connections."""
+    """The jobs running beside a server (or alone, ``timeline worker``): the jobs, the
+    follower (``following``: on PostgreSQL) and the scheduler, whose threads share the jobs'
+    pools of ``pool_size`` connections. :meth:`shutdown` stops them and calls ``close`` (the
+    jobs' own services, when they were made for them)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = jobs_services(services)
-        self._own = self.services is not services
-        s = self.services
-        self.jobs = Jobs(s.app, s.obligations, s.clock, s.outcomes)
-        following = s.db.dialect == "postgres"
+    def __init__(
+        self,
+        jobs: Jobs,
+        nightly: NightlyAudit,
+        *,
+        following: bool,
+        pool_size: int,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self._close = close
         # Each job holds one connection of each jobs' pool at a time; the follower is one
         # more thread: the scheduler runs the rest of the pool's worth at once.
-        workers = max(1, s.settings.jobs_pool_size - (1 if following else 0))
-        self.follower = PostgresFollower(self.jobs) if following else None
+        workers = max(1, pool_size - (1 if following else 0))
+        self.follower = PostgresFollower(jobs) if following else None
         self.scheduler = build_scheduler(
-            self.jobs,
-            nightly=NightlyAudit(self.jobs, s),
+            jobs,
+            nightly=nightly,
             catch_up_seconds=30.0 if following else 1.0,  # PostgreSQL: polling is a safety net
             workers=workers,
         )
@@ -476,12 +489,12 @@ class JobsRuntime:
         if self.follower is not None:
             self.follower.stop()
         self.jobs.close()
-        if self._own:
-            self.services.close()
+        if self._close is not None:
+            self._close()
 
 
 class JobsProcess:
-    """The jobs in a child process (``python -m timeline.jobs``) beside a server, with the
+    """The jobs in a child process (``python -m timeline.worker``) beside a server, with the
     server's settings: their CPU work (a catch-up of a backlog, the statistics) runs in an
     interpreter of its own, on another core, so it never slows a request down. The child stops
     with the server (and stops by itself if the server is gone); if it dies, it is restarted
@@ -507,7 +520,7 @@ class JobsProcess:
         with self._lock:
             if not self._stopping.is_set():
                 self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-                    [sys.executable, "-m", "timeline.jobs", "--parent", str(os.getpid())],
+                    [sys.executable, "-m", "timeline.worker", "--parent", str(os.getpid())],
                     env=self.env,
                 )
 
@@ -544,41 +557,6 @@ class JobsProcess:
                 proc.wait(10)
 
 
-def start_jobs(services: Services, *, separate_process: bool = False) -> JobsRuntime | JobsProcess:
-    """Start the scheduled jobs (and, on PostgreSQL, the follower) beside ``services``: in
-    threads of this process on pools of their own, or (``separate_process``, unless the store
-    lives in this process only) in a child process."""
-    if separate_process and not is_in_memory(services):
-        return JobsProcess(services.settings).start()
-    return JobsRuntime(services).start()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The child process of :class:`JobsProcess`: the jobs on the settings of the environment,
-    until SIGTERM or until the parent process is gone."""
-    parser = argparse.ArgumentParser(prog="python -m timeline.jobs", description=main.__doc__)
-    parser.add_argument("--parent", type=int, metavar="PID", help="stop when PID is gone")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("timeline").setLevel(logging.INFO)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
-    services = bootstrap(Settings(), for_jobs=True)
-    runtime = JobsRuntime(services).start()
-    while not stop.wait(1.0):
-        if args.parent is not None and os.getppid() != args.parent:
-            log.warning("the server (pid %s) is gone; the jobs stop", args.parent)
-            break
-    if not stop_within(runtime, STOP_GRACE_SECONDS):
-        # A job still waiting (e.g. for a database that went away): what it did not commit is
-        # rolled back with its connection, and it runs again at the next start.
-        log.warning("jobs still running after %.0f s; stopping without them", STOP_GRACE_SECONDS)
-        os._exit(0)
-    services.close()
-    return 0
-
-
 #: How long the jobs' process waits for running jobs when it stops (the server sends SIGKILL
 #: after 30 s; an orphan has no one to do that).
 STOP_GRACE_SECONDS = 20.0
@@ -591,7 +569,3 @@ def stop_within(runtime: JobsRuntime, seconds: float) -> bool:
     stopper.start()
     stopper.join(seconds)
     return not stopper.is_alive()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -93,7 +93,7 @@ def test_a_cursor_not_given_by_the_route_is_422_naming_it(
 def test_the_access_log_read_page_by_page_is_the_whole_log(
     served: tuple[TestClient, Services],
 ) -> None:
-    client, services = served
+    client, _ = served
     seeker = new_seeker()
     assert client.post("/v1/events", json=envelope("job_search_started", seeker)).status_code
     for _ in range(5):

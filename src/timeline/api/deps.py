@@ -7,29 +7,24 @@ transfer, from the stored timeline (:func:`timeline.domain.scope.municipality_no
 a projection that may lag behind a transfer, nor from anything the request claims.
 
 The functions take a :class:`Guard` — the application and the access log — which the app
-factory keeps in ``app.state.guard`` (the composition root's bundle is one)."""
+factory keeps in ``app.state.guard`` (the composition root's bundle is one). The paged lists'
+dependencies (worklists, the access log) are in :mod:`timeline.api.paging`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Annotated, Any, NoReturn, Protocol
-from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPBearer
-from pydantic import Field, TypeAdapter
 
-from timeline.api.paging import decode_cursor, encode_cursor
 from timeline.api.problems import BadRequest
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog
 from timeline.auth import AuthError, Principal, TokenRegistry, require, require_purpose
 from timeline.domain.errors import NotFound, OutOfScope
-from timeline.domain.rules import Status
 from timeline.domain.scope import municipality_now
-from timeline.vocabulary import Day, Instant, ParsedEvent, Text
+from timeline.vocabulary import ParsedEvent, Text
 
 
 class Guard(Protocol):
@@ -262,188 +257,6 @@ def log_feed_page(
             "seekers": len({i["seeker_id"] for i in items}),
         },
     )
-
-
-# -- worklists and the access log: the scope decided here, before the route reads ------------
-
-
-@dataclass(frozen=True)
-class WorklistQuery:
-    """A worklist request its caller may make (role and scope checked), with where the page
-    starts: ``on`` is None for today (the route asks the clock), unless a cursor fixed it."""
-
-    caller: Principal
-    on: date | None
-    status: Status | None
-    municipality: str | None
-    coach: str | None
-    limit: int
-    offset: int
-
-    def next_cursor(self, on: date, rows: int) -> str | None:
-        """The cursor of the page after this one, which had ``rows`` (None: the last page)."""
-        if rows < self.limit:
-            return None
-        return encode_cursor(
-            "worklist",
-            on=on.isoformat(),
-            status=self.status,
-            municipality=self.municipality,
-            coach=self.coach,
-            offset=self.offset + rows,
-        )
-
-
-@dataclass(frozen=True)
-class _WorklistCursor:
-    on: date
-    status: Status | None
-    municipality: str | None
-    coach: str | None
-    offset: int = Field(ge=0)
-
-
-_WORKLIST_CURSOR = TypeAdapter(_WorklistCursor)
-
-
-def _worklist_query(
-    request: Request,
-    caller: Caller,
-    on: Annotated[Day | None, Query(description="the day; default: today")] = None,
-    status: Annotated[Status | None, Query()] = None,
-    municipality: Annotated[str | None, Query(pattern=r"^[0-9]{3}$")] = None,
-    coach: Annotated[Text | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=1000,
-            description="next_cursor of the previous page (it carries the "
-            "day and the filters of the first page)",
-        ),
-    ] = None,
-) -> WorklistQuery:
-    require(caller, "worklist")
-    offset = 0
-    if cursor is not None:
-        page = decode_cursor(cursor, "worklist", _WORKLIST_CURSOR)
-        on, status, municipality, coach, offset = (
-            page.on,
-            page.status,
-            page.municipality,
-            page.coach,
-            page.offset,
-        )
-    asked = {"municipality": municipality, "status": status, "coach": coach}
-    if caller.scope is not None and municipality is None:
-        reason = f"name a municipality of your scope: {', '.join(sorted(caller.scope))}"
-        refuse_for_scope(guard_of(request), caller, "worklist", "worklist", asked, reason)
-    if not caller.covers(municipality):
-        reason = f"municipality {municipality} is outside your scope"
-        refuse_for_scope(guard_of(request), caller, "worklist", "worklist", asked, reason)
-    return WorklistQuery(caller, on, status, municipality, coach, limit, offset)
-
-
-#: A worklist request, once its caller may make it (a refusal is logged).
-WorklistAccess = Annotated[WorklistQuery, Depends(_worklist_query)]
-
-
-def log_worklist(guard: Guard, query: WorklistQuery, on: date, rows: int) -> None:
-    """A worklist page read, in the access log."""
-    guard.access_log.record(
-        actor=query.caller.actor,
-        role=query.caller.role,
-        action="worklist",
-        seeker_id=None,
-        purpose="worklist",
-        detail={
-            "on": on.isoformat(),
-            "status": query.status,
-            "municipality": query.municipality,
-            "coach": query.coach,
-            "rows": rows,
-        },
-    )
-
-
-@dataclass(frozen=True)
-class AccessLogQuery:
-    """An access-log request its caller may make; ``after`` is the entry the page follows."""
-
-    seeker_id: str | None
-    actor: str | None
-    since: datetime | None
-    until: datetime | None
-    limit: int
-    after: int
-
-    def next_cursor(self, last_seq: int | None, rows: int) -> str | None:
-        """The cursor of the page after one of ``rows`` ending at ``last_seq``."""
-        if rows < self.limit or last_seq is None:
-            return None
-        return encode_cursor(
-            "access-log",
-            seeker_id=self.seeker_id,
-            actor=self.actor,
-            since=self.since.isoformat() if self.since else None,
-            until=self.until.isoformat() if self.until else None,
-            after=last_seq,
-        )
-
-
-@dataclass(frozen=True)
-class _AccessLogCursor:
-    seeker_id: UUID | None
-    actor: str | None
-    since: datetime | None
-    until: datetime | None
-    after: int = Field(ge=0)
-
-
-_ACCESS_LOG_CURSOR = TypeAdapter(_AccessLogCursor)
-
-
-def _access_log_query(
-    request: Request,
-    caller: Caller,
-    seeker_id: UUID | None = None,
-    actor: Annotated[Text | None, Query(max_length=200)] = None,
-    from_: Annotated[Instant | None, Query(alias="from")] = None,
-    to: Annotated[Instant | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=1000,
-            description="next_cursor of the previous page (it carries the "
-            "filters of the first page)",
-        ),
-    ] = None,
-) -> AccessLogQuery:
-    require(caller, "access_log")
-    query = AccessLogQuery(
-        seeker_id=str(seeker_id) if seeker_id else None,
-        actor=actor,
-        since=from_,
-        until=to,
-        limit=limit,
-        after=0,
-    )
-    if cursor is not None:
-        page = decode_cursor(cursor, "access-log", _ACCESS_LOG_CURSOR)
-        seeker = str(page.seeker_id) if page.seeker_id else None
-        query = AccessLogQuery(seeker, page.actor, page.since, page.until, limit, page.after)
-    if caller.scope is not None:  # a scoped auditor: the log of one seeker of its scope
-        guard = guard_of(request)
-        if query.seeker_id is None:
-            reason = "name a seeker_id of your scope: the whole log is for scope *"
-            refuse_for_scope(guard, caller, "access-log", "access log", {}, reason)
-        check_scope(guard, caller, "access log", query.seeker_id, "access-log", {})
-    return query
-
-
-#: An access-log request, once its caller may make it (a refusal is logged).
-AccessLogAccess = Annotated[AccessLogQuery, Depends(_access_log_query)]
 
 
 # -- bodies ------------------------------------------------------------------------------------

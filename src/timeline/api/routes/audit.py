@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from timeline.api.deps import (
-    AccessLogAccess,
     FeedAccess,
     Guard,
     log_feed_page,
     require_every_municipality,
 )
+from timeline.api.paging import AccessLogAccess
 from timeline.api.problems import problem_responses
 from timeline.api.schemas import AccessLogPage, Feed
 from timeline.application import TimelineApp

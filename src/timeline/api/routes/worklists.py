@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from projections.obligations import ObligationsView
-from timeline.api.deps import Guard, WorklistAccess, log_worklist
+from timeline.api.deps import Guard
+from timeline.api.paging import WorklistAccess, log_worklist
 from timeline.api.problems import problem_responses
 from timeline.api.schemas import Worklist
 from timeline.clock import Clock

@@ -259,6 +259,21 @@ def log_feed_page(
     )
 
 
+def log_quarantine_read(
+    guard: Guard, access: tuple[Principal, str], projection: str | None, rows: int
+) -> None:
+    """A read of the quarantine (its entries name seekers), in the access log."""
+    caller, purpose = access
+    guard.access_log.record(
+        actor=caller.actor,
+        role=caller.role,
+        action="quarantine",
+        seeker_id=None,
+        purpose=purpose,
+        detail={"projection": projection, "rows": rows},
+    )
+
+
 # -- bodies ------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from projections.runtime import DatedView
-from timeline.api.deps import Access, Guard, require_every_municipality
+from timeline.api.deps import Access, Guard, log_quarantine_read, require_every_municipality
 from timeline.api.metrics import metrics_router
 from timeline.api.problems import problem, problem_responses
 from timeline.api.schemas import Health, QuarantineReport, Ready
@@ -77,8 +77,7 @@ def router(
         the stage that failed (decode, apply, evaluate, write), the error and the event's
         recorded time. The seekers' rows are stale until the cause is fixed and the
         projection rebuilt (`timeline rebuild`), or their next evaluation succeeds."""
-        caller, purpose = access
-        require(caller, "quarantine")
+        require(access[0], "quarantine")
         require_every_municipality(guard, access, "quarantine", "the quarantine")
         out: dict[str, Any] = {}
         for name, view in views.items():
@@ -90,14 +89,8 @@ def router(
                     "stale_seekers": seekers,
                     "entries": [e.to_dict() for e in view.quarantine(limit)],
                 }
-        guard.access_log.record(
-            actor=caller.actor,
-            role=caller.role,
-            action="quarantine",
-            seeker_id=None,
-            purpose=purpose,
-            detail={"projection": projection, "rows": sum(len(p["entries"]) for p in out.values())},
-        )
+        rows = sum(len(p["entries"]) for p in out.values())
+        log_quarantine_read(guard, access, projection, rows)
         return {"projections": out}
 
     return api

@@ -83,8 +83,16 @@ def test_a_cursor_not_given_by_the_route_is_422_naming_it(
     served: tuple[TestClient, Services], path: str
 ) -> None:
     client, _ = served
-    forged = base64.urlsafe_b64encode(json.dumps({"r": "feed", "after": 1}).encode()).decode()
-    for cursor in ("not a cursor", forged):
+
+    def forged(fields: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
+
+    route = "worklist" if path.endswith("worklists") else "access-log"
+    for cursor in (
+        "not a cursor",
+        forged({"r": "feed", "after": 1}),  # another route's
+        forged({"r": route, "offset": -1, "after": -1}),  # this route's form, broken
+    ):
         r = client.get(path, params={"cursor": cursor, "municipality": "398"})
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["loc"] == "query.cursor"

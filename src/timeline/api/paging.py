@@ -85,7 +85,7 @@ class _WorklistCursor:
     status: Status | None
     municipality: str | None
     coach: str | None
-    offset: int = Field(ge=0)
+    offset: Annotated[int, Field(ge=0)]
 
 
 _WORKLIST_CURSOR = TypeAdapter(_WorklistCursor)
@@ -182,7 +182,7 @@ class _AccessLogCursor:
     actor: str | None
     since: datetime | None
     until: datetime | None
-    after: int = Field(ge=0)
+    after: Annotated[int, Field(ge=0)]
 
 
 _ACCESS_LOG_CURSOR = TypeAdapter(_AccessLogCursor)

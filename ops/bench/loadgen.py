@@ -66,7 +66,7 @@ async def _client(
                     length = int(value)
             await reader.readexactly(length)
             status = int(status_line.split()[1])
-            if status == 200:
+            if status in (200, 201):  # 201: a new event; 200: a duplicate of one stored
                 result.ok += 1
                 result.acknowledged.append(event_id)
                 result.latencies.append(time.perf_counter() - start)

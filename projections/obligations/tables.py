@@ -105,7 +105,7 @@ class ObligationsTables:
     P: str
 
     def worklist(self, *, municipality: bool, coach: bool, status: bool) -> str:
-        """(on, on, [municipality], [coach], [status], limit) -> item columns, municipality,
+        """(on, on, [municipality], [coach], [status], limit, offset) -> item columns, municipality,
         coach_id, status as on ``on``, stale: open-spell items by due date; with ``status``
         those of that status, else the open and overdue ones."""
         p = self.P
@@ -123,7 +123,7 @@ class ObligationsTables:
             "AS status_on, s.stale FROM obligations_items i JOIN obligations_seekers s "
             f"ON s.seeker_id = i.seeker_id WHERE {' AND '.join(where)}) w "
             + (f"WHERE status_on = {p}" if status else "WHERE status_on IN ('open', 'overdue')")
-            + f" ORDER BY due_on, seeker_id, seq LIMIT {p}"
+            + f" ORDER BY due_on, seeker_id, seq LIMIT {p} OFFSET {p}"
         )
 
 

@@ -101,21 +101,22 @@ class ObligationsView(DatedView):
         municipality: str | None = None,
         coach: str | None = None,
         limit: int = 1000,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, by
-        due date. Statuses are derived in SQL from ``due_on``/``met_on`` for ``on``; the set of
-        obligations is the one evaluated for ``evaluated_on`` (today, once the day-change job
-        has run). Only the open spell's rows are listed (earlier spells' obligations are
-        history), so re-deriving a status for ``on`` never runs past a spell's end (rows of
-        ended spells carry statuses already stopped at the end). A day no ruleset covers is
-        refused with :class:`~timeline.domain.errors.NoRuleset`."""
+        due date (``limit`` rows after the first ``offset``). Statuses are derived in SQL from
+        ``due_on``/``met_on`` for ``on``; the set of obligations is the one evaluated for
+        ``evaluated_on`` (today, once the day-change job has run). Only the open spell's rows are
+        listed (earlier spells' obligations are history), so re-deriving a status for ``on``
+        never runs past a spell's end (rows of ended spells carry statuses already stopped at the
+        end). A day no ruleset covers is refused with :class:`~timeline.domain.errors.NoRuleset`."""
         self.check_day(on)
         sql = self.sql.worklist(
             municipality=bool(municipality), coach=bool(coach), status=bool(status)
         )
         params: list[Any] = [on.isoformat(), on.isoformat()]
         params += [v for v in (municipality, coach, status) if v]
-        params.append(limit)
+        params += [limit, offset]
         with self.db.read() as tx:
             rows = tx.execute(sql, params)
         out = []

@@ -36,6 +36,12 @@ class OutcomesView(DatedView):
         with self.db.transaction() as tx:
             return {str(k): str(v) for k, v in tx.execute(self.sql.STATE_ALL)}
 
+    def knows_area(self, area: str) -> bool:
+        """Whether ``area`` can name rows: ``all``, ``pilot``, ``non_pilot``, an area id of the
+        areas in use, or a municipality code (three digits)."""
+        known = {"all", "pilot", "non_pilot"} | {a.id for a in self.projection.areas.areas}
+        return area in known or (len(area) == 3 and area.isdigit())
+
     def monthly(
         self,
         from_month: str,

@@ -1,5 +1,10 @@
-"""The composition root: everything the edges (HTTP, CLI, jobs) need, built in one place from
-typed settings and a clock. Nothing is built at import time."""
+"""The composition root: the one place anything is built, from typed settings and a clock.
+
+The entry points — the HTTP app factory (:func:`timeline.api.app.create_app`), the grouped
+server (:mod:`timeline.api.grouped`), the CLI, the jobs' process (:mod:`timeline.worker`) and
+the scripts under ``ops/`` — call :func:`bootstrap` and hand each use case its collaborators
+(the application, a view, the access log), never this bundle. Nothing is built at import time;
+an import contract (``pyproject.toml``) keeps every other module from importing this one."""
 
 from __future__ import annotations
 
@@ -13,12 +18,16 @@ from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
+from timeline.group_commit import GroupCommitter
+from timeline.jobs import Jobs, JobsProcess, JobsRuntime, NightlyAudit
 from timeline.settings import Settings
 from timeline.store.side import PoolSpec, SideDatabase
 
 
 @dataclass
 class Services:
+    """What one process's edges are built from (see :func:`bootstrap`)."""
+
     settings: Settings
     clock: Clock
     app: TimelineApp
@@ -97,3 +106,35 @@ def jobs_services(services: Services) -> Services:
 def is_in_memory(services: Services) -> bool:
     """Whether the store lives in this process only (``memory:``)."""
     return services.db.in_memory
+
+
+def group_committer(
+    services: Services, *, max_batch: int = 1000, max_wait_ms: float = 1.0
+) -> GroupCommitter:
+    """The writer of ``timeline serve`` and the grouped server: concurrent appends share one
+    transaction (see :mod:`timeline.group_commit`)."""
+    return GroupCommitter(services.app, max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+
+def jobs_runtime(services: Services) -> JobsRuntime:
+    """The scheduled jobs (and, on PostgreSQL, the follower) on the jobs' services beside
+    ``services`` (:func:`jobs_services`: pools of their own), not started. Stopping the runtime
+    closes those services if they were made for it."""
+    own = jobs_services(services)
+    jobs = Jobs(own.app, own.obligations, own.clock, own.outcomes)
+    return JobsRuntime(
+        jobs,
+        NightlyAudit(jobs, own.app, own.access_log, own.digests),
+        following=own.db.dialect == "postgres",
+        pool_size=own.settings.jobs_pool_size,
+        close=own.close if own is not services else None,
+    )
+
+
+def start_jobs(services: Services, *, separate_process: bool = False) -> JobsRuntime | JobsProcess:
+    """Start the scheduled jobs beside ``services``: in threads of this process on pools of
+    their own, or (``separate_process``, unless the store lives in this process only) in a
+    child process, ``python -m timeline.worker``, on the same settings."""
+    if separate_process and not is_in_memory(services):
+        return JobsProcess(services.settings).start()
+    return jobs_runtime(services).start()

@@ -158,7 +158,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return tqdm(it, unit="seeker", file=sys.stderr, disable=args.quiet, desc="verifying")
 
     report = verify_store(
-        services, seeker=args.seeker, since=args.since, kept_digests=kept, progress=progress
+        services.app,
+        services.access_log,
+        services.digests,
+        seeker=args.seeker,
+        since=args.since,
+        kept_digests=kept,
+        progress=progress,
     )
     for broken in report.broken:
         print(f"BROKEN {broken}", file=sys.stderr)
@@ -217,7 +223,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     services = bootstrap(cli_input.settings(args))
     out = Path(args.out or f"export-{args.seeker_id}")
-    exported = export_seeker(services, args.seeker_id, out, as_of=args.as_of)
+    exported = export_seeker(
+        services.app, services.obligations, args.seeker_id, out, as_of=args.as_of
+    )
     _log_cli_read(
         services.app,
         args.seeker_id,
@@ -389,7 +397,7 @@ def _start_jobs(services: Services, *, separate_process: bool = False) -> Any:
     """The scheduled jobs beside ``services``, on connection pools of their own (and with
     ``separate_process``, in a child process); the returned runtime's ``shutdown()`` stops
     them."""
-    from timeline.jobs import start_jobs
+    from timeline.bootstrap import start_jobs
 
     return start_jobs(services, separate_process=separate_process)
 

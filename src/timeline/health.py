@@ -10,7 +10,7 @@ applied within seconds, never makes a busy service "not ready")."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -18,8 +18,11 @@ from typing import Any, cast
 from psycopg_pool import ConnectionPool
 
 from projections.runtime import DatedView
-from timeline.bootstrap import Services
+from timeline.application import TimelineApp
+from timeline.clock import Clock
 from timeline.domain.timeline import Timeline
+from timeline.settings import Settings
+from timeline.store.side import SideDatabase
 
 #: A pool timeout keeps a process "not ready" for this long after it was seen.
 POOL_TIMEOUT_WINDOW_SECONDS = 60.0
@@ -67,29 +70,36 @@ class PoolWatch:
         return out
 
 
-def _store_pool(services: Services) -> ConnectionPool[Any] | None:
+def _store_pool(app: TimelineApp) -> ConnectionPool[Any] | None:
     """The event store's connection pool (PostgreSQL), whose counters /ready reads."""
-    pool = getattr(getattr(services.app.recorder, "datastore", None), "pool", None)
+    pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)
     return pool if isinstance(pool, ConnectionPool) else None
 
 
-def _recorded_after(services: Services, position: int) -> datetime | None:
+def _recorded_after(app: TimelineApp, position: int) -> datetime | None:
     """When the first event after ``position`` was recorded."""
-    app = services.app
     found = app.recorder.select_notifications(position, 1, inclusive_of_start=False)
     if not found:
         return None
     return cast(Timeline.Recorded, app.mapper.to_domain_event(found[0])).timestamp
 
 
-def readiness(services: Services, watch: PoolWatch) -> Readiness:
-    settings = services.settings
+def readiness(
+    app: TimelineApp,
+    db: SideDatabase,
+    views: Mapping[str, DatedView],
+    settings: Settings,
+    clock: Clock,
+    watch: PoolWatch,
+) -> Readiness:
+    """Whether this process may be sent requests: the event store (``app``), the request pool
+    (``db``), the projections (``views``), judged by ``settings``' bounds."""
     result = Readiness(ready=True)
     reasons, checks = result.reasons, result.checks
     pools: dict[str, Any] = {}
-    store_pool = _store_pool(services)
+    store_pool = _store_pool(app)
     sources = {
-        "requests": services.db.pool_stats(),
+        "requests": db.pool_stats(),
         "events": dict(store_pool.get_stats()) if store_pool is not None else None,
     }
     for name, stats in sources.items():
@@ -101,32 +111,26 @@ def readiness(services: Services, watch: PoolWatch) -> Readiness:
     if pools:
         checks["pools"] = pools
     try:
-        log_position = services.app.recorder.max_notification_id() or 0
+        log_position = app.recorder.max_notification_id() or 0
     except Exception as exc:  # any failure to answer is the reason
         reasons.append(f"the event store does not answer: {exc}")
         result.ready = False
         return result
     checks["log_position"] = log_position
-    views: dict[str, DatedView] = {
-        "obligations": services.obligations,
-        "outcomes": services.outcomes,
-    }
     projections: dict[str, Any] = {}
     for name, view in views.items():
         try:
             position = view.position()
             behind = max(log_position - position, 0)
             recorded = (
-                _recorded_after(services, position)
-                if behind > settings.ready_max_lag_events
-                else None
+                _recorded_after(app, position) if behind > settings.ready_max_lag_events else None
             )
         except Exception as exc:  # e.g. a pool timeout: the reason names it
             reasons.append(f"projection {name}: its lag cannot be read: {exc}")
             continue
         entry: dict[str, Any] = {"position": position, "behind": behind}
         if behind > settings.ready_max_lag_events:
-            lag = (services.clock() - recorded).total_seconds() if recorded else 0.0
+            lag = (clock() - recorded).total_seconds() if recorded else 0.0
             entry["lag_seconds"] = round(lag, 1)
             if lag > settings.ready_max_lag_seconds:
                 reasons.append(

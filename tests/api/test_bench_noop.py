@@ -33,7 +33,7 @@ def test_the_grouped_server_answers_the_noop_route_when_asked_and_writes_nothing
         assert client.get("/ready").json()["checks"]["log_position"] == before
         assert "/bench/noop" not in client.get("/openapi.json").json()["paths"]
         # The real append of the same server still works beside it.
-        assert client.post("/v1/events", json=body).status_code == 200
+        assert client.post("/v1/events", json=body).status_code == 201
 
 
 def test_the_grouped_server_has_no_noop_route_by_default(url_for: Callable[[str], str]) -> None:

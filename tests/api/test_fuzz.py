@@ -51,7 +51,7 @@ def served(url_for: Callable[[str], str], clock: FixedClock) -> Iterator[FastAPI
                 ),
             ],
         )
-        assert started.status_code == 200, started.text
+        assert started.status_code == 201, started.text
     services.obligations.catch_up()
     yield app
     services.close()

@@ -162,7 +162,7 @@ ENDPOINTS: dict[str, tuple[str, Call]] = {
     "quarantine": ("GET /v1/quarantine", _get("/v1/quarantine")),
 }
 
-OK, DENIED, NO_TOKEN = 200, 403, 401
+OK, CREATED, DENIED, NO_TOKEN = 200, 201, 403, 401
 APPENDS = [name for name, (route, _) in ENDPOINTS.items() if route == "POST /v1/events"]
 NOTHING = dict.fromkeys(ENDPOINTS, DENIED) | {
     "health": OK,
@@ -171,9 +171,9 @@ NOTHING = dict.fromkeys(ENDPOINTS, DENIED) | {
     "transfer 398 to 837, read as 837": (DENIED, DENIED),
     "pull 837 to 398, read as 398 (escape 3)": (DENIED, DENIED),
 }
-EVERY_WRITE = dict.fromkeys(APPENDS, OK) | {
-    "transfer 398 to 837, read as 837": (OK, OK),
-    "pull 837 to 398, read as 398 (escape 3)": (OK, OK),
+EVERY_WRITE = dict.fromkeys(APPENDS, CREATED) | {
+    "transfer 398 to 837, read as 837": (CREATED, OK),
+    "pull 837 to 398, read as 398 (escape 3)": (CREATED, OK),
 }
 EVERY_READ = {name: OK for name, (route, _) in ENDPOINTS.items() if route != "POST /v1/events"} | {
     "lookup 091's code (escape 4)": FOUND
@@ -192,13 +192,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "writer": NOTHING | EVERY_WRITE | {"lookup 091's code (escape 4)": FOUND},
     "writer-lahti": NOTHING
     | {
-        "start in 398": OK,
-        "write to 398": OK,
-        "transfer 398 to 837, read as 837": (OK, OK),
+        "start in 398": CREATED,
+        "write to 398": CREATED,
+        "transfer 398 to 837, read as 837": (CREATED, OK),
         "lookup 091's code (escape 4)": HIDDEN,
     },
     "writer-helsinki": NOTHING
-    | {"start in 091 (escape 2)": OK, "write to 091 claiming 398 (escape 1)": OK}
+    | {"start in 091 (escape 2)": CREATED, "write to 091 claiming 398 (escape 1)": CREATED}
     | {"lookup 091's code (escape 4)": FOUND},
     "caseworker-lahti": NOTHING
     | {

@@ -90,7 +90,7 @@ def test_escape_1_claiming_an_organisation_does_not_open_another_municipalitys_s
     _assert_scope_refusal(r, 0, "seeker_id")
     assert served.versions(helsinki) == 1
     # the same claim is accepted from the side whose seeker it is: the claim is only recorded
-    assert served.post("writer-helsinki", body).status_code == 200
+    assert served.post("writer-helsinki", body).status_code == 201
     assert served.services.app.facts(helsinki)[-1].actor == CLAIMS_LAHTI
 
 
@@ -147,15 +147,15 @@ def test_after_a_transfer_only_the_receiving_side_may_read_and_write(served: Ser
     seeker = served.start(LAHTI)
     served.services.obligations.catch_up()  # the projection says 398 and is not caught up again
     out = envelope("seeker_transferred", seeker, {"to_municipality": HELSINKI})
-    assert served.post("writer-lahti", out).status_code == 200  # the target may be anywhere
+    assert served.post("writer-lahti", out).status_code == 201  # the target may be anywhere
     # at once, from the store: the sender may no longer write or read
     later = envelope("coach_assigned", seeker)
     _assert_scope_refusal(served.post("writer-lahti", later), 0, "seeker_id")
     assert served.read("caseworker-lahti", seeker).status_code == 403
     # the receiving side writes, and passes it on
-    assert served.post("writer-helsinki", later).status_code == 200
+    assert served.post("writer-helsinki", later).status_code == 201
     on = envelope("seeker_transferred", seeker, {"to_municipality": TAMPERE})
-    assert served.post("writer-helsinki", on).status_code == 200
+    assert served.post("writer-helsinki", on).status_code == 201
     assert served.read("caseworker-tampere", seeker).status_code == 200
     assert served.read("caseworker-lahti", seeker).status_code == 403
 
@@ -191,7 +191,7 @@ def test_each_event_of_a_batch_is_judged_after_the_ones_before_it(served: Served
     fresh = new_seeker()
     started = [envelope("job_search_started", fresh, actor=CLAIMS_LAHTI)]
     ok = served.post("writer-lahti", [*started, envelope("coach_assigned", fresh)])
-    assert ok.status_code == 200
+    assert ok.status_code == 201
     gone = [
         envelope("seeker_transferred", fresh, {"to_municipality": HELSINKI}),
         envelope("coach_assigned", fresh),
@@ -251,7 +251,7 @@ def test_a_new_spell_of_another_municipalitys_seeker_is_refused(served: Served) 
         helsinki,
         {"municipality": HELSINKI, "labour_market_status": "unemployed"},
     )
-    assert served.post("writer-helsinki", here).status_code == 200
+    assert served.post("writer-helsinki", here).status_code == 201
 
 
 def test_a_correction_cannot_move_a_start_outside_the_scope(served: Served) -> None:
@@ -276,7 +276,7 @@ def test_a_correction_cannot_move_a_start_outside_the_scope(served: Served) -> N
     _assert_scope_refusal(
         served.post("writer-lahti", correct(HELSINKI)), 0, "data.replacement.data.municipality"
     )
-    assert served.post("writer-lahti", correct(LAHTI)).status_code == 200
+    assert served.post("writer-lahti", correct(LAHTI)).status_code == 201
     # and one who may not write to the seeker may not correct it either
     _assert_scope_refusal(served.post("writer-helsinki", correct(HELSINKI)), 0, "seeker_id")
 
@@ -297,12 +297,12 @@ def test_a_correction_that_turns_an_event_into_a_transfer_is_a_transfer(served: 
             },
         },
     )
-    assert served.post("writer-lahti", into).status_code == 200
+    assert served.post("writer-lahti", into).status_code == 201
     # the seeker is Helsinki's now
     _assert_scope_refusal(
         served.post("writer-lahti", envelope("coach_assigned", seeker)), 0, "seeker_id"
     )
-    assert served.post("writer-helsinki", envelope("coach_assigned", seeker)).status_code == 200
+    assert served.post("writer-helsinki", envelope("coach_assigned", seeker)).status_code == 201
 
 
 def test_retracting_a_transfer_gives_the_seeker_back(served: Served) -> None:
@@ -314,5 +314,5 @@ def test_retracting_a_transfer_gives_the_seeker_back(served: Served) -> None:
         "retraction", seeker, {"retracts_event_id": moved["event_id"], "reason": "wrong seeker"}
     )
     _assert_scope_refusal(served.post("writer-lahti", undo), 0, "seeker_id")  # not Lahti's now
-    assert served.post("writer-helsinki", undo).status_code == 200
+    assert served.post("writer-helsinki", undo).status_code == 201
     assert served.read("caseworker-lahti", seeker).status_code == 200

@@ -63,7 +63,7 @@ def test_kept_digests_prove_an_unchanged_log_and_name_the_altered_day(
     sealed = [services.digests.seal(date(2025, 6, d)) for d in (2, 3)]
     assert [d.events for d in sealed] == [1, 2]
     kept = [d.to_dict() for d in services.digests.kept()]
-    assert verify_store(services, kept_digests=kept).ok
+    assert verify_store(services.app, services.access_log, services.digests, kept_digests=kept).ok
     # an insider rewrites day 3's events consistently (index too), so per-seeker chains alone
     # would not notice if the whole chain were recomputed; the kept digest still does
     with services.db.transaction() as tx:
@@ -72,7 +72,7 @@ def test_kept_digests_prove_an_unchanged_log_and_name_the_altered_day(
             "AND version = 3",
             ["f" * 64, seeker],
         )
-    report = verify_store(services, kept_digests=kept)
+    report = verify_store(services.app, services.access_log, services.digests, kept_digests=kept)
     assert any(p.startswith("2025-06-03") for p in report.digest_problems)
     assert not any(p.startswith("2025-06-02") for p in report.digest_problems)
 
@@ -96,7 +96,7 @@ def test_an_export_verifies_offline_and_tampering_is_named(
 ) -> None:
     seeker = _two_days(services, clock)
     services.obligations.catch_up()
-    exported = export_seeker(services, seeker, tmp_path / "x")
+    exported = export_seeker(services.app, services.obligations, seeker, tmp_path / "x")
     assert exported.manifest["events"] == 3
     html = (tmp_path / "x" / "report.html").read_text()
     assert "<svg" in html and "initial_interview" in html
@@ -124,7 +124,11 @@ def test_an_export_as_of_a_moment_holds_only_what_was_known(
 ) -> None:
     seeker = _two_days(services, clock)
     exported = export_seeker(
-        services, seeker, tmp_path / "then", as_of=datetime(2025, 6, 2, 12, tzinfo=UTC)
+        services.app,
+        services.obligations,
+        seeker,
+        tmp_path / "then",
+        as_of=datetime(2025, 6, 2, 12, tzinfo=UTC),
     )
     assert exported.manifest["events"] == 1
 
@@ -158,7 +162,7 @@ def test_the_nightly_job_seals_finished_days_and_verifies(
 ) -> None:
     _two_days(services, clock)
     jobs = Jobs(services.app, services.obligations, clock)
-    nightly = NightlyAudit(jobs, services)
+    nightly = NightlyAudit(jobs, services.app, services.access_log, services.digests)
     assert nightly() == "ok"
     assert [d.day for d in services.digests.kept()] == ["2025-06-03"]
     clock.advance(days=2)

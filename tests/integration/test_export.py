@@ -61,7 +61,9 @@ def _verify(folder: Path, verifier: Path | str) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def exported(services: Services, clock: FixedClock, tmp_path: Path) -> Exported:
-    return export_seeker(services, _ended_spell(services, clock), tmp_path / "x")
+    return export_seeker(
+        services.app, services.obligations, _ended_spell(services, clock), tmp_path / "x"
+    )
 
 
 def test_the_manifest_covers_every_file_and_the_folder_verifies_itself(
@@ -123,7 +125,7 @@ def test_an_export_on_a_day_no_ruleset_covers_says_so(
     seeker = new_seeker()
     clock.set(datetime(2022, 3, 1, 9, tzinfo=UTC))
     services.app.append([event("job_search_started", seeker, on="2022-02-01")])
-    done = export_seeker(services, seeker, tmp_path / "old")
+    done = export_seeker(services.app, services.obligations, seeker, tmp_path / "old")
     html = (done.directory / "report.html").read_text(encoding="utf-8")
     assert "no ruleset covers 2022-03-01" in html
     assert _verify(done.directory, OPS_VERIFIER).returncode == 0

@@ -20,7 +20,7 @@ import pytest
 from tests import pg
 from tests.factories import VALID_CODE, event, new_seeker
 from timeline.application import TimelineApp
-from timeline.audit.checks import verify_store
+from timeline.audit.checks import Report, verify_store
 from timeline.audit.digests import day_bounds, merkle_root
 from timeline.audit.verify import all_seekers, verify_all, verify_seeker
 from timeline.bootstrap import Services, bootstrap
@@ -417,17 +417,22 @@ def sealed(
     for day in (2, 3):
         services.digests.seal(date(2025, 6, day))
     kept = [d.to_dict() for d in services.digests.kept()]
-    assert verify_store(services, kept_digests=kept).ok
+    assert verify_store(services.app, services.access_log, services.digests, kept_digests=kept).ok
     yield Sealed(
         services, kind, _executor(kind, url), _executor(kind, url, as_dba=True), kept, seeker
     )
     services.close()
 
 
+def _verify(sealed: Sealed) -> Report:
+    s = sealed.services
+    return verify_store(s.app, s.access_log, s.digests, kept_digests=sealed.kept)
+
+
 def _problems(sealed: Sealed) -> dict[str, str]:
     """The digest problems by day; the access log's own chain must still verify (so only the
     sealed head can tell)."""
-    report = verify_store(sealed.services, kept_digests=sealed.kept)
+    report = _verify(sealed)
     assert report.access_log is None
     return {p[:10]: p for p in report.digest_problems}
 
@@ -521,7 +526,7 @@ def test_access_log_entries_after_the_last_sealed_day_leave_the_kept_digests_val
     sealed.services.access_log.record(
         actor="cw-3", role="caseworker", action="history", seeker_id=sealed.seeker, purpose="case"
     )
-    assert verify_store(sealed.services, kept_digests=sealed.kept).ok
+    assert _verify(sealed).ok
 
 
 def test_an_access_log_entry_is_never_dated_before_the_one_before_it(
@@ -553,7 +558,7 @@ def test_moving_an_event_to_another_position_everywhere_is_caught_by_the_kept_di
         "UPDATE timeline_event_index SET position=%s WHERE position=%s", (1_000, last.position)
     )
     assert verify_seeker(app, sealed.seeker) is None
-    report = verify_store(sealed.services, kept_digests=sealed.kept)
+    report = _verify(sealed)
     assert [p[:10] for p in report.digest_problems] == ["2025-06-03"]
     assert "event log" in report.digest_problems[0]
 

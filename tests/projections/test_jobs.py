@@ -302,7 +302,7 @@ def test_every_job_at_once_on_a_backlog_fails_none(
     loader.close()
     services = bootstrap(settings, clock, for_jobs=True)
     jobs = Jobs(services.app, services.obligations, clock, services.outcomes)
-    nightly = NightlyAudit(jobs, services)
+    nightly = NightlyAudit(jobs, services.app, services.access_log, services.digests)
     work = [jobs.catch_up, jobs.statistics, jobs.day_change, jobs.month_close, nightly]
     work += [jobs.catch_up, jobs.statistics]  # a second instance of each: skipped or waiting
     outcomes: list[str] = []

@@ -1,7 +1,9 @@
 """HTTP appends through the group committer, without background jobs.
 
 ``python -m timeline.api.grouped --db URL --port N`` serves the API with every ``POST /v1/events``
-sent through a :class:`GroupCommitter` (used by ``ops/bench`` and the kill test). With
+sent through a group committer (used by ``ops/bench`` and the kill test). An entry point: the
+service is built by the composition root (:mod:`timeline.bootstrap`) from the settings of the
+environment (``TIMELINE_…``), which ``--db`` and ``--pool-size`` override. With
 ``--workers N`` it runs N server processes on the same port, each with its own committer (the
 store decides between them: a group that lost a race is decided again, request by request).
 
@@ -20,13 +22,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from timeline.api.app import create_app
-from timeline.bootstrap import Services, bootstrap
-from timeline.group_commit import GroupCommitter
+from timeline.bootstrap import Services, bootstrap, group_committer
 from timeline.settings import Settings
 
 #: The options of a worker process (``--workers``), passed through the environment.
@@ -50,13 +52,12 @@ def add_bench_noop_route(api: FastAPI) -> None:
 
 def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]]:
     """The API of one process and the function that closes it."""
-    services: Services = bootstrap(
-        Settings(database_url=str(options["db"]), postgres_pool_size=int(options["pool_size"]))
-    )
-    committer = GroupCommitter(
-        services.app,
-        max_batch=int(options["max_batch"]),
-        max_wait_ms=float(options["max_wait_ms"]),
+    overrides: dict[str, Any] = {"postgres_pool_size": int(options["pool_size"])}
+    if options.get("db"):
+        overrides["database_url"] = str(options["db"])
+    services: Services = bootstrap(Settings(**overrides))
+    committer = group_committer(
+        services, max_batch=int(options["max_batch"]), max_wait_ms=float(options["max_wait_ms"])
     )
     api = create_app(services, append=committer)  # the route awaits submit_async
     if options.get("bench_noop_route"):
@@ -87,7 +88,9 @@ def parse_options(
 ) -> tuple[dict[str, float | str], argparse.Namespace]:
     """The options of :func:`_serve` (and of every worker process) from the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", required=True, metavar="URL")
+    parser.add_argument(
+        "--db", metavar="URL", help="the database (default: TIMELINE_DATABASE_URL's)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-batch", type=int, default=1000)
@@ -101,7 +104,7 @@ def parse_options(
     )
     args = parser.parse_args(argv)
     options: dict[str, float | str] = {
-        "db": args.db,
+        "db": args.db or "",
         "pool_size": args.pool_size,
         "max_batch": args.max_batch,
         "max_wait_ms": args.max_wait_ms,

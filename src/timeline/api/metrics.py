@@ -62,7 +62,7 @@ def metrics_router(app: TimelineApp, views: Mapping[str, DatedView]) -> APIRoute
 
     @router.get(
         "/metrics",
-        summary="Metrics in the Prometheus text format",
+        summary="Expose the metrics in the Prometheus text format.",
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics"}},
     )

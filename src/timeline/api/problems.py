@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
+from timeline.api.schemas import Problem
 from timeline.auth import AuthError
 from timeline.domain.errors import (
     Conflict,
@@ -29,11 +31,21 @@ DETAIL_ERRORS = 10
 
 
 class BadRequest(TimelineError):
-    def __init__(self, detail: str, *, status: int = 400, title: str = "Bad request") -> None:
+    """A refusal of the edge; ``loc`` names the field at fault (``query.area``)."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int = 400,
+        title: str = "Bad request",
+        loc: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
         self.title = title
+        self.loc = loc
 
 
 def _errors(errors: list[FieldError], index: int | None) -> list[dict[str, str]]:
@@ -129,7 +141,11 @@ def to_problem(exc: Exception) -> JSONResponse:
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc))
     if isinstance(exc, BadRequest):
-        return problem(exc.status, exc.title.lower().replace(" ", "-"), exc.title, exc.detail)
+        slug = exc.title.lower().replace(" ", "-")
+        if exc.loc is None:
+            return problem(exc.status, slug, exc.title, exc.detail)
+        errors = [{"loc": exc.loc, "msg": exc.detail, "type": "value_error"}]
+        return problem(exc.status, slug, exc.title, f"{exc.loc}: {exc.detail}", errors=errors)
     if isinstance(exc, HTTPException):
         # the framework's own refusals (no such route, method not allowed, an unreadable body)
         try:
@@ -144,3 +160,44 @@ def to_problem(exc: Exception) -> JSONResponse:
 
 async def handle(_: Request, exc: Exception) -> JSONResponse:
     return to_problem(exc)
+
+
+async def busy(_: Request, exc: Exception) -> JSONResponse:
+    """503 at once (``Retry-After: 1``) for a request that found no free connection in time,
+    or whose database connection failed, instead of failing after a long wait."""
+    if isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout):
+        response = problem(
+            503, "busy", "Service busy", "no database connection became free in time; retry shortly"
+        )
+    else:  # the database went away (restarted, failed over, a connection cut) or timed out
+        response = problem(
+            503,
+            "database-unavailable",
+            "Database unavailable",
+            "the database connection failed; retry shortly (an append retried with the "
+            "same event ids is answered as the one stored, if it was)",
+        )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+#: what each refusal means, in the OpenAPI document
+_MEANING = {
+    400: "the request cannot be read (e.g. a body that is not JSON)",
+    401: "no token, or a token that is not configured",
+    403: "the token's role or scope does not allow this (logged as a refusal)",
+    404: "no such seeker, route or item",
+    405: "the route does not take this method",
+    409: "a conflict: an event id reused with other content, a stale expected_version, or "
+    "obligations that cannot be evaluated now",
+    413: "the body is larger than TIMELINE_MAX_BODY_BYTES, or the batch than TIMELINE_MAX_BATCH",
+    415: "the body is not labelled application/json (UTF-8)",
+    422: "invalid input: `errors` names each field path and the reason",
+    503: "the store or a connection pool is not available now; retry (Retry-After)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of these statuses, each a problem document (:class:`Problem`; the app
+    factory serves them as ``application/problem+json``)."""
+    return {s: {"model": Problem, "description": _MEANING[s]} for s in statuses}

@@ -161,7 +161,9 @@ class AccessLog:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        after: int = 0,
     ) -> list[Access]:
+        """Entries in number order, those numbered above ``after`` (the last of a page)."""
         p = self.db.sql.P
         sql = f"SELECT {','.join(COLUMNS)} FROM {TABLE} WHERE 1=1"
         params: list[Any] = []
@@ -170,6 +172,7 @@ class AccessLog:
             ("actor =", actor),
             ("at >=", iso_utc(since) if since else None),
             ("at <=", iso_utc(until) if until else None),
+            ("seq >", after or None),
         ):
             if value is not None:
                 sql += f" AND {condition} {p}"

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from timeline.application import TimelineApp
+from timeline.audit.access_log import AccessLog
+from timeline.audit.digests import Digests
 from timeline.audit.verify import Break, all_seekers, verify_seeker
-from timeline.bootstrap import Services
 from timeline.domain.zone import HELSINKI
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=HELSINKI)
@@ -37,34 +39,38 @@ class Report:
         }
 
 
-def seekers_recorded_since(services: Services, day: date) -> list[str]:
+def seekers_recorded_since(app: TimelineApp, day: date) -> list[str]:
     start = datetime.combine(day, time.min, tzinfo=HELSINKI)
-    rows = services.app.index.index_recorded_between(start, FAR_FUTURE)
+    rows = app.index.index_recorded_between(start, FAR_FUTURE)
     return sorted({r.seeker_id for r in rows})
 
 
 def verify_store(
-    services: Services,
+    app: TimelineApp,
+    access_log: AccessLog,
+    digests: Digests,
     *,
     seeker: str | None = None,
     since: date | None = None,
     kept_digests: list[dict[str, Any]] | None = None,
     progress: Callable[[Iterable[str]], Iterable[str]] = lambda it: it,
 ) -> Report:
+    """Every chain (of ``seeker``, or of the seekers recorded ``since`` a day), the access
+    log's chain and, given ``kept_digests``, those digests against the store."""
     report = Report()
     if seeker:
         seekers: Iterable[str] = [seeker]
     elif since:
-        seekers = seekers_recorded_since(services, since)
+        seekers = seekers_recorded_since(app, since)
     else:
-        seekers = all_seekers(services.app)
+        seekers = all_seekers(app)
     for seeker_id in progress(seekers):
         report.seekers_checked += 1
-        found = verify_seeker(services.app, seeker_id)
+        found = verify_seeker(app, seeker_id)
         if found is not None:
             report.broken.append(found)
-    scan = services.access_log.scan()
+    scan = access_log.scan()
     report.access_log = scan.problem
     if kept_digests:
-        report.digest_problems = services.digests.check(kept_digests, access_log=scan)
+        report.digest_problems = digests.check(kept_digests, access_log=scan)
     return report

@@ -17,7 +17,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from timeline.bootstrap import Services
+from projections.obligations import ObligationsView
+from timeline.application import TimelineApp
 from timeline.domain.canonical import iso_utc
 from timeline.domain.errors import NoRuleset
 from timeline.domain.zone import HELSINKI
@@ -49,14 +50,14 @@ def verifier_source() -> bytes:
 
 
 def export_seeker(
-    services: Services,
+    app: TimelineApp,
+    obligations_view: ObligationsView,
     seeker_id: str,
     out: Path,
     *,
     as_of: datetime | None = None,
     on: date | None = None,
 ) -> Exported:
-    app = services.app
     entries = app.history(seeker_id, as_of=as_of)
     lines = []
     for e in entries:
@@ -67,7 +68,7 @@ def export_seeker(
     day = on or (as_of or app.clock()).astimezone(HELSINKI).date()
     obligations: list[dict[str, Any]] | str
     try:
-        obligations = services.obligations.for_seeker(seeker_id, day, as_of=as_of)
+        obligations = obligations_view.for_seeker(seeker_id, day, as_of=as_of)
     except NoRuleset as exc:  # a day before the first ruleset: say so in the report
         obligations = str(exc)
     manifest: dict[str, Any] = {

@@ -6,31 +6,30 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from projections.outcomes import OutcomesView
 from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import parse_month
 from timeline.api.deps import Caller
-from timeline.api.problems import problem
+from timeline.api.problems import BadRequest, problem_responses
+from timeline.api.schemas import MonthlyStats
 from timeline.auth import require
 from timeline.vocabulary import Text
 
 
-def _invalid(field: str, msg: str) -> JSONResponse:
-    return problem(
-        422,
-        "invalid-request",
-        "Invalid request",
-        f"query.{field}: {msg}",
-        errors=[{"loc": f"query.{field}", "msg": msg, "type": "value_error"}],
+def _invalid(field: str, msg: str) -> BadRequest:
+    return BadRequest(msg, status=422, title="Invalid request", loc=f"query.{field}")
+
+
+def router(view: OutcomesView) -> APIRouter:
+    api = APIRouter(prefix="/v1/stats", tags=["statistics"])
+
+    @api.get(
+        "/monthly",
+        response_model=MonthlyStats,
+        summary="Read the monthly outcome statistics of an area (no personal data).",
+        responses=problem_responses(401, 403, 422),
     )
-
-
-def stats_router(view: OutcomesView) -> APIRouter:
-    router = APIRouter(prefix="/v1/stats", tags=["statistics"])
-
-    @router.get("/monthly", response_model=None)
     def monthly(
         caller: Caller,
         from_: Annotated[
@@ -38,12 +37,16 @@ def stats_router(view: OutcomesView) -> APIRouter:
         ],
         to: Annotated[Text, Query(max_length=7, description="last month, YYYY-MM")],
         area: Annotated[
-            Text | None, Query(max_length=200, description="municipality code or area id")
+            Text | None,
+            Query(
+                max_length=200,
+                description="a municipality code, an area id, all, pilot or non_pilot",
+            ),
         ] = None,
         measure: Annotated[
             Text | None, Query(max_length=200, description="one measure name")
         ] = None,
-    ) -> dict[str, Any] | JSONResponse:
+    ) -> dict[str, Any]:
         """Rows of ``outcomes_monthly`` (see docs/statistics-tables.md): no personal data,
         small cells suppressed. For reporters, auditors and admins."""
         require(caller, "statistics")
@@ -51,12 +54,18 @@ def stats_router(view: OutcomesView) -> APIRouter:
             try:
                 parse_month(value)
             except ValueError as exc:
-                return _invalid(field, str(exc))
+                raise _invalid(field, str(exc)) from None
         if from_ > to:
-            return _invalid("to", f"{to} is before from={from_}")
+            raise _invalid("to", f"{to} is before from={from_}")
         if measure is not None and measure not in BY_NAME:
-            return _invalid("measure", f"unknown measure {measure!r}")
+            raise _invalid("measure", f"unknown measure {measure!r}")
+        if area and not view.knows_area(area):
+            raise _invalid(
+                "area",
+                f"unknown area {area!r}: a municipality code (three digits), an area id, "
+                "all, pilot or non_pilot",
+            )
         rows = view.monthly(from_, to, area or None, measure)
         return {"rows": rows, "count": len(rows)}
 
-    return router
+    return api

@@ -1,0 +1,49 @@
+"""``GET /v1/worklists``: what is open or overdue for an office, paged by an opaque cursor.
+The caller's scope is decided by :data:`timeline.api.deps.WorklistAccess`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from projections.obligations import ObligationsView
+from timeline.api.deps import Guard
+from timeline.api.paging import WorklistAccess, log_worklist
+from timeline.api.problems import problem_responses
+from timeline.api.schemas import Worklist
+from timeline.clock import Clock
+from timeline.domain.zone import HELSINKI
+
+
+def router(view: ObligationsView, guard: Guard, clock: Clock) -> APIRouter:
+    api = APIRouter(tags=["worklists"])
+
+    @api.get(
+        "/v1/worklists",
+        response_model=Worklist,
+        summary="List what is open or overdue as on a day for an office, a page at a time.",
+        description="Items by due date. A page of `limit` items carries `next_cursor`; pass it "
+        "as `?cursor=` (it keeps the day and the filters of the first page). Each page read is "
+        "in the access log.",
+        responses=problem_responses(401, 403, 422),
+    )
+    def worklist(query: WorklistAccess) -> dict[str, Any]:
+        day = query.on or clock().astimezone(HELSINKI).date()
+        items = view.worklist(
+            day,
+            status=query.status,
+            municipality=query.municipality,
+            coach=query.coach,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        log_worklist(guard, query, day, len(items))
+        return {
+            "on": day.isoformat(),
+            "position": view.runner.position(),
+            "items": items,
+            "next_cursor": query.next_cursor(day, len(items)),
+        }
+
+    return api

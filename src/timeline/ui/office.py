@@ -188,13 +188,15 @@ def operations(session: Session, watch: PoolWatch | None) -> dict[str, Any]:
     if caller.role != "admin":
         raise AuthError(403, f"the operations page is for the admin role, not {caller.role}")
     purpose = session.purpose("reading the quarantine")
-    state = readiness(services, watch or PoolWatch())
+    views = {"obligations": services.obligations, "outcomes": services.outcomes}
+    state = readiness(
+        services.app, services.db, views, services.settings, services.clock, watch or PoolWatch()
+    )
     for entry in state.checks.get("projections", {}).values():
         if entry["behind"] and "lag_seconds" not in entry:  # /ready asks only past its limit
-            recorded = _recorded_after(services, entry["position"])
+            recorded = _recorded_after(services.app, entry["position"])
             lag = (services.clock() - recorded).total_seconds() if recorded else 0.0
             entry["lag_seconds"] = round(lag, 1)
-    views = {"obligations": services.obligations, "outcomes": services.outcomes}
     quarantine: dict[str, dict[str, Any]] = {}
     for name, view in views.items():
         count, stale = view.quarantine_counts()

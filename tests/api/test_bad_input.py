@@ -21,7 +21,7 @@ from tests.factories import ACTOR, envelope, new_seeker
 from timeline.api import app as app_module
 from timeline.api import create_app
 from timeline.bootstrap import Services, bootstrap
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.clock import FixedClock
 from timeline.group_commit import GroupCommitter
 from timeline.settings import Settings

@@ -1,24 +1,28 @@
 """The input boundary of the ``timeline`` command.
 
+- :func:`add_command`: a subcommand with the ``--db`` option every command takes.
 - Typed argument converters: argparse refuses a bad argument itself, naming the argument and
   why, with exit 2 (``argument SEEKER_ID: 'x' is not a seeker id …``).
 - :func:`user_error`: the one table of exception classes that mean "the input or the
-  environment is wrong, the user can fix it". ``timeline.cli.main`` prints those as
+  environment is wrong, the user can fix it". ``timeline.cli.main.main`` prints those as
   ``timeline COMMAND: reason`` and exits 2; any other exception is a bug and keeps its traceback.
 - :func:`settings`: the settings of a command (environment and ``--db``), refused when they
   cannot work.
 - :func:`check_database`: the database URL is usable and the database answers, before a command
   starts (an unreachable PostgreSQL is named at once, not after a pool's 30-second wait).
-- :func:`read_jsonl`: JSON Lines from bytes, every bad line named by its number and reason.
+- :func:`open_input` and :func:`read_jsonl`: a file the user named (or standard input), read
+  as JSON Lines, every bad line named by its number and reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import urlparse, urlunparse
@@ -27,6 +31,7 @@ from pydantic import ValidationError
 
 from timeline.domain.errors import TimelineError
 from timeline.settings import Settings, libpq_params, store_env
+from timeline.vocabulary import parse_instant
 
 T = TypeVar("T")
 BOM = b"\xef\xbb\xbf"
@@ -36,6 +41,27 @@ CONNECT_TIMEOUT_SECONDS = 5
 class UsageError(Exception):
     """Bad input, or an environment the user can fix (a file, the database); the message says
     what and why. ``main`` prints it and exits 2."""
+
+
+# -- subcommands --------------------------------------------------------------------------------
+
+
+def add_command(
+    subparsers: Any, name: str, help_: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` to ``subparsers`` (what ``add_subparsers`` returned), with
+    ``help_`` for the command list, ``description`` (default: ``help_``) for its ``--help``,
+    and the ``--db`` option every command takes."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_, description=description or help_
+    )
+    p.add_argument(
+        "--db",
+        type=database_url,
+        metavar="URL",
+        help="database URL (default: $TIMELINE_DATABASE_URL or sqlite:///./timeline.db)",
+    )
+    return p
 
 
 # -- argument converters ------------------------------------------------------------------------
@@ -56,6 +82,20 @@ def day(value: str) -> date:
     except ValueError:
         msg = f"{value!r} is not a date; write YYYY-MM-DD"
         raise argparse.ArgumentTypeError(msg) from None
+
+
+def aware(value: str) -> datetime:
+    """An instant with its UTC offset, read as the API reads one (the same words)."""
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_empty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
 
 
 def positive_int(value: str) -> int:
@@ -90,6 +130,14 @@ def municipality_scope(value: str) -> str:
         )
         raise argparse.ArgumentTypeError(msg)
     return ",".join(codes)
+
+
+def municipality(value: str) -> str:
+    """One three-digit municipality code."""
+    code = municipality_scope(value)
+    if code == "*" or "," in code:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one three-digit municipality code")
+    return code
 
 
 # -- the user-error table -----------------------------------------------------------------------
@@ -200,8 +248,18 @@ def validation_reasons(errors: Iterable[Mapping[str, Any]], prefix: str = "") ->
 # -- JSON Lines ---------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def open_input(path: str) -> Iterator[IO[bytes]]:
+    """The bytes of a file the user named, or of standard input for ``-`` (not closed)."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as source:  # a missing or unreadable file: OSError naming it
+        yield source
+
+
 def read_jsonl(
-    source: IO[bytes], parse: Callable[[Any], T], *, problems: list[str]
+    source: Iterable[bytes], parse: Callable[[Any], T], *, problems: list[str]
 ) -> Iterator[tuple[int, T]]:
     """``(line number, parse(value))`` for every non-blank line of ``source``; each line that is
     not UTF-8, not JSON, nested too deeply or refused by ``parse`` adds ``line N: reason`` to

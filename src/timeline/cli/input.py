@@ -30,7 +30,7 @@ from urllib.parse import urlparse, urlunparse
 from pydantic import ValidationError
 
 from timeline.domain.errors import TimelineError
-from timeline.settings import Settings, libpq_params, store_env
+from timeline.settings import Settings, database
 from timeline.vocabulary import parse_instant
 
 T = TypeVar("T")
@@ -111,7 +111,7 @@ def positive_int(value: str) -> int:
 
 def database_url(value: str) -> str:
     try:
-        store_env(value)
+        database(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
@@ -210,24 +210,24 @@ def settings(args: argparse.Namespace) -> Settings:
 def check_database(url: str) -> None:
     """Refuse, with :class:`UsageError`, a database URL that cannot work: unsupported, a SQLite
     file in a directory that does not exist, a PostgreSQL server that does not answer (within
-    ``CONNECT_TIMEOUT_SECONDS``) or refuses the connection."""
+    ``CONNECT_TIMEOUT_SECONDS``) or refuses the connection. Read from the URL as the store
+    reads it (:func:`timeline.settings.database`)."""
     try:
-        env = store_env(url)
+        db = database(url)
     except ValueError as exc:
         raise UsageError(f"TIMELINE_DATABASE_URL: {exc}") from None
-    module = env["PERSISTENCE_MODULE"]
-    if module == "eventsourcing.sqlite":
-        path = Path(env["SQLITE_DBNAME"])
+    if db.kind == "sqlite":
+        path = Path(db.path)
         if not path.parent.is_dir():
             msg = f"no directory {path.parent} for the SQLite database {path}"
             raise UsageError(msg)
         if path.exists() and not path.is_file():
             raise UsageError(f"the SQLite database {path} is not a file")
-    elif module == "eventsourcing.postgres":
+    elif db.kind == "postgres":
         import psycopg  # noqa: PLC0415 (only for PostgreSQL URLs)
 
         conninfo = psycopg.conninfo.make_conninfo(
-            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **libpq_params(env)}
+            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **db.libpq()}
         )
         try:
             with psycopg.connect(conninfo):

@@ -174,7 +174,6 @@ def on_meeting(seeker: Seeker, spell: Spell, at: datetime, p: dict[str, Any]) ->
     seeker.emit(spell, EventType.MEETING_HELD, at, data, actor)
     after = at + timedelta(minutes=rng.randint(20, 50))
     if kind == "initial_interview":
-        spell.interview_on = at.date()
         plan_agreed(seeker, spell, after)
         if rng.random() < 0.4:
             requirement(seeker, spell, after)
@@ -213,7 +212,7 @@ def after_interview(seeker: Seeker, spell: Spell, at: datetime, after: datetime)
     else:
         wanted = rng.choice((0, 1, 1, 2))
     if wanted:
-        seeker.schedule(after + timedelta(minutes=5), "supp", {"left": wanted, "last": day, "i": 0})
+        seeker.schedule(after + timedelta(minutes=5), "supp", {"left": wanted, "last": day})
     book(
         seeker, spell, after + timedelta(minutes=10), "job_search_conversation",
         jsc_time(seeker, day), miss=None,
@@ -239,7 +238,7 @@ def on_supp(seeker: Seeker, spell: Spell, at: datetime, p: dict[str, Any]) -> No
     planned_day = CALENDAR.roll_forward(last + timedelta(days=rng.randint(11, 17)))
     book(seeker, spell, at, "supplementary_conversation", seeker.work_time(planned_day), miss=None)
     if p["left"] > 1:
-        nxt = {"left": p["left"] - 1, "last": planned_day, "i": p["i"] + 1}
+        nxt = {"left": p["left"] - 1, "last": planned_day}
         seeker.schedule(seeker.work_time(planned_day, 15, 16), "supp", nxt)
 
 

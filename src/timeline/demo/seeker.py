@@ -54,7 +54,6 @@ class Spell:
         self.start_rec: Rec | None = None
         self.max_recorded: datetime | None = None
         self.coach: str | None = None
-        self.interview_on: date | None = None
         self.services: dict[str, datetime] = {}  # service_id -> latest recorded (ref/start)
         self.running_services: dict[str, date] = {}  # service_id -> planned end day
         self.ended = False
@@ -65,11 +64,9 @@ class Seeker:
     """One job seeker's simulation: its random generator, its agenda (what happens next), the
     events emitted but not yet released (by recorded time), and what later events need."""
 
-    def __init__(self, index: int, seed: int, first_start: date, start: date, end: date) -> None:
+    def __init__(self, seed: int, first_start: date, end: date) -> None:
         self.rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
         rng = self.rng
-        self.index = index
-        self.period_start = start
         self.end = end
         self.cap = local(end, 22).astimezone(UTC)
         self.hard_limit = local(end, 23, 59).astimezone(UTC) + timedelta(seconds=59)

@@ -66,7 +66,7 @@ def generate(
         while p < len(pending) and (not heap or pending[p][0] <= heap[0][0]):
             _, index, seeker_seed, first = pending[p]
             p += 1
-            stream = seeker_events(Seeker(index, seeker_seed, first, start, end))
+            stream = seeker_events(Seeker(seeker_seed, first, end))
             for recorded, seq, envelope in stream:
                 heapq.heappush(heap, (recorded, index, seq, envelope, stream))
                 break

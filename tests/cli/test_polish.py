@@ -53,6 +53,25 @@ def test_stats_prints_months_as_rows_and_measures_as_columns(
     assert lines[9].startswith("s: suppressed")
 
 
+def test_on_a_terminal_the_measures_wrap_into_blocks_that_fit() -> None:
+    from projections.outcomes.measures import BY_NAME
+    from timeline.cli.stats import render
+
+    rows = [
+        {"month": m, "level": "all", "area": "all", "measure": name, "value": 12.5,
+         "base": 40, "suppressed": False, "provisional": m == "2024-02", "position": 1}
+        for m in ("2024-01", "2024-02")
+        for name in BY_NAME
+    ]  # fmt: skip
+    lines = render(rows, "table", width=80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    headers = [line.split() for line in lines if line.startswith("month")]
+    assert len(headers) > 1  # several blocks, each with the months again
+    assert sorted(m for h in headers for m in h[1:]) == sorted(BY_NAME)  # every measure once
+    assert sum(line.startswith("2024-02 *") for line in lines) == len(headers)  # provisional
+    assert lines[-1].endswith("*: month not yet over (provisional)")
+
+
 def test_plot_without_matplotlib_says_how_to_install_it_here_before_anything_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -161,7 +161,7 @@ def table(rows: Sequence[dict[str, Any]], *, width: int = 0) -> str:
         blocks.append(f"{level} {area}\n" + _grid(columns, width))
     legend = f"{SUPPRESSED}: suppressed (fewer persons than the threshold); {NO_DATA}: no data"
     if provisional:
-        legend += "; *: month not yet over (provisional)"
+        legend += "\n*: month not yet over (provisional)"
     return "\n\n".join(blocks) + "\n\n" + legend + "\n"
 
 

@@ -21,9 +21,8 @@ from typing import Any
 
 from projections.outcomes import OutcomesView
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, add_months
 from timeline.domain.facts import Fact, effective_facts
 from timeline.domain.rules import evaluate
@@ -415,7 +414,7 @@ def load_and_compare(seekers: int, seed: int, url: str = "memory:") -> dict[str,
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
     t0 = time.perf_counter()
-    events = load_demo(app, clock, generate(seekers=seekers, seed=seed), quiet=True)
+    events = load_demo(app, clock, generate(seekers=seekers, seed=seed))
     t1 = time.perf_counter()
     view = OutcomesView(app)
     view.catch_up(limit=10_000)

@@ -224,7 +224,7 @@ def stored_events(url: str) -> StoredEvents:
         app.close()
 
 
-_RUN_CLI = "import sys; from timeline.cli import main; sys.exit(main())"
+_RUN_CLI = "import sys; from timeline.cli.main import main; sys.exit(main())"
 
 
 def timeline_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -233,7 +233,7 @@ def timeline_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProces
         [
             sys.executable,
             "-c",
-            "import sys; from timeline.cli import main; sys.exit(main())",
+            "import sys; from timeline.cli.main import main; sys.exit(main())",
             *args,
         ],
         capture_output=True,

@@ -3,10 +3,12 @@ organisation scope (municipality codes, or ``*`` for all). What a scope covers i
 whose seeker it is now (:mod:`timeline.domain.scope`), never by what a request claims.
 
 Tokens come from ``TIMELINE_TOKENS_FILE`` (a JSON list) or ``TIMELINE_TOKENS`` (the same JSON
-inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": [codes] |
-"*"}``. ``timeline token --name N --role R`` makes a token and prints its entry. With no
-tokens configured and ``TIMELINE_ENVIRONMENT=development``, every request acts as a development
-admin (the README's demo); in any other environment a request without a valid token is refused."""
+inline), each entry ``{"name": …, "sha256": <hex of the token>, "role": …, "scope": ["398",
+…]}``, the scope ``["*"]`` for every municipality (``"*"`` is read the same). ``timeline token
+--name N --role R --scope S`` makes a token and prints a tokens file holding its entry
+(docs/cli.md). With no tokens configured and ``TIMELINE_ENVIRONMENT=development``, every
+request acts as a development admin (the README's demo); in any other environment a request
+without a valid token is refused."""
 
 from __future__ import annotations
 
@@ -63,6 +65,28 @@ class Principal:
 DEVELOPMENT_ADMIN = Principal("development", "admin", None)
 
 
+#: the scope of every municipality, as the tokens file writes it
+ALL = ["*"]
+
+
+def _scope(i: int, scope: object) -> frozenset[str] | None:
+    """The municipalities of a tokens-file scope: a list of three-digit codes, or ``["*"]``
+    for all (``"*"``, the older spelling, is read the same). None: all."""
+    if scope in ("*", ALL):
+        return None
+    if isinstance(scope, list) and scope and all(_is_code(c) for c in scope):
+        return frozenset(scope)
+    msg = (
+        f'token entry {i}: scope must be a list of three-digit municipality codes (["398", '
+        f'"016"]) or ["*"] for all, not {json.dumps(scope)}'
+    )
+    raise ValueError(msg)
+
+
+def _is_code(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 3 and value.isascii() and value.isdigit()
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -83,11 +107,7 @@ class TokenRegistry:
             if len(digest) != 64:
                 msg = f"token entry {i}: sha256 must be the 64-hex SHA-256 of the token"
                 raise ValueError(msg)
-            scope = entry.get("scope", "*")
-            if scope != "*" and not isinstance(scope, list):
-                msg = f'token entry {i}: scope must be "*" or a list of municipality codes'
-                raise ValueError(msg)
-            codes = None if scope == "*" else frozenset(str(c) for c in scope)
+            codes = _scope(i, entry.get("scope", ALL))
             self._by_hash[digest] = Principal(str(entry.get("name", f"token-{i}")), role, codes)
         self.open_development = development and not self._by_hash
 

@@ -22,7 +22,7 @@ from timeline.api import app as app_module
 from timeline.api import create_app
 from timeline.api.routes import events as events_module
 from timeline.bootstrap import Services, bootstrap
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.clock import FixedClock
 from timeline.group_commit import GroupCommitter
 from timeline.settings import Settings

@@ -18,10 +18,10 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from tests.factories import event, new_seeker
-from timeline import cli
 from timeline.application import TimelineApp
-from timeline.cli import build_parser, main
-from timeline.cli_input import user_error
+from timeline.cli import events as cli_events
+from timeline.cli.input import user_error
+from timeline.cli.main import build_parser, main
 from timeline.clock import system_clock
 from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings
@@ -279,7 +279,7 @@ def test_a_bug_keeps_its_traceback(
     def broken(_: object) -> int:
         raise bug
 
-    monkeypatch.setattr(cli, "cmd_history", broken)
+    monkeypatch.setattr(cli_events, "cmd_history", broken)
     with pytest.raises(type(bug)):
         main(["history", new_seeker(), "--db", f"sqlite:///{tmp_path / 'b.db'}"])
 

@@ -13,7 +13,7 @@ import pytest
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
 from timeline.auth import TokenRegistry
-from timeline.cli import build_parser, main
+from timeline.cli.main import build_parser, main
 from timeline.clock import FixedClock
 from timeline.settings import Settings
 
@@ -128,10 +128,10 @@ def test_a_new_token_works_and_only_its_hash_is_printed_for_config(
 ) -> None:
     assert main(["token", "--name", "lahti", "--role", "caseworker", "--scope", "398,016"]) == 0
     captured = capsys.readouterr()
-    entry = json.loads(captured.out)
+    entries = json.loads(captured.out)
     token = captured.err.strip().rsplit(" ", 1)[-1]
     assert token not in captured.out
-    principal = TokenRegistry([entry], development=False).authenticate(f"Bearer {token}")
+    principal = TokenRegistry(entries, development=False).authenticate(f"Bearer {token}")
     assert (principal.role, principal.scope) == ("caseworker", frozenset({"398", "016"}))
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from timeline.application import TimelineApp
 from timeline.audit.verify import verify_all
-from timeline.cli import load_demo, main
+from timeline.cli.main import main
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.settings import Settings
 
 
@@ -27,7 +27,7 @@ def test_the_store_accepts_every_demo_event_and_the_chains_verify(
         settings=Settings(database_url=url_for("sqlite"), environment="test"), clock=clock
     )
     expected = sum(1 for _ in generate(seekers=25, seed=3))
-    assert load_demo(app, clock, generate(seekers=25, seed=3), quiet=True) == expected
+    assert load_demo(app, clock, generate(seekers=25, seed=3)) == expected
     assert len(app.feed(0, 100_000)) == expected
     assert list(verify_all(app)) == []
     app.close()

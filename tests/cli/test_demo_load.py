@@ -13,10 +13,10 @@ import pytest
 
 from timeline.application import TimelineApp
 from timeline.audit.verify import verify_all
-from timeline.cli import DEMO_WINDOW, IMPORT_BATCH, IMPORT_CHUNK, load_demo
 from timeline.clock import FixedClock
 from timeline.decisions import Decisions
 from timeline.demo import generate
+from timeline.demo.load import DEMO_WINDOW, REQUEST_LIMIT, WRITE_CHUNK, load_demo
 from timeline.settings import Settings
 from timeline.vocabulary import parse_event
 
@@ -27,7 +27,7 @@ def _append_request_by_request(app: TimelineApp, clock: FixedClock, events: Any)
     batch: list[Any] = []
     first = at = datetime.min.replace(tzinfo=UTC)
     for demo in events:
-        if batch and (demo.recorded_at - first > DEMO_WINDOW or len(batch) >= IMPORT_BATCH):
+        if batch and (demo.recorded_at - first > DEMO_WINDOW or len(batch) >= REQUEST_LIMIT):
             clock.set(at)
             app.append(batch)
             batch = []
@@ -74,11 +74,11 @@ def test_the_bulk_demo_load_stores_what_appending_it_request_by_request_stored(
     monkeypatch.setattr(Decisions, "save", counting_save)
     clock = bulk.clock
     assert isinstance(clock, FixedClock)
-    total = load_demo(bulk, clock, generate(seekers=12, seed=4), quiet=True)
+    total = load_demo(bulk, clock, generate(seekers=12, seed=4))
     n = sum(1 for _ in generate(seekers=12, seed=4))
     assert total == n
-    # written in chunks, one transaction per IMPORT_CHUNK events (was: one per request)
-    assert len(saves) == -(-n // IMPORT_CHUNK)
+    # written in chunks, one transaction per WRITE_CHUNK events (was: one per request)
+    assert len(saves) == -(-n // WRITE_CHUNK)
     monkeypatch.setattr(Decisions, "save", real_save)
     _append_request_by_request(reference, clock, generate(seekers=12, seed=4))
     stored = _stored(bulk)
@@ -92,8 +92,8 @@ def test_the_bulk_demo_load_stores_what_appending_it_request_by_request_stored(
 def test_loading_the_demo_again_writes_nothing(store_url: str) -> None:
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=store_url, environment="test"), clock=clock)
-    n = load_demo(app, clock, generate(seekers=4, seed=9), quiet=True)
+    n = load_demo(app, clock, generate(seekers=4, seed=9))
     before = app.recorder.max_notification_id()
-    assert load_demo(app, clock, generate(seekers=4, seed=9), quiet=True) == n
+    assert load_demo(app, clock, generate(seekers=4, seed=9)) == n
     assert app.recorder.max_notification_id() == before
     app.close()

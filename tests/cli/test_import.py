@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import envelope, new_seeker
 from timeline.application import TimelineApp
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.settings import Settings
 
 

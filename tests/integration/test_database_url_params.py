@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from timeline.bootstrap import Services, bootstrap, jobs_services
-from timeline.cli_input import check_database
+from timeline.cli.input import check_database
 from timeline.clock import FixedClock
 from timeline.settings import Settings
 from timeline.vocabulary import parse_event

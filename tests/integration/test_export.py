@@ -16,7 +16,7 @@ import pytest
 from tests.factories import event, new_seeker
 from timeline.audit.export import Exported, export_seeker
 from timeline.bootstrap import Services, bootstrap
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.clock import FixedClock
 from timeline.settings import Settings
 

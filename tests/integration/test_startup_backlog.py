@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.settings import Settings
 
 FIRST_READ_SECONDS = 2.0  # the bound
@@ -68,7 +67,7 @@ def test_a_server_started_on_a_backlog_answers_its_first_personal_read_at_once(
     url = url_for(kind)
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
-    backlog = load_demo(app, clock, generate(seekers=60, seed=1), quiet=True)
+    backlog = load_demo(app, clock, generate(seekers=60, seed=1))
     [seeker] = app.index.seeker_ids(limit=1)
     app.close()
     assert backlog > 4000  # nothing projected yet: every event is a backlog

@@ -291,14 +291,13 @@ def test_every_job_at_once_on_a_backlog_fails_none(
     """The class of the start-up stall: however many jobs run at once, on however small a
     pool, none fails for want of a connection (each waits its turn)."""
     from timeline.bootstrap import bootstrap
-    from timeline.cli import load_demo
-    from timeline.demo import generate
+    from timeline.demo import generate, load_demo
     from timeline.jobs import NightlyAudit
 
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     settings = Settings(database_url=url_for(kind), environment="test", jobs_pool_size=2)
     loader = TimelineApp(settings=settings, clock=clock)
-    load_demo(loader, clock, generate(seekers=12, seed=2), quiet=True)
+    load_demo(loader, clock, generate(seekers=12, seed=2))
     loader.close()
     services = bootstrap(settings, clock, for_jobs=True)
     jobs = Jobs(services.app, services.obligations, clock, services.outcomes)

@@ -15,9 +15,8 @@ import pytest
 
 from projections.obligations import ObligationsView
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.settings import Settings
 
 WORKER = """
@@ -66,7 +65,7 @@ def test_a_worker_killed_mid_catch_up_resumes_without_loss_or_duplicates(
     url = url_for(kind)
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
-    total = load_demo(app, clock, generate(seekers=15, seed=11), quiet=True)
+    total = load_demo(app, clock, generate(seekers=15, seed=11))
     # our tables exist before the worker starts: creating them while it holds SQLite's write
     # lock could wait until it has finished, and then the kill would land too late
     view = ObligationsView(app)

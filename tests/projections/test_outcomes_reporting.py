@@ -109,7 +109,7 @@ def test_the_monthly_route_returns_rows_and_names_a_bad_month(
 def test_the_cli_writes_csv_json_parquet_and_a_chart(
     tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from timeline.cli import main
+    from timeline.cli.main import main
 
     db = f"sqlite:///{tmp_path / 'stats.db'}"
     app = TimelineApp(settings=Settings(database_url=db, environment="test"), clock=clock)

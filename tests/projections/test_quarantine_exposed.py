@@ -15,7 +15,7 @@ from tests.conftest import MakeServices, bearer
 from tests.projections.poison import World
 from timeline.api import create_app
 from timeline.bootstrap import Services
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.domain.zone import HELSINKI
 
 

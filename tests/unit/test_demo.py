@@ -17,14 +17,14 @@ import pytest
 from timeline.demo import (
     LAHTI_REGION,
     DemoEvent,
-    _uuid_text,
-    add_working_days,
     business_id,
     generate,
     initial_interview_days,
     personal_identity_code,
     write_jsonl,
 )
+from timeline.demo.ids import uuid_text
+from timeline.domain.calendar import MONDAY_TO_FRIDAY
 from timeline.domain.zone import HELSINKI
 from timeline.vocabulary import parse_event
 
@@ -55,7 +55,7 @@ def test_identity_code_and_business_id_helpers() -> None:
     rng = random.Random(9)
     for _ in range(200):
         bits = rng.getrandbits(128)
-        assert _uuid_text(bits) == str(uuid.UUID(int=bits, version=4))
+        assert uuid_text(bits) == str(uuid.UUID(int=bits, version=4))
     assert business_id(112038) == "0112038-9"
     assert business_id(1572860) == "1572860-0"
     assert business_id(1234567) == "1234567-1"
@@ -220,7 +220,7 @@ def test_shares_are_plausible(sample: list[DemoEvent]) -> None:
     def judge(seeker: str) -> None:
         nonlocal late, never, judged
         started = starts.pop(seeker)
-        due = add_working_days(started, initial_interview_days(started))
+        due = MONDAY_TO_FRIDAY.add_working_days(started, initial_interview_days(started))
         stop = ends.pop(seeker, END)
         held = interviews.pop(seeker, None)
         if stop <= due + timedelta(days=30):

@@ -25,7 +25,6 @@ from uuid import UUID
 
 from timeline.bulk.rows import Accepted, Record, RowEncoder
 from timeline.bulk.state import STORED, IdTable, SeekerState
-from timeline.cli_input import BOM, LineError, read_jsonl
 from timeline.decisions import Appender, Decisions, TimelineStore, version_conflict
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
 from timeline.domain.errors import Conflict, InvalidEvent
@@ -33,6 +32,7 @@ from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, event_content
 from timeline.domain.timeline_rules import check_event, check_first
+from timeline.jsonl import BOM, LineError, read_jsonl
 from timeline.store.index import IndexRow
 from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 

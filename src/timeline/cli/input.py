@@ -1,24 +1,27 @@
 """The input boundary of the ``timeline`` command.
 
+- :func:`add_command`: a subcommand with the ``--db`` option every command takes.
 - Typed argument converters: argparse refuses a bad argument itself, naming the argument and
   why, with exit 2 (``argument SEEKER_ID: 'x' is not a seeker id …``).
 - :func:`user_error`: the one table of exception classes that mean "the input or the
-  environment is wrong, the user can fix it". ``timeline.cli.main`` prints those as
+  environment is wrong, the user can fix it". ``timeline.cli.main.main`` prints those as
   ``timeline COMMAND: reason`` and exits 2; any other exception is a bug and keeps its traceback.
 - :func:`settings`: the settings of a command (environment and ``--db``), refused when they
   cannot work.
 - :func:`check_database`: the database URL is usable and the database answers, before a command
   starts (an unreachable PostgreSQL is named at once, not after a pool's 30-second wait).
-- :func:`read_jsonl`: JSON Lines from bytes, every bad line named by its number and reason.
+- :func:`open_input` and :func:`read_jsonl`: a file the user named (or standard input), read
+  as JSON Lines, every bad line named by its number and reason.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import urlparse, urlunparse
@@ -26,16 +29,38 @@ from urllib.parse import urlparse, urlunparse
 from pydantic import ValidationError
 
 from timeline.domain.errors import TimelineError
-from timeline.settings import Settings, libpq_params, store_env
+from timeline.jsonl import BOM, LineError, read_jsonl
+from timeline.settings import Settings, database
+from timeline.vocabulary import parse_instant
 
 T = TypeVar("T")
-BOM = b"\xef\xbb\xbf"
 CONNECT_TIMEOUT_SECONDS = 5
 
 
 class UsageError(Exception):
     """Bad input, or an environment the user can fix (a file, the database); the message says
     what and why. ``main`` prints it and exits 2."""
+
+
+# -- subcommands --------------------------------------------------------------------------------
+
+
+def add_command(
+    subparsers: Any, name: str, help_: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` to ``subparsers`` (what ``add_subparsers`` returned), with
+    ``help_`` for the command list, ``description`` (default: ``help_``) for its ``--help``,
+    and the ``--db`` option every command takes."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_, description=description or help_
+    )
+    p.add_argument(
+        "--db",
+        type=database_url,
+        metavar="URL",
+        help="database URL (default: $TIMELINE_DATABASE_URL or sqlite:///./timeline.db)",
+    )
+    return p
 
 
 # -- argument converters ------------------------------------------------------------------------
@@ -58,6 +83,20 @@ def day(value: str) -> date:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def aware(value: str) -> datetime:
+    """An instant with its UTC offset, read as the API reads one (the same words)."""
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_empty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -71,7 +110,7 @@ def positive_int(value: str) -> int:
 
 def database_url(value: str) -> str:
     try:
-        store_env(value)
+        database(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
@@ -90,6 +129,14 @@ def municipality_scope(value: str) -> str:
         )
         raise argparse.ArgumentTypeError(msg)
     return ",".join(codes)
+
+
+def municipality(value: str) -> str:
+    """One three-digit municipality code."""
+    code = municipality_scope(value)
+    if code == "*" or "," in code:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one three-digit municipality code")
+    return code
 
 
 # -- the user-error table -----------------------------------------------------------------------
@@ -162,24 +209,24 @@ def settings(args: argparse.Namespace) -> Settings:
 def check_database(url: str) -> None:
     """Refuse, with :class:`UsageError`, a database URL that cannot work: unsupported, a SQLite
     file in a directory that does not exist, a PostgreSQL server that does not answer (within
-    ``CONNECT_TIMEOUT_SECONDS``) or refuses the connection."""
+    ``CONNECT_TIMEOUT_SECONDS``) or refuses the connection. Read from the URL as the store
+    reads it (:func:`timeline.settings.database`)."""
     try:
-        env = store_env(url)
+        db = database(url)
     except ValueError as exc:
         raise UsageError(f"TIMELINE_DATABASE_URL: {exc}") from None
-    module = env["PERSISTENCE_MODULE"]
-    if module == "eventsourcing.sqlite":
-        path = Path(env["SQLITE_DBNAME"])
+    if db.kind == "sqlite":
+        path = Path(db.path)
         if not path.parent.is_dir():
             msg = f"no directory {path.parent} for the SQLite database {path}"
             raise UsageError(msg)
         if path.exists() and not path.is_file():
             raise UsageError(f"the SQLite database {path} is not a file")
-    elif module == "eventsourcing.postgres":
+    elif db.kind == "postgres":
         import psycopg  # noqa: PLC0415 (only for PostgreSQL URLs)
 
         conninfo = psycopg.conninfo.make_conninfo(
-            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **libpq_params(env)}
+            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **db.libpq()}
         )
         try:
             with psycopg.connect(conninfo):
@@ -200,44 +247,14 @@ def validation_reasons(errors: Iterable[Mapping[str, Any]], prefix: str = "") ->
 # -- JSON Lines ---------------------------------------------------------------------------------
 
 
-def read_jsonl(
-    source: IO[bytes], parse: Callable[[Any], T], *, problems: list[str]
-) -> Iterator[tuple[int, T]]:
-    """``(line number, parse(value))`` for every non-blank line of ``source``; each line that is
-    not UTF-8, not JSON, nested too deeply or refused by ``parse`` adds ``line N: reason`` to
-    ``problems`` instead (``parse`` raises :class:`LineError` with the reasons). A UTF-8
-    byte-order mark at the start is skipped; a last line cut short is said to be."""
-    for number, read in enumerate(source, start=1):
-        raw = read[len(BOM) :] if number == 1 and read.startswith(BOM) else read
-        if not raw.strip():
-            continue
-        cut = "" if raw.endswith(b"\n") else " (the file ends in the middle of this line)"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(
-                f"line {number}: (line): not valid UTF-8 at byte {exc.start + 1}: {exc.reason}{cut}"
-            )
-            continue
-        try:
-            value = json.loads(text)
-        except RecursionError:
-            problems.append(f"line {number}: (line): nested too deeply to read{cut}")
-            continue
-        except ValueError as exc:
-            problems.append(f"line {number}: (line): not valid JSON: {exc}{cut}")
-            continue
-        try:
-            yield number, parse(value)
-        except LineError as exc:
-            problems.extend(f"line {number}: {reason}" for reason in exc.reasons)
-        except RecursionError:
-            problems.append(f"line {number}: (line): nested too deeply to read")
+@contextlib.contextmanager
+def open_input(path: str) -> Iterator[IO[bytes]]:
+    """The bytes of a file the user named, or of standard input for ``-`` (not closed)."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as source:  # a missing or unreadable file: OSError naming it
+        yield source
 
 
-class LineError(Exception):
-    """A line's value refused by a parser: ``reasons`` are ``field: reason`` texts."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+__all__ = ["BOM", "LineError", "read_jsonl"]  # re-exported: the readers live in timeline.jsonl

@@ -1,0 +1,162 @@
+"""``timeline import`` and ``timeline history``: events in, a seeker's history out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from timeline.bulk import import_file
+from timeline.cli import input as cli_input
+from timeline.cli import progress
+from timeline.cli.input import LineError, add_command
+from timeline.cli.wiring import log_read, services
+from timeline.domain.zone import HELSINKI
+from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
+
+EXIT_INVALID = 2
+IMPORT_BATCH = 500  # events per append when a concurrent writer forces deciding again
+IMPORT_CHUNK = 5000  # events per transaction of `timeline import`
+
+
+def register(subparsers: Any) -> None:
+    p = add_command(
+        subparsers,
+        "import",
+        "append events from a JSON Lines file (one envelope per line)",
+        "Validate every line first: if any line is invalid, list every bad line with its "
+        "line number, field path and reason on stderr, write nothing and exit 2. Otherwise "
+        "append in batches (a progress bar on stderr) and print "
+        '{"accepted": n, "duplicates": n}. Importing the same file again is safe: every '
+        "event is then reported as a duplicate.",
+    )
+    p.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_import)
+
+    p = add_command(
+        subparsers, "history", "print a seeker's history with both times (occurred and recorded)"
+    )
+    p.add_argument("seeker_id", type=cli_input.seeker_id, metavar="SEEKER_ID")
+    p.add_argument(
+        "--as-of",
+        type=cli_input.aware,
+        metavar="T",
+        help="show the history as it was known at T (ISO 8601 with offset)",
+    )
+    p.add_argument("--json", action="store_true", help="JSON Lines, one event a line")
+    p.add_argument("--purpose", help="why you read it (recorded in the access log)")
+    p.set_defaults(func=cmd_history)
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def parse_jsonl(
+    source: Iterable[bytes], *, allow_test_codes: bool
+) -> tuple[list[tuple[int, ParsedEvent]], list[str]]:
+    """Parse every line; collect every problem as ``line N: field: reason`` (bad UTF-8, bad
+    JSON, nesting too deep, a refused envelope). A UTF-8 byte-order mark at the start is
+    accepted."""
+
+    def parse(raw: Any) -> ParsedEvent:
+        try:
+            return parse_event(raw, allow_test_identity_codes=allow_test_codes)
+        except EventValidationError as exc:
+            raise LineError([f"{e.loc}: {e.msg}" for e in exc.errors]) from None
+
+    problems: list[str] = []
+    events = list(cli_input.read_jsonl(source, parse, problems=problems))
+    return events, problems
+
+
+def _size(source: IO[bytes]) -> int | None:
+    """The size of a regular file, for the reading bar's total (None for a pipe)."""
+    try:
+        return os.fstat(source.fileno()).st_size or None
+    except (OSError, ValueError):
+        return None
+
+
+def _counted(source: IO[bytes], *, quiet: bool) -> Iterator[bytes]:
+    """The lines of ``source``, with a bar of the bytes read (the file's size as the total)."""
+    with progress.bar("reading", total=_size(source), unit="B", quiet=quiet) as read:
+        for line in source:
+            yield line
+            read.update(len(line))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    # Two streaming passes with flat memory: validate and decide every line (nothing written
+    # on any problem), then write in chunks (COPY on PostgreSQL): timeline.bulk.
+
+    with services(args) as built:
+        result = import_file(built.app, args.file, quiet=args.quiet)
+    if result.problems:
+        for p in result.problems:
+            print(p, file=sys.stderr)
+        print(
+            f"timeline import: {args.file}: refused, {len(result.problems)} problem(s) (above); "
+            "nothing was written",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    print(json.dumps({"accepted": result.accepted, "duplicates": result.duplicates}))
+    return 0
+
+
+# -- history ------------------------------------------------------------------------------------
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with services(args) as built:
+        entries = built.app.history(args.seeker_id, as_of=args.as_of)
+        log_read(
+            built,
+            args.seeker_id,
+            "history",
+            args.purpose,
+            {"as_of": args.as_of.isoformat() if args.as_of else None},
+        )
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry.to_dict(), ensure_ascii=False))
+        return 0
+    # Both times in one zone, named in the header (--json gives the API's forms).
+    header = (
+        f"{'ver':>4}  {'occurred (Helsinki)':<19}  {'recorded (Helsinki)':<19}  {'late':>5}  "
+        f"{'type':<28}  status"
+    )
+    print(
+        f"seeker {args.seeker_id}"
+        + (f", as known at {args.as_of.isoformat()}" if args.as_of else "")
+    )
+    print(header)
+    print("-" * len(header))
+    for entry in entries:
+        d = entry.to_dict()
+        occurred = entry.fact.occurred_at
+        shown = (
+            _helsinki_minute(occurred)
+            if occurred is not None
+            else entry.fact.occurred_on.isoformat()
+        )
+        recorded = _helsinki_minute(entry.index.recorded_at)
+        status = d["status"]
+        if entry.superseded_by:
+            status += f" by {entry.superseded_by[-1][:8]}"
+        if entry.voided_by:
+            status += f" by {entry.voided_by[:8]}"
+        print(
+            f"{d['version']:>4}  {shown:<19}  {recorded:<19}  {d['recorded_late_days']:>4}d"
+            f"  {d['type']:<28}  {status}"
+        )
+    return 0
+
+
+def _helsinki_minute(moment: datetime) -> str:
+    return moment.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")

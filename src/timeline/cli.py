@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from projections.obligations import Unevaluable
-from timeline import cli_input, stats_cli
+from timeline import cli_input, stats_cli, whatif_cli
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
 from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
@@ -839,6 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _operations_commands(add)
     stats_cli.register(sub, add)
+    whatif_cli.register(sub, add)
 
     p = add(
         "demo",

@@ -36,6 +36,7 @@ from timeline.api.limits import BodyLimit
 from timeline.api.metrics import metrics_router
 from timeline.api.problems import BadRequest, handle, invalid, problem
 from timeline.api.stats import stats_router
+from timeline.api.whatif import whatif_router
 from timeline.auth import AuthError, Principal, require
 from timeline.bootstrap import Services
 from timeline.domain.canonical import iso_utc
@@ -237,6 +238,7 @@ def create_app(services: Services, append: AppendFn | AsyncAppend | None = None)
     _audit_routes(api, services)
     _quarantine_routes(api, services)
     api.include_router(stats_router(services.outcomes))
+    api.include_router(whatif_router(services.app))
 
     _health_routes(api, services)
     return api

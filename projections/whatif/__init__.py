@@ -4,7 +4,15 @@ rulesets that were (docs/whatif.md)."""
 
 from projections.whatif.draft import DraftError, parse_draft
 from projections.whatif.log import LogRead, area_filter, read_log, seeker_pairs, whatif_report
-from projections.whatif.replay import MIN_CELL, Report, Scenario, Window, pairs, replay
+from projections.whatif.replay import (
+    MIN_CELL,
+    Report,
+    Scenario,
+    Window,
+    pairs,
+    plausible,
+    replay,
+)
 
 __all__ = [
     "MIN_CELL",
@@ -16,6 +24,7 @@ __all__ = [
     "area_filter",
     "pairs",
     "parse_draft",
+    "plausible",
     "read_log",
     "replay",
     "seeker_pairs",

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from projections.outcomes.months import first_day, last_day, months_between, parse_month
+from projections.outcomes.months import first_day, last_day, month_of, months_between, parse_month
 from projections.whatif.figures import ROWS, AreaFilter, Key, Seeker, Tally, figures, hidden
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
 from timeline.domain.rules import KINDS, Obligation, Ruleset, Rulesets, evaluate, in_force_instead
+from timeline.vocabulary import EARLIEST_DAY, LATEST_DAY
 
 MIN_CELL = 5  # as the statistics (OutcomeSettings.min_cell, STATISTICS.md)
+#: the longest window: ten years of monthly rows is already more than anyone reads
+MAX_MONTHS = 120
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,14 @@ class Window:
     last: str
 
     def __post_init__(self) -> None:
-        parse_month(self.first)
-        parse_month(self.last)
+        lo, hi = month_of(EARLIEST_DAY), month_of(LATEST_DAY)
+        for month in (self.first, self.last):
+            if not lo <= parse_month(month) <= hi:
+                raise ValueError(f"{month} is outside {lo} … {hi}")
         if self.last < self.first:
             raise ValueError(f"the window ends ({self.last}) before it starts ({self.first})")
+        if len(self.months) > MAX_MONTHS:
+            raise ValueError(f"the window has {len(self.months)} months; at most {MAX_MONTHS}")
 
     @property
     def first_day(self) -> date:
@@ -56,6 +63,14 @@ class Window:
         )
 
 
+def plausible(day: date) -> date:
+    """``day`` when it lies in the plausible range of the vocabulary (docs/events.md,
+    "Ranges"); ``ValueError`` otherwise."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"{day.isoformat()} is outside {EARLIEST_DAY} … {LATEST_DAY}")
+    return day
+
+
 @dataclass(frozen=True)
 class Scenario:
     """What is compared: ``ruleset`` in force for ``window`` instead of the rulesets that
@@ -66,6 +81,9 @@ class Scenario:
     on: date
     rulesets: Rulesets
     calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY
+
+    def __post_init__(self) -> None:
+        plausible(self.on)
 
     @property
     def whatif(self) -> Rulesets:

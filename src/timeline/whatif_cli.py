@@ -21,6 +21,7 @@ from projections.whatif import (
     Window,
     area_filter,
     parse_draft,
+    plausible,
     seeker_pairs,
     whatif_report,
 )
@@ -118,10 +119,19 @@ def _ruleset(args: argparse.Namespace, rulesets: Rulesets) -> Ruleset:
 def cmd_whatif(args: argparse.Namespace) -> int:
     rulesets = default_rulesets()
     ruleset = _ruleset(args, rulesets)  # a draft is checked before the store is opened
+    for option, month in (("--from", args.from_month), ("--to", args.to_month)):
+        try:
+            Window(month, month)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
     try:
         window = Window(args.from_month, args.to_month)
     except ValueError as exc:
         raise UsageError(f"--to: {exc}") from None
+    try:
+        plausible(args.on or window.first_day)
+    except ValueError as exc:
+        raise UsageError(f"--on: {exc}") from None
     try:
         area_filter(args.area)
     except ValueError as exc:

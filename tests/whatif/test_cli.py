@@ -172,6 +172,27 @@ def test_arguments_the_parser_refuses_exit_2(
             "timeline whatif: --to: the window ends (2025-01) before it starts (2025-12)",
         ),
         (
+            ["--ruleset", "FI-2026-01", "--from", "0000-01", "--to", "2025-12"],
+            "timeline whatif: --from: 0000-01 is outside 1990-01 … 2099-12",
+        ),
+        (
+            ["--ruleset", "FI-2026-01", "--from", "2000-01", "--to", "2025-12"],
+            "timeline whatif: --to: the window has 312 months; at most 120",
+        ),
+        (
+            [
+                "--ruleset",
+                "FI-2026-01",
+                "--from",
+                "2025-01",
+                "--to",
+                "2025-12",
+                "--on",
+                "9999-12-31",
+            ],
+            "timeline whatif: --on: 9999-12-31 is outside 1990-01-01 … 2099-12-31",
+        ),
+        (
             ["--ruleset", "FI-2026-01", *YEAR, "--area", "nowhere"],
             "timeline whatif: --area: unknown area 'nowhere'",
         ),

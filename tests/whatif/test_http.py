@@ -74,6 +74,9 @@ def test_a_reporter_gets_the_figures_side_by_side_without_personal_data(
         ({"to": "2025-05"}, "to", "2025-05 is before from=2025-06"),
         ({"area": "nowhere"}, "area", "unknown area 'nowhere'"),
         ({"on": "tomorrow"}, "query.on", "valid date"),
+        ({"on": "0001-01-01"}, "query.on", "0001-01-01 is outside 1990-01-01 … 2099-12-31"),
+        ({"from": "1989-12"}, "from", "1989-12 is outside 1990-01 … 2099-12"),
+        ({"from": "2000-01"}, "to", "the window has 307 months; at most 120"),
     ],
 )
 def test_a_bad_parameter_is_a_422_naming_it(

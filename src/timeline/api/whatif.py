@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from projections.outcomes.months import parse_month
-from projections.whatif import Scenario, Window, area_filter, whatif_report
+from projections.whatif import Scenario, Window, area_filter, plausible, whatif_report
 from timeline.api.deps import Caller
 from timeline.api.problems import problem
 from timeline.application import TimelineApp
@@ -62,18 +62,27 @@ def whatif_router(app: TimelineApp) -> APIRouter:
             return _invalid("ruleset", f"unknown ruleset {ruleset!r}; one of {RULESET_IDS}")
         for field, value in (("from", from_), ("to", to)):
             try:
-                parse_month(value)
+                Window(parse_month(value), value)
             except ValueError as exc:
                 return _invalid(field, str(exc))
         if from_ > to:
             return _invalid("to", f"{to} is before from={from_}")
+        try:
+            window = Window(from_, to)
+        except ValueError as exc:
+            return _invalid("to", str(exc))
+        if on is not None:
+            try:
+                plausible(on)
+            except ValueError as exc:
+                return _invalid("on", str(exc))
         try:
             area_filter(area or None)
         except ValueError as exc:
             return _invalid("area", str(exc))
         rulesets = default_rulesets()
         day = on or app.clock().astimezone(HELSINKI).date()
-        scenario = Scenario(rulesets.by_id(ruleset), Window(from_, to), day, rulesets)
+        scenario = Scenario(rulesets.by_id(ruleset), window, day, rulesets)
         return whatif_report(app, scenario, area=area or None).to_dict()
 
     return router

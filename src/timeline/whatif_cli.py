@@ -79,8 +79,22 @@ def register(subparsers: Any, add: Add | None = None) -> argparse.ArgumentParser
     which.add_argument(
         "--ruleset-file", metavar="FILE.toml", help="a draft ruleset (see docs/whatif.md)"
     )
-    p.add_argument("--from", dest="from_month", type=_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--to", dest="to_month", type=_month, required=True, metavar="YYYY-MM")
+    p.add_argument(
+        "--from",
+        dest="from_month",
+        type=_month,
+        required=True,
+        metavar="YYYY-MM",
+        help="the first month the ruleset is in force for, and reported",
+    )
+    p.add_argument(
+        "--to",
+        dest="to_month",
+        type=_month,
+        required=True,
+        metavar="YYYY-MM",
+        help="the last month (a window of at most 120 months)",
+    )
     p.add_argument(
         "--area",
         help="municipality code (398) or employment/pilot area id (paijat-hame); "

@@ -187,8 +187,9 @@ def figures(tally: Tally) -> dict[Key, Figure]:
 
 def hidden(found: dict[Key, Figure], minimum: int) -> set[Key]:
     """The keys to publish as suppressed: counts of 1..minimum-1 persons and their complements
-    (a kind's statuses and its due; the kinds and "all"), and derived figures on a small base
-    or on a suppressed count."""
+    (a kind's statuses and its due; the kinds and "all"; the conversation kinds and the
+    conversations required; overdue review periods and seekers with a shortfall), and derived
+    figures on a small base or on a suppressed count."""
     counts = {k: base for k, (_, base) in found.items() if k[2] not in DERIVED}
     relations: list[tuple[Key, list[Key]]] = []
     months = sorted({k[0] for k in found})
@@ -197,6 +198,16 @@ def hidden(found: dict[Key, Figure], minimum: int) -> set[Key]:
             relations.append(((month, kind, "due"), [(month, kind, m) for m in COUNT_MEASURES[1:]]))
         for m in COUNT_MEASURES:
             relations.append(((month, "all", m), [(month, k, m) for k in DUE_KINDS]))
+        # conversations required = the conversation kinds due (an intensified period twice)
+        conversations = [(month, k, "due") for k in CONVERSATION_KINDS]
+        relations.append(((month, "conversations", "required"), conversations))
+        # every overdue review period has its shortfall: the two counts go together
+        relations.append(
+            (
+                (month, "job_search_requirement", "seekers_with_shortfall"),
+                [(month, "job_search_requirement", "overdue")],
+            )
+        )
     out = suppress(counts, relations, minimum)
     derived = {k: [(k[0], k[1], d) for d in DERIVED[k[2]]] for k in found if k[2] in DERIVED}
     bases = {k: found[k][1] for k in derived}

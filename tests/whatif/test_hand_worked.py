@@ -163,3 +163,36 @@ def test_a_window_that_ends_before_it_starts_is_refused() -> None:
         in_force_instead(RULESETS, RULESETS.by_id("FI-2026-01"), date(2025, 2, 1), date(2025, 1, 1))
     with pytest.raises(ValueError, match="before it starts"):
         Window("2025-12", "2025-01")
+
+
+def test_a_suppressed_cell_cannot_be_computed_back_from_its_neighbours() -> None:
+    """Six seekers start on 18 Jun 2025; five are interviewed the next day, one on 30 Jun.
+    Under FI-2025-01 one interview is late: that cell (1 person) is suppressed, and so is a
+    second status of June's interviews (else due − the others would give it back)."""
+    facts = {}
+    for n in range(6):
+        sid = f"00000000-0000-4000-8000-00000000000{n}"
+        interviewed = HELD if n == 0 else "2025-06-19"
+        facts[sid] = [
+            started(START, version=1, event_id=f"s{n}", seeker_id=sid),
+            held(interviewed, "initial_interview", version=2, event_id=f"i{n}", seeker_id=sid),
+        ]
+    report = replay(facts, scenario())
+    june = {
+        r["measure"]: r
+        for r in report.rows
+        if r["month"] == "2025-06" and r["kind"] == "initial_interview"
+    }
+    assert june["due"]["actual"] == 6.0
+    assert june["met_late"]["actual"] is None
+    assert june["met_on_time"]["actual"] is None  # the complement: 5 persons, still hidden
+    assert june["overdue"]["actual"] == june["open"]["actual"] == 0.0
+    # what-if: all six due on 3 July (10 working days), all on time
+    assert june["due"]["whatif"] == 0.0
+    july = next(
+        r
+        for r in report.rows
+        if (r["month"], r["kind"], r["measure"]) == ("2025-07", "initial_interview", "met_on_time")
+    )
+    assert july["whatif"] == 6.0
+    assert report.seekers == 6

@@ -124,6 +124,7 @@ def _get(path: str, **params: str) -> Call:
     return call
 
 
+YEAR = {"from": "2025-01", "to": "2025-12"}
 HISTORY, OBLIGATIONS = "/v1/seekers/{%s}/events", "/v1/seekers/{%s}/obligations"
 
 #: name -> (the route it calls, the call)
@@ -156,6 +157,7 @@ ENDPOINTS: dict[str, tuple[str, Call]] = {
         "GET /v1/stats/monthly",
         _get("/v1/stats/monthly", **{"from": "2025-01"}, to="2025-12"),
     ),
+    "whatif": ("GET /v1/stats/whatif", _get("/v1/stats/whatif", ruleset="FI-2026-01", **YEAR)),
     "health": ("GET /health", _get("/health")),
     "metrics": ("GET /metrics", _get("/metrics")),
     "ready": ("GET /ready", _get("/ready")),
@@ -223,8 +225,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "lookup 091's code (escape 4)": HIDDEN,
         "access-log(398)": OK,
         "stats": OK,
+        "whatif": OK,
     },
-    "reporter": NOTHING | {"stats": OK},
+    "reporter": NOTHING | {"stats": OK, "whatif": OK},
 }
 
 

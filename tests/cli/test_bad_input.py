@@ -85,6 +85,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, url_for: Callable[[str
     return World(db, tmp_path, seeker)
 
 
+YEAR = ["--from", "2025-01", "--to", "2025-12"]
 # (command, arguments, what the message must say); --db {db} is added to each
 CASES: list[tuple[str, list[str], str]] = [
     ("import", ["{tmp}/missing.jsonl"], "missing.jsonl: No such file or directory"),
@@ -137,6 +138,11 @@ CASES: list[tuple[str, list[str], str]] = [
         ["--from", "2025-01", "--to", "2025-02", "--format", "parquet", "--out", "{unwritable}"],
         "Not a dir",
     ),
+    ("whatif", ["--ruleset", "FI-2099-01", *YEAR], "argument --ruleset: invalid choice"),
+    ("whatif", ["--ruleset-file", "{tmp}/missing.toml", *YEAR], "missing.toml: No such file"),
+    ("whatif", ["--ruleset-file", "{tmp}/a-file", *YEAR], "(file): not TOML"),
+    ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--seeker", "{unknown}"], "no timeline for"),
+    ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--plot", "{unwritable}"], "Not a dir"),
 ]
 
 
@@ -197,6 +203,7 @@ RUNS = {
     "quarantine": [],
     "demo": ["--seekers", "1", "--seed", "2"],
     "stats": ["--from", "2025-01", "--to", "2025-02"],
+    "whatif": ["--ruleset", "FI-2026-01", *YEAR],
 }
 
 

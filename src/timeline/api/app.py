@@ -25,6 +25,7 @@ from timeline.api.problems import busy, handle, invalid
 from timeline.api.routes import audit, events, operations, seekers, stats, worklists
 from timeline.api.routes.events import AppendFn, AsyncAppend
 from timeline.api.schemas import EventIn
+from timeline.api.whatif import whatif_router
 from timeline.auth import AuthError
 from timeline.bootstrap import Services
 from timeline.domain.errors import TimelineError
@@ -55,6 +56,7 @@ ROUTERS: list[Callable[[Services, FastAPI], APIRouter]] = [
         s,
         api.state.pool_watch,
     ),
+    lambda s, _: whatif_router(s.app),  # GET /v1/stats/whatif (docs/whatif.md)
     lambda s, _: ui_router(s),  # the web view under /ui (timeline.ui)
 ]
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from timeline.cli import admin, audit, events, obligations, projections, stats
+from timeline.cli import admin, audit, events, obligations, projections, stats, whatif
 from timeline.cli.input import user_error
 
 EXIT_INVALID = 2
@@ -21,6 +21,7 @@ GROUPS: tuple[ModuleType, ...] = (
     audit,  # verify, export, digest
     projections,  # rebuild, quarantine, worker
     stats,  # stats
+    whatif,  # whatif
     admin,  # serve, token, demo
 )
 

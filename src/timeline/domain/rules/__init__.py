@@ -8,7 +8,7 @@ objects. See RULES.md for the rules and their confidence tags.
 from timeline.domain.rules.evaluate import RULES, evaluate
 from timeline.domain.rules.obligations import KINDS, Kind, Obligation, Status, status_on
 from timeline.domain.rules.requirement import counts
-from timeline.domain.rules.rulesets import TAGS, Ruleset, Rulesets
+from timeline.domain.rules.rulesets import TAGS, Ruleset, Rulesets, in_force_instead
 
 __all__ = [
     "KINDS",
@@ -21,5 +21,6 @@ __all__ = [
     "Status",
     "counts",
     "evaluate",
+    "in_force_instead",
     "status_on",
 ]

@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -196,3 +196,21 @@ def _overrides_for(ruleset: Ruleset, overrides: Mapping[str, Any]) -> dict[str, 
 
 def as_rulesets(rulesets: Rulesets | Sequence[Ruleset]) -> Rulesets:
     return rulesets if isinstance(rulesets, Rulesets) else Rulesets(rulesets)
+
+
+def in_force_instead(rulesets: Rulesets, ruleset: Ruleset, first: date, last: date) -> Rulesets:
+    """``rulesets`` as if ``ruleset`` had been in force from ``first`` to ``last`` (both
+    included) instead of the rulesets that were; before ``first`` and after ``last`` the
+    rulesets that were in force apply, the one in force on the day after ``last`` resuming
+    then. ``ruleset``'s own ``in_force_from`` is ignored; it keeps its ``id``, so what it
+    judges names it. For the what-if replay (docs/whatif.md)."""
+    if last < first:
+        raise ValueError(f"the window ends ({last}) before it starts ({first})")
+    after = last + timedelta(days=1)
+    items = [r for r in rulesets.all if r.in_force_from < first]
+    items.append(dataclasses.replace(ruleset, in_force_from=first))
+    resumes = rulesets.in_force_on(after)
+    if resumes is not None and resumes.in_force_from <= last:
+        items.append(dataclasses.replace(resumes, in_force_from=after))
+    items.extend(r for r in rulesets.all if r.in_force_from > last)
+    return Rulesets(items)

@@ -34,6 +34,8 @@ class WhatifLog(Protocol):
     def mapper(self) -> Decoder: ...
 
     def facts(self, seeker_id: str) -> list[Fact]: ...
+
+
 #: the events that decide a seeker's spells (and what may amend them): decoded first, so the
 #: events of a seeker with no spell in the window need never be decoded
 _SPELL_TOPICS = frozenset(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from projections.whatif import Scenario, Window, read_log, replay
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
+from timeline.demo import load_demo
 from timeline.clock import FixedClock
 from timeline.demo import generate
 from timeline.domain.rules import evaluate
@@ -42,7 +42,7 @@ def main() -> None:
         clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
         app = TimelineApp(settings=Settings(database_url=url, environment="test"), clock=clock)
         started = time.perf_counter()
-        events = load_demo(app, clock, generate(seekers=args.seekers, seed=1), quiet=True)
+        events = load_demo(app, clock, generate(seekers=args.seekers, seed=1))
         print(
             json.dumps(
                 {"loaded_events": events, "seconds": round(time.perf_counter() - started, 1)}

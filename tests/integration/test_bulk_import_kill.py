@@ -18,7 +18,7 @@ import pytest
 
 from timeline.application import TimelineApp
 from timeline.audit.verify import verify_all
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.demo import generate
 from timeline.settings import Settings
 
@@ -36,7 +36,7 @@ for sink in (rows.CopySink, rows.RecorderSink):
         print("chunk", flush=True)
         time.sleep(0.05)
     sink.write = write
-from timeline.cli import main
+from timeline.cli.main import main
 sys.exit(main(["import", sys.argv[1], "--db", sys.argv[2], "--quiet"]))
 """
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import event, new_seeker
 from timeline.application import TimelineApp
-from timeline.cli import main
+from timeline.cli.main import main
 from timeline.rulesets import ruleset_text
 from timeline.settings import Settings
 

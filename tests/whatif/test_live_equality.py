@@ -14,7 +14,7 @@ import pytest
 from projections.obligations import ObligationsView
 from projections.whatif import Scenario, Window, read_log, replay, whatif_report
 from timeline.application import TimelineApp
-from timeline.cli import load_demo
+from timeline.demo import load_demo
 from timeline.clock import FixedClock
 from timeline.demo import generate
 from timeline.domain.facts import effective_facts
@@ -29,7 +29,7 @@ def demo(request: pytest.FixtureRequest, url_for: Callable[[str], str]) -> Itera
     clock = FixedClock(datetime(2022, 1, 1, tzinfo=UTC))
     settings = Settings(database_url=url_for(request.param), environment="test")
     app = TimelineApp(settings=settings, clock=clock)
-    load_demo(app, clock, generate(seekers=60, seed=3), quiet=True)
+    load_demo(app, clock, generate(seekers=60, seed=3))
     yield app
     app.close()
 

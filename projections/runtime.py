@@ -21,6 +21,7 @@ from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.domain.zone import HELSINKI
 from timeline.store.side import Dialect, SideDatabase, Tx
+from timeline.telemetry import tracks_rebuild
 
 __all__ = [
     "Batch",
@@ -406,6 +407,7 @@ class DatedView:
             self._start_from_log_end()
         return self.runner.catch_up(limit, progress)
 
+    @tracks_rebuild  # its progress, in the store, for /metrics and `timeline status`
     def rebuild(
         self,
         limit: int = 5000,

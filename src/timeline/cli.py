@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from projections.obligations import Unevaluable
-from timeline import cli_input, stats_cli
+from timeline import cli_input, stats_cli, status_cli
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, bootstrap
 from timeline.cli_input import LineError, UsageError, read_jsonl, user_error
@@ -442,6 +442,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = bootstrap(cli_input.settings(args))
     scheduler = _start_jobs(services)
+    status_cli.serve_worker_metrics(args, scheduler)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(
@@ -713,6 +714,7 @@ def _operations_commands(add: AddCommand) -> None:
         "instance of each job across processes. For deployments that run the API and the "
         "jobs separately; `timeline serve` runs them too.",
     )
+    status_cli.add_metrics_port(p)
     p.set_defaults(func=cmd_worker)
 
     p = add(
@@ -839,6 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _operations_commands(add)
     stats_cli.register(sub, add)
+    status_cli.register(sub, add)
 
     p = add(
         "demo",

@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from projections.obligations import ObligationsView
 from projections.outcomes import OutcomesView
+from timeline import telemetry
 from timeline.application import TimelineApp
 from timeline.audit.checks import verify_store
 from timeline.bootstrap import Services, bootstrap, is_in_memory, jobs_services
@@ -245,6 +246,7 @@ class Jobs:
         with self.lock.hold(job) as held:
             if not held:
                 log.debug("%s: another process holds the lock; skipped", job)
+                telemetry.current().job_ran(job, "skipped")
                 return "skipped"
             t0 = time.perf_counter()
             try:
@@ -253,6 +255,7 @@ class Jobs:
             except Exception as exc:  # recorded, logged, and retried at the next run
                 outcome, detail = "failed", f"{exc!r}\n{traceback.format_exc(limit=5)}"
             ms = (time.perf_counter() - t0) * 1000
+        telemetry.current().job_ran(job, outcome, ms / 1000)
         quiet = job in {"catch_up", "statistics"} and outcome == "ok" and not detail
         if not quiet:
             (log.info if outcome == "ok" else log.error)(

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from projections.obligations import Unevaluable
+from timeline import telemetry
 from timeline.api.deps import (
     Access,
     Caller,
@@ -33,7 +34,7 @@ from timeline.api.deps import (
     require_every_municipality,
 )
 from timeline.api.limits import BodyLimit
-from timeline.api.metrics import metrics_router
+from timeline.api.metrics import install_metrics
 from timeline.api.problems import BadRequest, handle, invalid, problem
 from timeline.api.stats import stats_router
 from timeline.auth import AuthError, Principal, require
@@ -358,6 +359,7 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
             except OutOfScope as exc:
                 await run_in_threadpool(log_append_refused, services, caller, exc, events)
                 raise
+            telemetry.current().appended(done)
             return [a.to_dict() for a in done]
 
         route(append_async)
@@ -371,6 +373,7 @@ def _write_routes(api: FastAPI, services: Services, write: AppendFn | AsyncAppen
             except OutOfScope as exc:
                 log_append_refused(services, caller, exc, events)
                 raise
+            telemetry.current().appended(done)
             return [a.to_dict() for a in done]
 
         route(append)
@@ -543,7 +546,7 @@ def _audit_routes(api: FastAPI, services: Services) -> None:
 def _quarantine_routes(api: FastAPI, services: Services) -> None:
     """What the projections could not apply, for auditors and admins; and ``/metrics``."""
     views = {"obligations": services.obligations, "outcomes": services.outcomes}
-    api.include_router(metrics_router(services.app, views))
+    install_metrics(api, services)
 
     @api.get(
         "/v1/quarantine",

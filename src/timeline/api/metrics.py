@@ -145,6 +145,11 @@ class PoolCollector:
             "Connections asked of the pool.",
             labels=label,
         )
+        queued = CounterMetricFamily(
+            "timeline_pool_queued",
+            "Connections asked of the pool that had to wait (none was free at once).",
+            labels=label,
+        )
         timeouts = CounterMetricFamily(
             "timeline_pool_timeouts",
             "Callers that got no connection within the pool's timeout (answered 503 on the "
@@ -170,10 +175,11 @@ class PoolCollector:
         for name, stats in self.pools().items():
             wait.add_metric([name], stats.get("requests_wait_ms", 0) / 1000)
             requests.add_metric([name], stats.get("requests_num", 0))
+            queued.add_metric([name], stats.get("requests_queued", 0))
             timeouts.add_metric([name], stats.get("requests_errors", 0))
             for key, family in gauges.items():
                 family.add_metric([name], stats.get(key, 0))
-        yield from (wait, requests, timeouts, *gauges.values())
+        yield from (wait, requests, queued, timeouts, *gauges.values())
 
 
 def registry_for(services: Services, telemetry: Telemetry | None = None) -> CollectorRegistry:

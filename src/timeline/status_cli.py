@@ -130,7 +130,8 @@ def add_metrics_port(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="PORT",
         help="also serve this process's Prometheus metrics at http://127.0.0.1:PORT/metrics "
-        "(the same metrics as the server's /metrics, for the jobs' own counters and pools)",
+        "(the same metrics as the server's /metrics, for the jobs' own counters and pools; "
+        "default: $TIMELINE_JOBS_METRICS_PORT, else none)",
     )
     parser.add_argument(
         "--metrics-host", default="127.0.0.1", help="address for --metrics-port (127.0.0.1)"
@@ -140,12 +141,13 @@ def add_metrics_port(parser: argparse.ArgumentParser) -> None:
 def serve_worker_metrics(args: argparse.Namespace, runtime: Any) -> None:
     """With ``--metrics-port``: serve the metrics of the jobs' services of ``runtime`` (a
     :class:`timeline.jobs.JobsRuntime`) from a daemon thread."""
-    if not getattr(args, "metrics_port", None):
+    port = getattr(args, "metrics_port", None) or runtime.services.settings.jobs_metrics_port
+    if not port:
         return
     from timeline.api.metrics import serve_metrics  # noqa: PLC0415 - FastAPI only for the worker
 
-    serve_metrics(runtime.services, args.metrics_port, args.metrics_host)
+    serve_metrics(runtime.services, port, args.metrics_host)
     print(
-        f"timeline worker: metrics on http://{args.metrics_host}:{args.metrics_port}/metrics",
+        f"timeline worker: metrics on http://{args.metrics_host}:{port}/metrics",
         file=sys.stderr,
     )

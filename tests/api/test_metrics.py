@@ -186,7 +186,7 @@ def test_a_rebuild_reports_its_progress_while_it_runs_and_when_done(
     [during] = seen
     assert during[("timeline_rebuild_running", label)] == 1
     assert during[("timeline_rebuild_events_done", label)] == steps[0] == 3
-    assert during[("timeline_rebuild_events_total", label)] == end
+    assert during[("timeline_rebuild_events_target", label)] == end
     assert after[("timeline_rebuild_running", label)] == 0
     assert after[("timeline_rebuild_events_done", label)] == sum(steps) == end
     assert after[("timeline_rebuild_updated_timestamp_seconds", label)] > 0
@@ -233,3 +233,18 @@ def test_sqlite_has_no_pool_series(url_for: Any, clock: FixedClock) -> None:
         services.close()
     assert not [k for k in got if k[0].startswith("timeline_pool_")]
     assert got[("timeline_log_position", ())] == 0
+
+
+def test_an_openmetrics_scraper_gets_openmetrics(make_services: MakeServices) -> None:
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as openmetrics_families,
+    )
+
+    services = make_services()
+    with TestClient(create_app(services)) as client:
+        r = client.get(
+            "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}
+        )
+    assert r.headers["content-type"].startswith("application/openmetrics-text")
+    names = {family.name for family in openmetrics_families(r.text)}
+    assert {"timeline_append_requests", "timeline_projection_lag_seconds"} <= names

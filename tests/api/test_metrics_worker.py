@@ -88,3 +88,38 @@ def test_the_worker_serves_its_metrics_on_its_own_port(
     assert got[("timeline_append_requests_total", (("outcome", "accepted"),))] == 0
     pools = {dict(k[1])["pool"] for k in got if k[0] == "timeline_pool_requests_total"}
     assert pools == ({"jobs", "jobs-events"} if kind == "postgres" else set())
+
+
+def test_the_jobs_child_of_serve_serves_its_metrics_when_given_a_port(
+    url_for: Callable[[str], str],
+) -> None:
+    """``timeline serve`` runs the jobs as ``python -m timeline.jobs``, with the server's
+    settings in the environment: TIMELINE_JOBS_METRICS_PORT gives that child a port."""
+    url = url_for("sqlite")
+    app = TimelineApp(settings=Settings(database_url=url, environment="test"))
+    app.append([event("job_search_started", new_seeker())])
+    app.close()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
+    env.update(
+        TIMELINE_DATABASE_URL=url,
+        TIMELINE_ENVIRONMENT="test",
+        TIMELINE_JOBS_METRICS_PORT=str(port),
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "timeline.jobs"], env=env, stderr=subprocess.PIPE
+    )
+    got: Samples | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            got = scrape(port)
+            if got is not None and got.get(("timeline_log_position", ())) == 1:
+                break
+            time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    assert got is not None, "the jobs' metrics port never answered"
+    assert got[("timeline_log_position", ())] == 1

@@ -84,7 +84,7 @@ class StoreCollector:
                 labels=["projection"],
             ),
             "total": GaugeMetricFamily(
-                "timeline_rebuild_events_total",
+                "timeline_rebuild_events_target",
                 "Events the last or current rebuild reads in all (the log's length at its "
                 "start, or what it has read if more).",
                 labels=["projection"],

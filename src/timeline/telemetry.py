@@ -100,7 +100,8 @@ class Telemetry:
         )
         self.access_log_writes = Counter(
             "timeline_access_log_writes",
-            "Entries written to the access log, by action (history, obligations, lookup, …).",
+            "Entries written to the access log, by action (history, obligations, lookup, …; "
+            "refusals as <action>:denied).",
             ["action"],
             registry=r,
         )

@@ -22,6 +22,7 @@ process nobody scrapes, so :func:`tracks_rebuild` writes its progress to a row o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -308,9 +309,13 @@ def tracks_rebuild(rebuild: R) -> R:
         note(True)
         bound.arguments["progress"] = progress
         try:
-            return int(rebuild(*bound.args, **bound.kwargs))
-        finally:
-            note(False)
+            done_events = int(rebuild(*bound.args, **bound.kwargs))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the rebuild's own error is the one to see
+                note(False)
+            raise
+        note(False)
+        return done_events
 
     return cast(R, tracked)
 

@@ -248,3 +248,19 @@ def test_an_openmetrics_scraper_gets_openmetrics(make_services: MakeServices) ->
     assert r.headers["content-type"].startswith("application/openmetrics-text")
     names = {family.name for family in openmetrics_families(r.text)}
     assert {"timeline_append_requests", "timeline_projection_lag_seconds"} <= names
+
+
+def test_a_rebuild_that_fails_is_no_longer_shown_running(make_services: MakeServices) -> None:
+    services = make_services()
+    with TestClient(create_app(services), headers=bearer("admin")) as client:
+        client.post("/v1/events", json=envelope("job_search_started", new_seeker()))
+
+        def interrupted(n: int) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            services.obligations.rebuild(progress=interrupted)
+        got = scrape(client)
+    label = (("projection", "obligations"),)
+    assert got[("timeline_rebuild_running", label)] == 0
+    assert got[("timeline_rebuild_events_done", label)] == 1

@@ -168,6 +168,8 @@ _process: Telemetry | None = None
 def current() -> Telemetry:
     """This process's :class:`Telemetry` (made on first use; see the module docstring)."""
     global _process  # noqa: PLW0603 - the one per-process instance, made once
+    if _process is not None:  # the hot path: no lock once it exists
+        return _process
     with _lock:
         if _process is None:
             _process = Telemetry()

@@ -124,10 +124,16 @@ def render(p: dict[str, Any]) -> str:
 # -- the worker's metrics port -------------------------------------------------------------
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (1-65535)")
+    return int(value)
+
+
 def add_metrics_port(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port",
-        type=int,
+        type=_port,
         metavar="PORT",
         help="also serve this process's Prometheus metrics at http://127.0.0.1:PORT/metrics "
         "(the same metrics as the server's /metrics, for the jobs' own counters and pools; "

@@ -123,6 +123,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("quarantine", ["--limit", "0"], "argument --limit: '0' is not a whole number"),
     ("worker", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
     ("worker", ["--db", "sqlite:///{tmp}"], "is not a file"),
+    ("worker", ["--metrics-port", "70000"], "argument --metrics-port: '70000' is not a port"),
+    ("status", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
     ("serve", ["--port", "http"], "argument --port: invalid int value"),
     ("token", ["--name", "x", "--role", "king"], "argument --role: invalid choice"),
     ("token", ["--name", "x", "--role", "writer", "--scope", "lahti"], "not a municipality code"),
@@ -195,6 +197,7 @@ RUNS = {
     "digest": [],
     "rebuild": ["obligations"],
     "quarantine": [],
+    "status": [],
     "demo": ["--seekers", "1", "--seed", "2"],
     "stats": ["--from", "2025-01", "--to", "2025-02"],
 }

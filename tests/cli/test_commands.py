@@ -53,6 +53,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "digest",
         "stats",
         "quarantine",
+        "status",
     }
     for name, sub in commands.items():
         assert sub.description, name

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from projections.whatif import Scenario, Window, read_log, replay
 from timeline.application import TimelineApp
-from timeline.demo import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.domain.rules import evaluate
 from timeline.rulesets import default_rulesets
 from timeline.settings import Settings

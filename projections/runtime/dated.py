@@ -11,6 +11,7 @@ from projections.runtime.protocols import DayKeyed
 from projections.runtime.quarantine import Entry
 from projections.runtime.runner import Runner
 from timeline.store.side import SideDatabase
+from timeline.telemetry import tracks_rebuild
 
 __all__ = ["DatedView"]
 
@@ -46,6 +47,7 @@ class DatedView:
             self._start_from_log_end()
         return self.runner.catch_up(limit, progress)
 
+    @tracks_rebuild  # its progress, in the store, for /metrics and `timeline status`
     def rebuild(
         self,
         limit: int = 5000,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError
 
+from timeline import telemetry
 from timeline.application import TimelineApp
 from timeline.decisions import Prepared, Slot
 from timeline.domain.errors import InvalidEvent
@@ -222,6 +223,7 @@ class GroupCommitter:
         except IntegrityError:
             # Another writer won a race: decide and save the requests one by one.
             self.stats.fallbacks += 1
+            telemetry.current().group_fell_back()
             for request in accepted:
                 try:
                     request.finish(app.append(request.events, scope=request.scope))
@@ -235,5 +237,6 @@ class GroupCommitter:
         self.stats.groups += 1
         self.stats.requests += len(accepted)
         self.stats.events += len(decisions.planned)
+        telemetry.current().group_committed(len(accepted), len(decisions.planned))
         for request in accepted:
             request.finish(decisions.answer(request.slots, saved))

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="PostgreSQL: connections for the scheduled jobs (their own pool, and as "
         "many for their reads of the log); jobs beyond it wait their turn",
     )
+    jobs_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="timeline serve: the jobs' child process serves its metrics on "
+        "127.0.0.1:PORT/metrics (docs/operations.md)",
+    )
     ready_max_lag_events: int = Field(
         default=1000,
         ge=0,

@@ -32,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     services = bootstrap(Settings(), for_jobs=True)
     runtime = jobs_runtime(services).start()
+    if services.settings.jobs_metrics_port:  # this process's metrics (docs/operations.md)
+        from timeline.api.metrics import serve_metrics  # noqa: PLC0415 - only if asked
+
+        serve_metrics(services, services.settings.jobs_metrics_port)
     while not stop.wait(1.0):
         if args.parent is not None and os.getppid() != args.parent:
             log.warning("the server (pid %s) is gone; the jobs stop", args.parent)

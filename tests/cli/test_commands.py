@@ -54,6 +54,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "stats",
         "quarantine",
         "whatif",
+        "status",
     }
     for name, sub in commands.items():
         assert sub.description, name

@@ -14,9 +14,8 @@ import pytest
 from projections.obligations import ObligationsView
 from projections.whatif import Scenario, Window, read_log, replay, whatif_report
 from timeline.application import TimelineApp
-from timeline.demo import load_demo
 from timeline.clock import FixedClock
-from timeline.demo import generate
+from timeline.demo import generate, load_demo
 from timeline.domain.facts import effective_facts
 from timeline.rulesets import default_rulesets
 from timeline.settings import Settings

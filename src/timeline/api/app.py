@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException
 
 from timeline.api.limits import BodyLimit
+from timeline.api.metrics import install_metrics
 from timeline.api.problems import busy, handle, invalid
 from timeline.api.routes import audit, events, operations, seekers, stats, worklists
 from timeline.api.routes.events import AppendFn, AsyncAppend
@@ -97,6 +98,7 @@ def create_app(
     api.add_middleware(
         BodyLimit, default=min(SMALL_BODY_BYTES, limit), limits={"/v1/events": limit}
     )
+    install_metrics(api, services)  # GET /metrics and the append measurements behind it
     for error in (TimelineError, EventValidationError, InvalidIdentifier, AuthError):
         api.add_exception_handler(error, handle)
     api.add_exception_handler(HTTPException, handle)  # 404 and 405 of the routing too

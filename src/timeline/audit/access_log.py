@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from timeline import telemetry
 from timeline.clock import Clock
 from timeline.domain.canonical import GENESIS_HASH, canonical_bytes, iso_utc
 from timeline.domain.zone import HELSINKI
@@ -151,6 +152,7 @@ class AccessLog:
                 tx.sql.ACCESS_LOG_INSERT,
                 [seq, at, actor, role, action, seeker_id, purpose, detail_text, prev, digest],
             )
+        telemetry.current().access_logged(action)
         return Access(seq, at, actor, role, action, seeker_id, purpose, detail_text, prev, digest)
 
     def query(

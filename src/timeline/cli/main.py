@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from timeline.cli import admin, audit, events, obligations, projections, stats, whatif
+from timeline.cli import admin, audit, events, obligations, projections, stats, status, whatif
 from timeline.cli.input import user_error
 
 EXIT_INVALID = 2
@@ -22,6 +22,7 @@ GROUPS: tuple[ModuleType, ...] = (
     projections,  # rebuild, quarantine, worker
     stats,  # stats
     whatif,  # whatif
+    status,  # status
     admin,  # serve, token, demo
 )
 

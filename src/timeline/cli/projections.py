@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from timeline.cli import input as cli_input
-from timeline.cli import progress
+from timeline.cli import progress, status
 from timeline.cli.input import add_command
 from timeline.cli.wiring import services
 
@@ -69,6 +69,7 @@ def register(subparsers: Any) -> None:
         "instance of each job across processes. For deployments that run the API and the "
         "jobs separately; `timeline serve` runs them too.",
     )
+    status.add_metrics_port(p)
     p.set_defaults(func=cmd_worker)
 
 
@@ -127,6 +128,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with services(args) as built:
         scheduler = start_jobs(built)
+        status.serve_worker_metrics(args, built)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         print(

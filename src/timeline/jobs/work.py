@@ -14,6 +14,7 @@ from typing import Any
 
 from projections.obligations import ObligationsView
 from projections.outcomes import OutcomesView
+from timeline import telemetry
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog
 from timeline.audit.checks import verify_store
@@ -52,6 +53,7 @@ class Jobs:
         with self.lock.hold(job) as held:
             if not held:
                 log.debug("%s: another process holds the lock; skipped", job)
+                telemetry.current().job_ran(job, "skipped")
                 return "skipped"
             t0 = time.perf_counter()
             try:
@@ -60,6 +62,7 @@ class Jobs:
             except Exception as exc:  # recorded, logged, and retried at the next run
                 outcome, detail = "failed", f"{exc!r}\n{traceback.format_exc(limit=5)}"
             ms = (time.perf_counter() - t0) * 1000
+        telemetry.current().job_ran(job, outcome, ms / 1000)
         quiet = job in {"catch_up", "statistics"} and outcome == "ok" and not detail
         if not quiet:
             (log.info if outcome == "ok" else log.error)(

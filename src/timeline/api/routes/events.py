@@ -9,6 +9,7 @@ import pydantic_core
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
+from timeline import telemetry
 from timeline.api.deps import Caller, Guard, RawBody, log_append_refused
 from timeline.api.problems import BadRequest, problem_responses
 from timeline.api.schemas import EXAMPLE_EVENT, Appended, EventIn
@@ -171,6 +172,7 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
             except OutOfScope as exc:
                 await run_in_threadpool(log_append_refused, guard, caller, exc, events)
                 raise
+            telemetry.current().appended(done)
             response.status_code = _status(done)
             return [a.to_dict() for a in done]
 
@@ -185,6 +187,7 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
             except OutOfScope as exc:
                 log_append_refused(guard, caller, exc, events)
                 raise
+            telemetry.current().appended(done)
             response.status_code = _status(done)
             return [a.to_dict() for a in done]
 

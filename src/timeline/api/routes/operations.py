@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query
 
 from projections.runtime import DatedView
 from timeline.api.deps import Access, Guard, log_quarantine_read, require_every_municipality
-from timeline.api.metrics import metrics_router
 from timeline.api.problems import problem, problem_responses
 from timeline.api.schemas import Health, QuarantineReport, Ready
 from timeline.application import TimelineApp
@@ -32,7 +31,6 @@ def router(
     watch: PoolWatch,
 ) -> APIRouter:
     api = APIRouter(tags=["operations"])
-    api.include_router(metrics_router(app, views))
 
     @api.get(
         "/health",

@@ -267,7 +267,7 @@ class _Rebuilding(Protocol):
     def db(self) -> SideDatabase: ...
 
     @property
-    def app(self) -> Any: ...  # TimelineApp: its recorder and clock
+    def log(self) -> Any: ...  # the EventLog (TimelineApp): its recorder and injected clock
 
     @property
     def runner(self) -> Any: ...  # its projection's name
@@ -292,7 +292,7 @@ def tracks_rebuild(rebuild: R) -> R:
         store = RebuildProgress(view.db)
         name = str(view.runner.projection.name)
         started = _now(view)
-        total = int(view.app.recorder.max_notification_id() or 0)
+        total = int(view.log.recorder.max_notification_id() or 0)
         done = 0
         last_write = 0.0
 
@@ -324,5 +324,5 @@ def tracks_rebuild(rebuild: R) -> R:
 
 def _now(view: _Rebuilding) -> str:
     """The application's clock (injected), in UTC ISO form."""
-    moment: datetime = view.app.clock()
+    moment: datetime = view.log.clock()
     return moment.astimezone(UTC).isoformat()

@@ -64,10 +64,10 @@ def test_appends_move_the_request_and_event_counters_by_outcome(
     seeker = new_seeker()
     batch = [envelope("job_search_started", seeker), envelope("coach_assigned", seeker)]
     before = scrape(client)
-    assert client.post("/v1/events", json=batch).status_code == 200  # 2 new
+    assert client.post("/v1/events", json=batch).status_code == 201  # 2 new
     assert client.post("/v1/events", json=batch).status_code == 200  # the same: duplicates
     mixed = [*batch, envelope("coach_assigned", seeker)]
-    assert client.post("/v1/events", json=mixed).status_code == 200  # 1 new, 2 duplicates
+    assert client.post("/v1/events", json=mixed).status_code == 201  # 1 new, 2 duplicates
     bad = envelope("meeting_held", seeker, data={"kind": "initial_interview"})
     assert client.post("/v1/events", json=bad).status_code == 422
     assert (
@@ -105,7 +105,7 @@ def test_a_group_commit_observes_its_size(make_services: MakeServices) -> None:
         before = scrape(client)
         s = new_seeker()
         batch = [envelope("job_search_started", s), *(envelope("coach_assigned", s) for _ in "ab")]
-        assert client.post("/v1/events", json=batch).status_code == 200
+        assert client.post("/v1/events", json=batch).status_code == 201
         after = scrape(client)
     assert moved(before, after, "timeline_group_commit_events_count") == 1
     assert moved(before, after, "timeline_group_commit_events_sum") == 3

@@ -107,7 +107,7 @@ def test_the_jobs_child_of_serve_serves_its_metrics_when_given_a_port(
         TIMELINE_JOBS_METRICS_PORT=str(port),
     )
     child = subprocess.Popen(
-        [sys.executable, "-m", "timeline.jobs"], env=env, stderr=subprocess.PIPE
+        [sys.executable, "-m", "timeline.worker"], env=env, stderr=subprocess.PIPE
     )
     got: Samples | None = None
     try:

@@ -123,22 +123,31 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from timeline.bootstrap import start_jobs  # noqa: PLC0415 (the scheduler, only for this command)
+    from timeline.bootstrap import (  # noqa: PLC0415 (the scheduler, only for this command)
+        jobs_runtime,
+        jobs_services,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with services(args) as built:
-        scheduler = start_jobs(built)
-        status.serve_worker_metrics(args, built)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print(
-            "timeline worker: catch-up every second, statistics every minute, day change at "
-            "00:05, month close on the 1st, audit at 02:00 (Europe/Helsinki); Ctrl-C to stop",
-            file=sys.stderr,
-        )
+        jobs = jobs_services(built)  # pools of their own (ADR 0007); ``built`` on memory
         try:
-            with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+            scheduler = jobs_runtime(jobs).start()
+            status.serve_worker_metrics(args, jobs)  # the jobs' counters and pools
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            print(
+                "timeline worker: catch-up every second, statistics every minute, day change "
+                "at 00:05, month close on the 1st, audit at 02:00 (Europe/Helsinki); Ctrl-C "
+                "to stop",
+                file=sys.stderr,
+            )
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    stop.wait()
+            finally:
+                scheduler.shutdown()
         finally:
-            scheduler.shutdown()
+            if jobs is not built:
+                jobs.close()
     return 0

@@ -19,6 +19,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from timeline.api.deps import Caller, Guard, check_scope, guard_of, refuse_for_scope
 from timeline.api.problems import BadRequest
+from timeline.audit.access_log import Access
 from timeline.auth import Principal, require
 from timeline.domain.rules import Status
 from timeline.vocabulary import Day, Instant, Text
@@ -65,18 +66,24 @@ class WorklistQuery:
     limit: int
     offset: int
 
-    def next_cursor(self, on: date, rows: int) -> str | None:
-        """The cursor of the page after this one, which had ``rows`` (None: the last page)."""
-        if rows < self.limit:
-            return None
-        return encode_cursor(
+    @property
+    def fetch(self) -> int:
+        """How many items to read: one more than a page, to know whether another follows."""
+        return self.limit + 1
+
+    def page(self, on: date, items: list[T]) -> tuple[list[T], str | None]:
+        """This page of the ``items`` read, and the cursor of the next (None: the last)."""
+        if len(items) <= self.limit:
+            return items, None
+        cursor = encode_cursor(
             "worklist",
             on=on.isoformat(),
             status=self.status,
             municipality=self.municipality,
             coach=self.coach,
-            offset=self.offset + rows,
+            offset=self.offset + self.limit,
         )
+        return items[: self.limit], cursor
 
 
 @dataclass(frozen=True)
@@ -162,18 +169,24 @@ class AccessLogQuery:
     limit: int
     after: int
 
-    def next_cursor(self, last_seq: int | None, rows: int) -> str | None:
-        """The cursor of the page after one of ``rows`` ending at ``last_seq``."""
-        if rows < self.limit or last_seq is None:
-            return None
-        return encode_cursor(
+    @property
+    def fetch(self) -> int:
+        """How many entries to read: one more than a page, to know whether another follows."""
+        return self.limit + 1
+
+    def page(self, rows: list[Access]) -> tuple[list[Access], str | None]:
+        """This page of the entries read, and the cursor of the next (None: the last)."""
+        if len(rows) <= self.limit:
+            return rows, None
+        cursor = encode_cursor(
             "access-log",
             seeker_id=self.seeker_id,
             actor=self.actor,
             since=self.since.isoformat() if self.since else None,
             until=self.until.isoformat() if self.until else None,
-            after=last_seq,
+            after=rows[self.limit - 1].seq,
         )
+        return rows[: self.limit], cursor
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ def router(app: TimelineApp, access_log: AccessLog, guard: Guard) -> APIRouter:
         response_model=AccessLogPage,
         summary="Read who read which personal timeline, when and why, a page at a time.",
         description="A scoped auditor reads the log of one seeker of its scope (`seeker_id`). "
-        "A page of `limit` entries carries `next_cursor`; pass it as `?cursor=` (it keeps the "
-        "filters of the first page).",
+        "A page followed by more carries `next_cursor` (null on the last page); pass it as "
+        "`?cursor=` (it keeps the filters of the first page).",
         responses=problem_responses(401, 403, 422),
     )
     def read_access_log(query: AccessLogAccess) -> dict[str, Any]:
@@ -57,13 +57,10 @@ def router(app: TimelineApp, access_log: AccessLog, guard: Guard) -> APIRouter:
             actor=query.actor,
             since=query.since,
             until=query.until,
-            limit=query.limit,
+            limit=query.fetch,
             after=query.after,
         )
-        last = rows[-1].seq if rows else None
-        return {
-            "entries": [r.to_dict() for r in rows],
-            "next_cursor": query.next_cursor(last, len(rows)),
-        }
+        rows, cursor = query.page(rows)
+        return {"entries": [r.to_dict() for r in rows], "next_cursor": cursor}
 
     return api

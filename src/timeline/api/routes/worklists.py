@@ -23,9 +23,9 @@ def router(view: ObligationsView, guard: Guard, clock: Clock) -> APIRouter:
         "/v1/worklists",
         response_model=Worklist,
         summary="List what is open or overdue as on a day for an office, a page at a time.",
-        description="Items by due date. A page of `limit` items carries `next_cursor`; pass it "
-        "as `?cursor=` (it keeps the day and the filters of the first page). Each page read is "
-        "in the access log.",
+        description="Items by due date. A page followed by more carries `next_cursor` (null on "
+        "the last page); pass it as `?cursor=` (it keeps the day and the filters of the first "
+        "page). Each page read is in the access log.",
         responses=problem_responses(401, 403, 422),
     )
     def worklist(query: WorklistAccess) -> dict[str, Any]:
@@ -35,15 +35,16 @@ def router(view: ObligationsView, guard: Guard, clock: Clock) -> APIRouter:
             status=query.status,
             municipality=query.municipality,
             coach=query.coach,
-            limit=query.limit,
+            limit=query.fetch,
             offset=query.offset,
         )
+        items, cursor = query.page(day, items)
         log_worklist(guard, query, day, len(items))
         return {
             "on": day.isoformat(),
             "position": view.runner.position(),
             "items": items,
-            "next_cursor": query.next_cursor(day, len(items)),
+            "next_cursor": cursor,
         }
 
     return api

@@ -230,11 +230,11 @@ def install_metrics(api: FastAPI, services: Services) -> None:
 
 
 def metrics_router(registry: CollectorRegistry) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(tags=["operations"])
 
     @router.get(
         "/metrics",
-        summary="Metrics in the Prometheus text format (docs/operations.md lists them)",
+        summary="Expose the metrics in the Prometheus text format (docs/operations.md lists them).",
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus metrics"}},
     )

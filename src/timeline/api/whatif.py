@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from projections.outcomes.months import parse_month
 from projections.whatif import Scenario, Window, area_filter, plausible, whatif_report
 from timeline.api.deps import Caller
-from timeline.api.problems import problem
+from timeline.api.problems import problem, problem_responses
 from timeline.application import TimelineApp
 from timeline.auth import require
 from timeline.domain.zone import HELSINKI
@@ -31,10 +32,46 @@ def _invalid(field: str, msg: str) -> JSONResponse:
     )
 
 
+class WhatifRow(BaseModel):
+    """One figure of one month and kind: actual beside what-if (``None`` where suppressed)."""
+
+    month: str = Field(description="YYYY-MM")
+    kind: str = Field(description="kind of obligation, or `all`")
+    measure: str = Field(description="due, met_on_time, met_late, overdue, open, …")
+    actual: float | None
+    whatif: float | None
+    change: float | None = Field(description="whatif − actual; null when either is hidden")
+    suppressed: bool = Field(description="a cell of either side hidden (fewer than 5 persons)")
+
+
+class WhatifReport(BaseModel):
+    """The comparison for a window (docs/whatif.md)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    ruleset: str
+    basis: str
+    compared_with: str
+    from_: str = Field(alias="from")
+    to: str
+    on: str
+    area: str | None
+    seekers: int
+    events: int
+    rows: list[WhatifRow]
+
+
 def whatif_router(app: TimelineApp) -> APIRouter:
     router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
-    @router.get("/whatif", response_model=None)
+    @router.get(
+        "/whatif",
+        response_model=WhatifReport,
+        response_model_by_alias=True,
+        summary="Compare a window's obligations and workload under another ruleset with the "
+        "actual figures.",
+        responses=problem_responses(401, 403, 422),
+    )
     def whatif(
         caller: Caller,
         ruleset: Annotated[

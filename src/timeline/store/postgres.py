@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, TupleRow, tuple_row
 from psycopg.sql import SQL, Identifier, Literal
@@ -121,6 +122,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self._insert_index, [_json(params)])
         return ids
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as insert_events)
     def copy_events(
         self, stored_events: Sequence[StoredEvent], index_rows: Sequence[IndexRow]
     ) -> list[int]:
@@ -129,7 +131,8 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         TABLE … IN EXCLUSIVE MODE``, ``NOTIFY``), so notification ids are still taken and
         committed in order for tailing readers. The ids are drawn from the table's own
         sequence in the order given, as the library's ``INSERT … RETURNING`` draws them.
-        Raises ``IntegrityError`` (nothing written) if a version or event id is taken."""
+        Raises ``IntegrityError`` (nothing written) if a version or event id is taken; a lost
+        connection or a lock timeout is tried again, as the library's ``insert_events`` does."""
         if not stored_events:
             return []
         with (

@@ -19,7 +19,7 @@ import marshal
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
@@ -90,9 +90,11 @@ class _Spool:
             yield offsets[0], records
 
 
-def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:
+def import_file(app: Any, path: str, *, quiet: bool, bar: BarFactory | None = None) -> ImportResult:
     """Import the JSON lines file at ``path`` (``-``: standard input) into ``app``'s store (a
-    :class:`~timeline.application.TimelineApp`)."""
+    :class:`~timeline.application.TimelineApp`). ``bar(desc, total=, unit=, quiet=)`` makes
+    the progress bars (the command line's, with honest rates; a plain one by default)."""
+    bar = bar or _plain_bar
     with ExitStack() as stack:
         if path == "-":
             copy = stack.enter_context(tempfile.NamedTemporaryFile(prefix="timeline-import-"))
@@ -108,19 +110,19 @@ def import_file(app: Any, path: str, *, quiet: bool) -> ImportResult:
             app, app.appender, form, now, allow_test_codes=app.settings.test_codes_allowed
         )
         total = _count_lines(source)
-        bar = stack.enter_context(
-            tqdm(total=total, unit="line", file=sys.stderr, disable=quiet, desc="validating")
-        )
+        shown = stack.enter_context(bar("validating", total=total, unit="line", quiet=quiet))
 
         def emit(line: Line, record: Record) -> None:
             spool.add(line, record)
 
-        outcome = validator.run(_counted(source, bar), reread, emit)
-        bar.close()
+        outcome = validator.run(_counted(source, shown), reread, emit)
+        shown.close()
         del validator  # its per-seeker state: the write pass reuses that memory
         if outcome.problems:
             return ImportResult(outcome.problems, 0, 0)
-        written = _write(app, sink_for(app.recorder, form), spool, reread, outcome.accepted, quiet)
+        sink = sink_for(app.recorder, form)
+        with bar("writing", total=outcome.accepted, unit="event", quiet=quiet) as writing:
+            written = _write(app, sink, spool, reread, writing)
         return ImportResult([], written, outcome.events - written)
 
 
@@ -132,20 +134,33 @@ def _counted(source: IO[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
     bar.update(max(0, (bar.total or 0) - bar.n))
 
 
-def _write(
-    app: Any, sink: BulkSink, spool: _Spool, source: IO[bytes], todo: int, quiet: bool
-) -> int:
+def _write(app: Any, sink: BulkSink, spool: _Spool, source: IO[bytes], bar: tqdm[Any]) -> int:
     """Pass 2; the number of events written."""
     written = 0
-    with tqdm(total=todo, unit="event", file=sys.stderr, disable=quiet, desc="writing") as bar:
-        for first, chunk in spool.chunks(CHUNK):
-            try:
-                sink.write(chunk)
-            except IntegrityError:
-                return written + _append_rest(app, source, first, bar)
-            written += len(chunk)
-            bar.update(len(chunk))
+    for first, chunk in spool.chunks(CHUNK):
+        try:
+            sink.write(chunk)
+        except IntegrityError:
+            return written + _append_rest(app, source, first, bar)
+        written += len(chunk)
+        bar.update(len(chunk))
     return written
+
+
+BarFactory = Callable[..., "tqdm[Any]"]
+
+
+def _plain_bar(desc: str, *, total: int, unit: str, quiet: bool) -> tqdm[Any]:
+    """A bar with the phase's own average rate (``smoothing=0``)."""
+    return tqdm(
+        desc=desc,
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        smoothing=0,
+        file=sys.stderr,
+        disable=quiet,
+    )
 
 
 def _append_rest(app: Any, source: IO[bytes], offset: int, bar: tqdm[Any]) -> int:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from timeline.bulk import import_file
 from timeline.cli import input as cli_input
 from timeline.cli import progress
-from timeline.cli.input import LineError, add_command
+from timeline.cli.input import add_command
 from timeline.cli.wiring import log_read, services
 from timeline.domain.zone import HELSINKI
-from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
 
 EXIT_INVALID = 2
 IMPORT_BATCH = 500  # events per append when a concurrent writer forces deciding again
@@ -56,46 +53,12 @@ def register(subparsers: Any) -> None:
 # -- import -------------------------------------------------------------------------------------
 
 
-def parse_jsonl(
-    source: Iterable[bytes], *, allow_test_codes: bool
-) -> tuple[list[tuple[int, ParsedEvent]], list[str]]:
-    """Parse every line; collect every problem as ``line N: field: reason`` (bad UTF-8, bad
-    JSON, nesting too deep, a refused envelope). A UTF-8 byte-order mark at the start is
-    accepted."""
-
-    def parse(raw: Any) -> ParsedEvent:
-        try:
-            return parse_event(raw, allow_test_identity_codes=allow_test_codes)
-        except EventValidationError as exc:
-            raise LineError([f"{e.loc}: {e.msg}" for e in exc.errors]) from None
-
-    problems: list[str] = []
-    events = list(cli_input.read_jsonl(source, parse, problems=problems))
-    return events, problems
-
-
-def _size(source: IO[bytes]) -> int | None:
-    """The size of a regular file, for the reading bar's total (None for a pipe)."""
-    try:
-        return os.fstat(source.fileno()).st_size or None
-    except (OSError, ValueError):
-        return None
-
-
-def _counted(source: IO[bytes], *, quiet: bool) -> Iterator[bytes]:
-    """The lines of ``source``, with a bar of the bytes read (the file's size as the total)."""
-    with progress.bar("reading", total=_size(source), unit="B", quiet=quiet) as read:
-        for line in source:
-            yield line
-            read.update(len(line))
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     # Two streaming passes with flat memory: validate and decide every line (nothing written
     # on any problem), then write in chunks (COPY on PostgreSQL): timeline.bulk.
 
     with services(args) as built:
-        result = import_file(built.app, args.file, quiet=args.quiet)
+        result = import_file(built.app, args.file, quiet=args.quiet, bar=progress.bar)
     if result.problems:
         for p in result.problems:
             print(p, file=sys.stderr)

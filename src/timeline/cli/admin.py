@@ -162,9 +162,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
     from timeline.api import create_app  # noqa: PLC0415
-    from timeline.bootstrap import start_jobs  # noqa: PLC0415
+    from timeline.bootstrap import group_committer, start_jobs  # noqa: PLC0415
     from timeline.demo import generate, load_demo  # noqa: PLC0415
-    from timeline.group_commit import GroupCommitter  # noqa: PLC0415
 
     with services(args) as built:
         if args.demo_if_empty and not built.app.recorder.max_notification_id():
@@ -195,13 +194,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         # The jobs run in a process of their own: a catch-up's CPU never slows a request down.
         scheduler = start_jobs(built, separate_process=True)
-        committer = GroupCommitter(built.app)  # concurrent requests share one transaction
+        committer = group_committer(built)  # concurrent requests share one transaction
         try:
             api = create_app(built, append=committer)
             gc.freeze()  # what start-up made is never collected: full collections stay short
             print(
-                f"timeline on http://{args.host}:{args.port}  (API docs: /docs; store: "
-                f"{cli_input.redacted(built.settings.database_url)})",
+                f"timeline on http://{args.host}:{args.port}  (web view: /ui; API docs: "
+                f"/docs; store: {cli_input.redacted(built.settings.database_url)})",
                 file=sys.stderr,
             )
             # uvicorn stops gracefully on SIGTERM, then raises the signal again with the

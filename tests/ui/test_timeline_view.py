@@ -55,7 +55,7 @@ def test_the_exported_report_draws_a_long_history_on_one_short_axis(
         data = {"applied_on": day.isoformat(), "kind": "vacancy"}
         services.app.append([event("application_reported", seeker, data, on=day.isoformat())])
     services.obligations.catch_up()
-    done = export_seeker(services, seeker, tmp_path / "x")
+    done = export_seeker(services.app, services.obligations, seeker, tmp_path / "x")
     html = (done.directory / "report.html").read_text(encoding="utf-8")
     heights = [int(h) for h in re.findall(r'<svg class="timeline"[^>]* height="(\d+)"', html)]
     assert heights and max(heights) <= 400, heights

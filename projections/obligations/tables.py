@@ -4,7 +4,7 @@ comment above each gives its parameters, in order. A set of seeker ids is one pa
 :meth:`ObligationsTables.ids` of the list (``= ANY(array)`` on PostgreSQL, ``json_each`` on
 SQLite), so a statement's text never depends on how many there are.
 
-Tables (the public read interface, documented in docs/tables.md):
+Tables (the public read interface):
 
 - ``obligations_facts`` — the projection's own copy of every seeker's facts
   (``projections.runtime.tracking.FactCopy``);

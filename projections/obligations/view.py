@@ -1,7 +1,7 @@
 """The obligations view: reads of the obligations tables, and their upkeep (catch-up, the day
 change, rebuilds) through :class:`~projections.runtime.DatedView`.
 
-Tables: see ``tables.py`` (and docs/tables.md); what the log does to them: ``projection.py``."""
+Tables: see ``tables.py``; what the log does to them: ``projection.py``."""
 
 from __future__ import annotations
 

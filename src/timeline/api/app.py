@@ -26,13 +26,13 @@ from timeline.api.problems import busy, handle, invalid
 from timeline.api.routes import audit, events, operations, seekers, stats, worklists
 from timeline.api.routes.events import AppendFn, AsyncAppend
 from timeline.api.schemas import EventIn
+from timeline.api.ui import ui_router
 from timeline.api.whatif import whatif_router
 from timeline.auth import AuthError
 from timeline.bootstrap import Services
 from timeline.domain.errors import TimelineError
 from timeline.domain.identity import InvalidIdentifier
 from timeline.health import PoolWatch
-from timeline.ui import ui_router
 from timeline.vocabulary import EventValidationError
 
 __all__ = ["ROUTERS", "AppendFn", "AsyncAppend", "create_app"]
@@ -58,7 +58,7 @@ ROUTERS: list[Callable[[Services, FastAPI], APIRouter]] = [
         api.state.pool_watch,
     ),
     lambda s, _: whatif_router(s.app),  # GET /v1/stats/whatif (docs/whatif.md)
-    lambda s, _: ui_router(s),  # the web view under /ui (timeline.ui)
+    lambda s, _: ui_router(s),  # the web view under /ui (timeline.api.ui)
 ]
 
 TAGS = [

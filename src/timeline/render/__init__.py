@@ -1,4 +1,4 @@
-"""HTML rendering shared by the web view (:mod:`timeline.ui`) and the exported report
+"""HTML rendering shared by the web view (:mod:`timeline.api.ui`) and the exported report
 (:mod:`timeline.audit.export`): Jinja2 templates shipped in this package, view-model builders
 (the timeline on a time axis, line charts) and the stylesheet. No I/O beyond reading the
 package's own files, no services: both callers pass what they read."""

@@ -1,7 +1,7 @@
 """The timeline view of one seeker, as known at a moment: spells as bands and events as marks
 by kind on a horizontal time axis (geometry here, drawn by ``templates/timeline.html``), the
 events as table rows with corrections and retractions linked to what they change, and the
-obligations of a day sorted by due date. Used by the web view (:mod:`timeline.ui`) and by the
+obligations of a day sorted by due date. Used by the web view (:mod:`timeline.api.ui`) and by the
 exported ``report.html`` (:mod:`timeline.audit.export`): one implementation."""
 
 from __future__ import annotations

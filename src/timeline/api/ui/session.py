@@ -55,7 +55,7 @@ class Session:
 
 def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("session", None)
-    return HTMLResponse(render(template, "timeline.ui", prefix=PREFIX, **context), status)
+    return HTMLResponse(render(template, "timeline.api.ui", prefix=PREFIX, **context), status)
 
 
 def session_of(services: Services, request: Request) -> Session:

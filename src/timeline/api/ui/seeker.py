@@ -11,12 +11,12 @@ from typing import Any
 
 from projections.obligations import Unevaluable
 from timeline.api.deps import personal_read
+from timeline.api.ui.session import Session
 from timeline.audit.verify import verify_seeker
 from timeline.domain.errors import NoRuleset, NotFound
 from timeline.domain.zone import HELSINKI
 from timeline.render.timeline import EventRow, TimelineView, build_timeline, event_rows
 from timeline.results import HistoryEntry
-from timeline.ui.session import Session
 
 #: how an as-of field's value is shown and read (the browser's datetime-local form)
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"

@@ -13,13 +13,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from timeline.api.deps import lookup_in_scope
-from timeline.auth import AuthError, require
-from timeline.bootstrap import Services
-from timeline.domain.identity import InvalidIdentifier
-from timeline.render import stylesheet
-from timeline.ui import office
-from timeline.ui.seeker import parse_as_of, seeker_page
-from timeline.ui.session import (
+from timeline.api.ui import office
+from timeline.api.ui.seeker import parse_as_of, seeker_page
+from timeline.api.ui.session import (
     PREFIX,
     UiRoute,
     clear_login,
@@ -29,6 +25,10 @@ from timeline.ui.session import (
     session_of,
     set_login,
 )
+from timeline.auth import AuthError, require
+from timeline.bootstrap import Services
+from timeline.domain.identity import InvalidIdentifier
+from timeline.render import stylesheet
 
 Text = Annotated[str | None, Query(max_length=200)]
 
@@ -50,7 +50,7 @@ def _session_routes(router: APIRouter, services: Services) -> None:
             return Response(stylesheet(), media_type="text/css")
         if name != "ui.css":
             return Response("not found", status_code=404, media_type="text/plain")
-        css = files("timeline.ui").joinpath("static/ui.css").read_text(encoding="utf-8")
+        css = files("timeline.api.ui").joinpath("static/ui.css").read_text(encoding="utf-8")
         return Response(css, media_type="text/css")
 
     @router.get("/login")

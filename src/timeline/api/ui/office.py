@@ -13,13 +13,13 @@ from projections.outcomes.areas import load_areas
 from projections.outcomes.measures import BY_NAME, MEASURES
 from projections.outcomes.months import parse_month
 from timeline.api.deps import refuse_for_scope
+from timeline.api.ui.session import Session
 from timeline.auth import AuthError, require
 from timeline.domain.rules.obligations import KINDS
 from timeline.domain.zone import HELSINKI
 from timeline.health import PoolWatch, _recorded_after, readiness
 from timeline.render.charts import Chart, line_chart
 from timeline.render.obligations import STATUS_COLOUR
-from timeline.ui.session import Session
 
 PAGE_SIZE = 50
 #: the most worklist rows read for one page (the view has no kind filter or offset)

@@ -2,6 +2,6 @@
 timeline and charts from :mod:`timeline.render`) behind the API's tokens, roles, scopes,
 purposes and access log. See docs/ui.md."""
 
-from timeline.ui.routes import ui_router
+from timeline.api.ui.routes import ui_router
 
 __all__ = ["ui_router"]

@@ -8,6 +8,7 @@ an import contract (``pyproject.toml``) keeps every other module from importing 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -20,8 +21,25 @@ from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
 from timeline.group_commit import GroupCommitter
 from timeline.jobs import Jobs, JobsProcess, JobsRuntime, NightlyAudit
-from timeline.settings import Settings
+from timeline.settings import LIBPQ_PARAMS, Settings, database
+from timeline.store.replica import ReplicaDatabase
 from timeline.store.side import PoolSpec, SideDatabase
+
+
+@dataclass
+class ReadServices:
+    """The read side on a read replica (``TIMELINE_READ_DATABASE_URL``): the log and the
+    projections' tables as a hot standby has replayed them, read only. Nothing here writes:
+    appends, the access log and the projection workers are the primary's."""
+
+    app: TimelineApp
+    db: SideDatabase
+    obligations: ObligationsView
+    outcomes: OutcomesView
+
+    def close(self) -> None:
+        self.db.close()
+        self.app.close()
 
 
 @dataclass
@@ -38,8 +56,12 @@ class Services:
     tokens: TokenRegistry
     digests: Digests
     for_jobs: bool = False
+    #: the read replica's read services, when ``TIMELINE_READ_DATABASE_URL`` is set
+    replica: ReadServices | None = None
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.db.close()
         self.app.close()
 
@@ -91,6 +113,34 @@ def bootstrap(
             development=settings.environment == "development",
         ),
         for_jobs=for_jobs,
+        # the jobs (the projection workers among them) write: never on a replica
+        replica=None if for_jobs else read_services(settings, clock, env, pool),
+    )
+
+
+#: every connection to a replica reads only, whatever server it reaches
+READ_ONLY = "-c default_transaction_read_only=on"
+
+
+def read_services(
+    settings: Settings, clock: Clock, env: dict[str, str], pool: PoolSpec
+) -> ReadServices | None:
+    """The read services on ``settings.read_database_url`` (None without one), with pools of
+    the same sizes as the primary's for requests. Nothing is made there (the schema is the
+    primary's, replicated) and every connection is read-only."""
+    url = settings.read_database_url
+    if url is None:
+        return None
+    on_replica = settings.model_copy(update={"database_url": url, "read_database_url": None})
+    params = database(url).params
+    libpq = {**params, "options": f"{params.get('options', '')} {READ_ONLY}".strip()}
+    replica_env = {**env, "CREATE_TABLE": "false", LIBPQ_PARAMS: json.dumps(libpq)}
+    app = TimelineApp(replica_env, settings=on_replica, clock=clock)
+    db = ReplicaDatabase(
+        on_replica, pool=PoolSpec(f"{pool.name}-replica", pool.max_size, pool.timeout)
+    )
+    return ReadServices(
+        app=app, db=db, obligations=ObligationsView(app, db), outcomes=OutcomesView(app, db)
     )
 
 

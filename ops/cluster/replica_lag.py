@@ -174,6 +174,7 @@ def run(rate: float, seconds: float, clients: int, every: float, wait_ms: float)
                 threading.Thread(target=_client, args=(port, i, rate / clients, stop, reads))
                 for i in range(clients)
             ]
+            began = time.monotonic()
             for t in threads:
                 t.start()
             time.sleep(1.0)  # warm-up
@@ -181,6 +182,7 @@ def run(rate: float, seconds: float, clients: int, every: float, wait_ms: float)
             stop.set()
             for t in threads:
                 t.join(60)
+            elapsed = time.monotonic() - began
         finally:
             stop_server(server)
         total = len(reads.appends)
@@ -189,6 +191,7 @@ def run(rate: float, seconds: float, clients: int, every: float, wait_ms: float)
                 {
                     "phase": f"appends at {rate:g}/s from {clients} clients",
                     "appends": total,
+                    "appends_per_s": round(total / elapsed, 1),
                     "append_ms_p50": round(percentile(reads.appends, 50) * 1000, 2),
                     **loaded,
                     "read_wait_ms": wait_ms,

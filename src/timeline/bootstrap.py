@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from projections.obligations import ObligationsView
@@ -26,20 +28,57 @@ from timeline.store.replica import ReplicaDatabase
 from timeline.store.side import PoolSpec, SideDatabase
 
 
-@dataclass
-class ReadServices:
-    """The read side on a read replica (``TIMELINE_READ_DATABASE_URL``): the log and the
-    projections' tables as a hot standby has replayed them, read only. Nothing here writes:
-    appends, the access log and the projection workers are the primary's."""
-
+@dataclass(frozen=True)
+class _OnReplica:
     app: TimelineApp
     db: SideDatabase
     obligations: ObligationsView
     outcomes: OutcomesView
 
+
+class ReadServices:
+    """The read side on a read replica (``TIMELINE_READ_DATABASE_URL``): the log and the
+    projections' tables as a hot standby has replayed them, read only. Nothing here writes:
+    appends, the access log and the projection workers are the primary's.
+
+    Built on first use, not at start-up: a replica that is down is no reason for the service
+    (or a CLI command) not to start. Until it answers, each use raises the driver's
+    ``OperationalError`` (or the pool's timeout): the reader chooser passes it over for the
+    primary, a read sent to it is answered 503."""
+
+    def __init__(self, build: Callable[[], _OnReplica]) -> None:
+        self._build = build
+        self._built: _OnReplica | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> _OnReplica:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
+
+    @property
+    def app(self) -> TimelineApp:
+        return self._get().app
+
+    @property
+    def db(self) -> SideDatabase:
+        return self._get().db
+
+    @property
+    def obligations(self) -> ObligationsView:
+        return self._get().obligations
+
+    @property
+    def outcomes(self) -> OutcomesView:
+        return self._get().outcomes
+
     def close(self) -> None:
-        self.db.close()
-        self.app.close()
+        with self._lock:
+            built, self._built = self._built, None
+        if built is not None:
+            built.db.close()
+            built.app.close()
 
 
 @dataclass
@@ -126,8 +165,8 @@ def read_services(
     settings: Settings, clock: Clock, env: dict[str, str], pool: PoolSpec
 ) -> ReadServices | None:
     """The read services on ``settings.read_database_url`` (None without one), with pools of
-    the same sizes as the primary's for requests. Nothing is made there (the schema is the
-    primary's, replicated) and every connection is read-only."""
+    the same sizes as the primary's for requests, built on first use. Nothing is made there
+    (the schema is the primary's, replicated) and every connection is read-only."""
     url = settings.read_database_url
     if url is None:
         return None
@@ -135,13 +174,21 @@ def read_services(
     params = database(url).params
     libpq = {**params, "options": f"{params.get('options', '')} {READ_ONLY}".strip()}
     replica_env = {**env, "CREATE_TABLE": "false", LIBPQ_PARAMS: json.dumps(libpq)}
-    app = TimelineApp(replica_env, settings=on_replica, clock=clock)
-    db = ReplicaDatabase(
-        on_replica, pool=PoolSpec(f"{pool.name}-replica", pool.max_size, pool.timeout)
-    )
-    return ReadServices(
-        app=app, db=db, obligations=ObligationsView(app, db), outcomes=OutcomesView(app, db)
-    )
+    replica_pool = PoolSpec(f"{pool.name}-replica", pool.max_size, pool.timeout)
+
+    def build() -> _OnReplica:
+        app = TimelineApp(replica_env, settings=on_replica, clock=clock)
+        db: SideDatabase | None = None
+        try:
+            db = ReplicaDatabase(on_replica, pool=replica_pool)
+            return _OnReplica(app, db, ObligationsView(app, db), OutcomesView(app, db))
+        except BaseException:
+            if db is not None:
+                db.close()
+            app.close()
+            raise
+
+    return ReadServices(build)
 
 
 def jobs_services(services: Services) -> Services:

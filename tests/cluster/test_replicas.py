@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 # ops/cluster is on sys.path (conftest.py)
-from pgcluster import Cluster, Clusters
+from pgcluster import Cluster, Clusters, free_port
 
 from timeline.api.app import create_app
 from timeline.bootstrap import Services, bootstrap
@@ -207,5 +207,43 @@ def test_without_a_read_replica_every_read_is_the_primarys(clusters: Clusters) -
         answer = client.get("/v1/feed", params={"min_position": 10**9}, headers=PURPOSE)
         assert answer.status_code == 200
         assert answer.headers["X-Served-By"] == "primary"
+    finally:
+        services.close()
+
+
+def test_a_replica_that_is_down_stops_neither_the_start_nor_the_reads_that_need_a_position(
+    clusters: Clusters,
+) -> None:
+    primary = clusters.primary()
+    primary.sql(f"CREATE DATABASE {DBNAME}")
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/{DBNAME}?connect_timeout=1"
+    settings = Settings(
+        database_url=primary.url(DBNAME),
+        read_database_url=nowhere,
+        request_pool_timeout=1,
+        environment="development",
+    )
+    services = bootstrap(settings)  # nothing is asked of the replica yet
+    try:
+        client = TestClient(create_app(services))
+        seeker = str(uuid.uuid4())
+        body = {
+            "event_id": str(uuid.uuid4()),
+            "seeker_id": seeker,
+            "type": "job_search_started",
+            "occurred_on": STARTED.isoformat(),
+            "actor": {"id": "caseworker:1", "role": "coach", "organisation": "398"},
+            "source": "test",
+            "data": {"municipality": "398", "labour_market_status": "unemployed"},
+        }
+        appended = client.post("/v1/events", json=body)
+        assert appended.status_code == 201, appended.text
+        at = appended.json()[0]["position"]
+        history = f"/v1/seekers/{seeker}/events"
+        answer = client.get(history, params={"min_position": at}, headers=PURPOSE)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Served-By"] == "primary"
+        # a read sent to the replica without a position: "retry later", not an internal error
+        assert client.get(history, headers=PURPOSE).status_code == 503
     finally:
         services.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 from fastapi import Depends, Header, Query, Request, Response
 from psycopg_pool import PoolTimeout
 
@@ -105,7 +106,7 @@ class ReaderChooser:
         while True:
             try:
                 reached = self.position(self.replica, source)
-            except (psycopg.OperationalError, PoolTimeout):
+            except (psycopg.OperationalError, OperationalError, PoolTimeout):
                 return Choice(self.primary, "primary")
             if reached >= min_position:
                 return Choice(self.replica, "replica")

@@ -37,6 +37,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "bench"))
@@ -151,6 +153,14 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def _replayed_schema(standby: Cluster) -> bool:
+    """Whether the standby has the database and its events' index (not yet: False)."""
+    try:
+        return bool(standby.sql(f"SELECT to_regclass('{EVENTS}') IS NOT NULL", (), DBNAME))
+    except psycopg.OperationalError:  # the database itself is not there yet
+        return False
+
+
 def run(rate: float, seconds: float, clients: int, every: float, wait_ms: float) -> int:
     with Clusters.temporary("timeline-replica-lag-") as clusters:
         primary = clusters.primary()
@@ -158,7 +168,7 @@ def run(rate: float, seconds: float, clients: int, every: float, wait_ms: float)
         primary.sql(f"CREATE DATABASE {DBNAME}")
         bootstrap(Settings(database_url=primary.url(DBNAME), environment="test")).close()
         deadline = time.monotonic() + 30
-        while not standby.sql(f"SELECT to_regclass('{EVENTS}') IS NOT NULL", (), DBNAME):
+        while not _replayed_schema(standby):
             if time.monotonic() > deadline:
                 raise RuntimeError("the schema did not reach the standby within 30 s")
             time.sleep(0.1)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -70,8 +71,15 @@ class Replicated:
 
 
 def _until(check: Any, timeout: float = 30) -> None:
+    """Until ``check()`` is true; a connection refused meanwhile (the database not yet
+    replayed on the standby) counts as not yet."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        try:
+            if check():
+                return
+        except psycopg.OperationalError:
+            pass
         assert time.monotonic() < deadline
         time.sleep(0.05)
 

@@ -8,8 +8,12 @@ from typing import Any, cast
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from timeline.api.app import create_app
 from timeline.api.replica import ReaderChooser, ReadSide, Source
+from timeline.bootstrap import bootstrap
+from timeline.settings import Settings
 
 
 @dataclass
@@ -131,3 +135,41 @@ def test_a_replica_that_cannot_be_asked_is_passed_over_at_once(
     replica.down = True
     assert chooser(primary, replica, clock).choose("log", 1).by == "primary"
     assert clock.slept == []
+
+
+READS = [
+    "/v1/seekers/{seeker_id}/events",
+    "/v1/seekers/{seeker_id}/obligations",
+    "/v1/worklists",
+    "/v1/stats/monthly",
+    "/v1/feed",
+]
+
+
+def test_the_openapi_documents_min_position_both_ways_and_who_served() -> None:
+    services = bootstrap(Settings(database_url="memory:", environment="development"))
+    try:
+        spec = create_app(services).openapi()
+    finally:
+        services.close()
+    for path in READS:
+        op = spec["paths"][path]["get"]
+        where = {(p["in"], p["name"]) for p in op["parameters"]}
+        assert {("query", "min_position"), ("header", "x-min-position")} <= where, path
+        assert "X-Served-By" in op["responses"]["200"]["headers"], path
+    # writes and the primary's own reads take no position
+    assert "parameters" not in spec["paths"]["/v1/events"]["post"]
+
+
+def test_without_a_replica_the_store_serves_as_before_and_says_so() -> None:
+    services = bootstrap(Settings(database_url="memory:", environment="development"))
+    try:
+        client = TestClient(create_app(services))
+        answer = client.get("/v1/feed", params={"min_position": 5}, headers={"X-Purpose": "t"})
+        assert answer.status_code == 200
+        assert answer.headers["X-Served-By"] == "primary"
+        refused = client.get("/v1/feed", headers={"X-Purpose": "t", "X-Min-Position": "-1"})
+        assert refused.status_code == 422
+        assert "x-min-position" in refused.text
+    finally:
+        services.close()

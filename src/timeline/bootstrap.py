@@ -8,7 +8,10 @@ an import contract (``pyproject.toml``) keeps every other module from importing 
 
 from __future__ import annotations
 
+import json
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from projections.obligations import ObligationsView
@@ -20,8 +23,62 @@ from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
 from timeline.group_commit import GroupCommitter
 from timeline.jobs import Jobs, JobsProcess, JobsRuntime, NightlyAudit
-from timeline.settings import Settings
+from timeline.settings import LIBPQ_PARAMS, Settings, database
+from timeline.store.replica import ReplicaDatabase
 from timeline.store.side import PoolSpec, SideDatabase
+
+
+@dataclass(frozen=True)
+class _OnReplica:
+    app: TimelineApp
+    db: SideDatabase
+    obligations: ObligationsView
+    outcomes: OutcomesView
+
+
+class ReadServices:
+    """The read side on a read replica (``TIMELINE_READ_DATABASE_URL``): the log and the
+    projections' tables as a hot standby has replayed them, read only. Nothing here writes:
+    appends, the access log and the projection workers are the primary's.
+
+    Built on first use, not at start-up: a replica that is down is no reason for the service
+    (or a CLI command) not to start. Until it answers, each use raises the driver's
+    ``OperationalError`` (or the pool's timeout): the reader chooser passes it over for the
+    primary, a read sent to it is answered 503."""
+
+    def __init__(self, build: Callable[[], _OnReplica]) -> None:
+        self._build = build
+        self._built: _OnReplica | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> _OnReplica:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
+
+    @property
+    def app(self) -> TimelineApp:
+        return self._get().app
+
+    @property
+    def db(self) -> SideDatabase:
+        return self._get().db
+
+    @property
+    def obligations(self) -> ObligationsView:
+        return self._get().obligations
+
+    @property
+    def outcomes(self) -> OutcomesView:
+        return self._get().outcomes
+
+    def close(self) -> None:
+        with self._lock:
+            built, self._built = self._built, None
+        if built is not None:
+            built.db.close()
+            built.app.close()
 
 
 @dataclass
@@ -38,8 +95,12 @@ class Services:
     tokens: TokenRegistry
     digests: Digests
     for_jobs: bool = False
+    #: the read replica's read services, when ``TIMELINE_READ_DATABASE_URL`` is set
+    replica: ReadServices | None = None
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.db.close()
         self.app.close()
 
@@ -91,7 +152,43 @@ def bootstrap(
             development=settings.environment == "development",
         ),
         for_jobs=for_jobs,
+        # the jobs (the projection workers among them) write: never on a replica
+        replica=None if for_jobs else read_services(settings, clock, env, pool),
     )
+
+
+#: every connection to a replica reads only, whatever server it reaches
+READ_ONLY = "-c default_transaction_read_only=on"
+
+
+def read_services(
+    settings: Settings, clock: Clock, env: dict[str, str], pool: PoolSpec
+) -> ReadServices | None:
+    """The read services on ``settings.read_database_url`` (None without one), with pools of
+    the same sizes as the primary's for requests, built on first use. Nothing is made there
+    (the schema is the primary's, replicated) and every connection is read-only."""
+    url = settings.read_database_url
+    if url is None:
+        return None
+    on_replica = settings.model_copy(update={"database_url": url, "read_database_url": None})
+    params = database(url).params
+    libpq = {**params, "options": f"{params.get('options', '')} {READ_ONLY}".strip()}
+    replica_env = {**env, "CREATE_TABLE": "false", LIBPQ_PARAMS: json.dumps(libpq)}
+    replica_pool = PoolSpec(f"{pool.name}-replica", pool.max_size, pool.timeout)
+
+    def build() -> _OnReplica:
+        app = TimelineApp(replica_env, settings=on_replica, clock=clock)
+        db: SideDatabase | None = None
+        try:
+            db = ReplicaDatabase(on_replica, pool=replica_pool)
+            return _OnReplica(app, db, ObligationsView(app, db), OutcomesView(app, db))
+        except BaseException:
+            if db is not None:
+                db.close()
+            app.close()
+            raise
+
+    return ReadServices(build)
 
 
 def jobs_services(services: Services) -> Services:

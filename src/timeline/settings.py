@@ -24,6 +24,20 @@ class Settings(BaseSettings):
         default="sqlite:///./timeline.db",
         description="sqlite:///path, postgresql://user:pass@host:port/db[?schema=s], or memory:",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL: one or more hot standbys of the database (postgresql://…, "
+        "several host:port in a libpq multi-host URL) serving history, obligations, worklists, "
+        "statistics and the feed; appends, the access log and the projection workers stay on "
+        "the primary (ops/adr/0010-read-replicas.md). Unset: every read from the primary",
+    )
+    read_wait_ms: float = Field(
+        default=200.0,
+        ge=0,
+        le=10_000,
+        description="a read passing min_position waits at most this long for a standby to "
+        "have replayed that far, then the primary serves it",
+    )
     environment: Literal["development", "test", "production"] = "development"
     person_key: SecretStr = Field(
         default=SecretStr(DEV_PERSON_KEY),
@@ -91,6 +105,23 @@ class Settings(BaseSettings):
     aggregate_cache_size: int = Field(
         default=10_000, ge=0, description="timelines kept in memory per process (0: none)"
     )
+
+    @model_validator(mode="after")
+    def _replicas_of_postgres(self) -> Settings:
+        """A read replica is a standby of a PostgreSQL primary: both URLs are PostgreSQL's."""
+        if self.read_database_url is None:
+            return self
+        for variable, url in (
+            ("TIMELINE_READ_DATABASE_URL", self.read_database_url),
+            ("TIMELINE_DATABASE_URL", self.database_url),
+        ):
+            if database(url).kind != "postgres":
+                msg = (
+                    f"{variable} must be a postgresql:// URL when TIMELINE_READ_DATABASE_URL is "
+                    "set (read replicas are PostgreSQL hot standbys of the primary)"
+                )
+                raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

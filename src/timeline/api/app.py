@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from timeline.api.limits import BodyLimit
 from timeline.api.metrics import install_metrics
 from timeline.api.problems import busy, handle, invalid
+from timeline.api.replica import ReaderChooser
 from timeline.api.routes import audit, events, operations, seekers, stats, worklists
 from timeline.api.routes.events import AppendFn, AsyncAppend
 from timeline.api.schemas import EventIn
@@ -44,10 +45,12 @@ SMALL_BODY_BYTES = 16 * 1024
 #: The routers of the service besides ``POST /v1/events``, each built from the services. A
 #: new group of routes (the web view) is one more line here.
 ROUTERS: list[Callable[[Services, FastAPI], APIRouter]] = [
-    lambda s, _: seekers.router(s.app, s.obligations, s),
-    lambda s, _: worklists.router(s.obligations, s, s.clock),
-    lambda s, _: audit.router(s.app, s.access_log, s),
-    lambda s, _: stats.router(s.outcomes),
+    # history, obligations, worklists, the feed and statistics: from the side the app's
+    # ``state.readers`` chooses (a read replica or the primary, timeline.api.replica)
+    lambda s, _: seekers.router(s.app, s),
+    lambda s, _: worklists.router(s, s.clock),
+    lambda s, _: audit.router(s.access_log, s),
+    lambda _s, _: stats.router(),
     lambda s, api: operations.router(
         s.app,
         s.db,
@@ -94,6 +97,10 @@ def create_app(
     api.state.guard = services  # what timeline.api.deps checks scopes and logs reads with
     api.state.tokens = services.tokens
     api.state.pool_watch = PoolWatch()
+    # reads from a read replica when there is one, with read-your-writes (timeline.api.replica)
+    api.state.readers = ReaderChooser(
+        services, services.replica, wait_seconds=services.settings.read_wait_ms / 1000
+    )
     limit = services.settings.max_body_bytes
     api.add_middleware(
         BodyLimit, default=min(SMALL_BODY_BYTES, limit), limits={"/v1/events": limit}

@@ -15,13 +15,13 @@ from timeline.api.deps import (
 )
 from timeline.api.paging import AccessLogAccess
 from timeline.api.problems import problem_responses
+from timeline.api.replica import FromLog, served_by_doc
 from timeline.api.schemas import AccessLogPage, Feed
-from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog
 from timeline.vocabulary import MAX_INT64
 
 
-def router(app: TimelineApp, access_log: AccessLog, guard: Guard) -> APIRouter:
+def router(access_log: AccessLog, guard: Guard) -> APIRouter:
     api = APIRouter(tags=["audit"])
 
     @api.get(
@@ -30,15 +30,16 @@ def router(app: TimelineApp, access_log: AccessLog, guard: Guard) -> APIRouter:
         summary="Follow the global order of events, for downstream consumers.",
         description="For tokens of scope `*`. Pass `next_after` as `?after=` for the next page. "
         "Each page that carries events is in the access log.",
-        responses=problem_responses(401, 403, 422),
+        responses={**problem_responses(401, 403, 422), **served_by_doc()},
     )
     def feed(
         access: FeedAccess,
+        side: FromLog,
         after: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         require_every_municipality(guard, access, "feed", "the feed")
-        items = app.feed(after, limit)
+        items = side.app.feed(after, limit)
         log_feed_page(guard, access, after, items)  # every seeker's payloads: logged
         return {"events": items, "next_after": items[-1]["position"] if items else after}
 

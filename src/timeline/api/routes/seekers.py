@@ -9,10 +9,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from projections.obligations import ObligationsView, Unevaluable
+from projections.obligations import Unevaluable
 from timeline.api.deps import Access, Guard, JsonContent, LookupAccess, lookup_in_scope
 from timeline.api.deps import personal_read as log_personal_read
 from timeline.api.problems import BadRequest, problem_responses
+from timeline.api.replica import FromLog, FromObligations, served_by_doc
 from timeline.api.schemas import History, Lookup, LookupRequest, Obligations
 from timeline.application import TimelineApp
 from timeline.domain.errors import NotFound
@@ -22,18 +23,22 @@ from timeline.vocabulary import MAX_INT64, Day, Instant
 _READ = problem_responses(401, 403, 404, 422)
 
 
-def router(app: TimelineApp, view: ObligationsView, guard: Guard) -> APIRouter:
+def router(app: TimelineApp, guard: Guard) -> APIRouter:
+    """``app``: the primary (look-ups); the history and the obligations are read from the side
+    :mod:`timeline.api.replica` chooses. Scope checks and the access log are ``guard``'s (the
+    primary's)."""
     api = APIRouter(tags=["seekers"])
 
     @api.get(
         "/v1/seekers/{seeker_id}/events",
         response_model=History,
         summary="Read a seeker's history, paged by version, as known at a moment if asked.",
-        responses=_READ,
+        responses={**_READ, **served_by_doc()},
     )
     def history(
         seeker_id: UUID,
         access: Access,
+        side: FromLog,
         after_version: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         as_of: Annotated[Instant | None, Query(description="recorded time: as known then")] = None,
@@ -41,7 +46,7 @@ def router(app: TimelineApp, view: ObligationsView, guard: Guard) -> APIRouter:
         shown_as_of = as_of.isoformat() if as_of else None
         detail = {"as_of": shown_as_of, "after_version": after_version}
         log_personal_read(guard, access, str(seeker_id), "history", detail)
-        entries = app.history(
+        entries = side.app.history(
             str(seeker_id), as_of=as_of, after_version=after_version, limit=limit + 1
         )
         more = len(entries) > limit
@@ -57,14 +62,16 @@ def router(app: TimelineApp, view: ObligationsView, guard: Guard) -> APIRouter:
         "/v1/seekers/{seeker_id}/obligations",
         response_model=Obligations,
         summary="Read a seeker's obligations as on a day, as known at a moment if asked.",
-        responses={**_READ, **problem_responses(409)},
+        responses={**_READ, **problem_responses(409), **served_by_doc()},
     )
     def seeker_obligations(
         seeker_id: UUID,
         access: Access,
+        side: FromObligations,
         on: Annotated[Day | None, Query(description="the day; default: today")] = None,
         as_of: Annotated[Instant | None, Query(description="only events recorded by then")] = None,
     ) -> dict[str, Any]:
+        view = side.obligations
         day = on or app.clock().astimezone(HELSINKI).date()
         view.check_day(day)  # a day no ruleset covers is refused (422) before any read
         shown_as_of = as_of.isoformat() if as_of else None

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from projections.outcomes import OutcomesView
 from projections.outcomes.measures import BY_NAME
 from projections.outcomes.months import parse_month
 from timeline.api.deps import Caller
 from timeline.api.problems import BadRequest, problem_responses
+from timeline.api.replica import FromOutcomes, served_by_doc
 from timeline.api.schemas import MonthlyStats
 from timeline.auth import require
 from timeline.vocabulary import Text
@@ -21,17 +21,18 @@ def _invalid(field: str, msg: str) -> BadRequest:
     return BadRequest(msg, status=422, title="Invalid request", loc=f"query.{field}")
 
 
-def router(view: OutcomesView) -> APIRouter:
+def router() -> APIRouter:
     api = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
     @api.get(
         "/monthly",
         response_model=MonthlyStats,
         summary="Read the monthly outcome statistics of an area (no personal data).",
-        responses=problem_responses(401, 403, 422),
+        responses={**problem_responses(401, 403, 422), **served_by_doc()},
     )
     def monthly(
         caller: Caller,
+        side: FromOutcomes,
         from_: Annotated[
             Text, Query(alias="from", max_length=7, description="first month, YYYY-MM")
         ],
@@ -59,6 +60,7 @@ def router(view: OutcomesView) -> APIRouter:
             raise _invalid("to", f"{to} is before from={from_}")
         if measure is not None and measure not in BY_NAME:
             raise _invalid("measure", f"unknown measure {measure!r}")
+        view = side.outcomes
         if area and not view.knows_area(area):
             raise _invalid(
                 "area",

@@ -7,16 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from projections.obligations import ObligationsView
 from timeline.api.deps import Guard
 from timeline.api.paging import WorklistAccess, log_worklist
 from timeline.api.problems import problem_responses
+from timeline.api.replica import FromObligations, served_by_doc
 from timeline.api.schemas import Worklist
 from timeline.clock import Clock
 from timeline.domain.zone import HELSINKI
 
 
-def router(view: ObligationsView, guard: Guard, clock: Clock) -> APIRouter:
+def router(guard: Guard, clock: Clock) -> APIRouter:
     api = APIRouter(tags=["worklists"])
 
     @api.get(
@@ -26,9 +26,10 @@ def router(view: ObligationsView, guard: Guard, clock: Clock) -> APIRouter:
         description="Items by due date. A page followed by more carries `next_cursor` (null on "
         "the last page); pass it as `?cursor=` (it keeps the day and the filters of the first "
         "page). Each page read is in the access log.",
-        responses=problem_responses(401, 403, 422),
+        responses={**problem_responses(401, 403, 422), **served_by_doc()},
     )
-    def worklist(query: WorklistAccess) -> dict[str, Any]:
+    def worklist(query: WorklistAccess, side: FromObligations) -> dict[str, Any]:
+        view = side.obligations
         day = query.on or clock().astimezone(HELSINKI).date()
         items = view.worklist(
             day,

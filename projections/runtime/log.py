@@ -120,11 +120,14 @@ class LogReader:
         """The position of the log's last event (0: the log is empty)."""
         return self.log.recorder.max_notification_id() or 0
 
-    def read(self, after: int, limit: int) -> Batch:
-        """The facts after a log position; an event that cannot be decoded into a fact is
-        kept out as a ``decode`` quarantine entry instead of stopping the batch."""
+    def read(self, after: int, limit: int, stop: int | None = None) -> Batch:
+        """The facts after a log position (up to ``stop`` if given); an event that cannot be
+        decoded into a fact is kept out as a ``decode`` quarantine entry instead of stopping
+        the batch."""
+        if stop is not None and after >= stop:
+            return Batch([], [], after, 0)
         notifications = self.log.recorder.select_notifications(
-            after, limit, inclusive_of_start=False
+            after, limit, stop, inclusive_of_start=False
         )
         to_event = self.log.mapper.to_domain_event
         facts: list[Fact] = []

@@ -69,7 +69,8 @@ class Runner:
     def read(self, after: int, limit: int, stop: int | None = None) -> Batch:
         """The facts after a log position, up to ``stop`` if given (see
         :meth:`LogReader.read`)."""
-        return self.log.read(after, limit, stop)
+        owns = None if self.partition.whole else self.partition.owns
+        return self.log.read(after, limit, stop, owns)
 
     def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:
         """Facts after a log position, and the position of the last notification read."""

@@ -24,7 +24,7 @@ from typing import Protocol, cast
 from eventsourcing.persistence import Notification, StoredEvent
 
 from projections.runtime.quarantine import Entry, describe, is_poison
-from timeline.domain.event_types import EventType
+from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.domain.zone import HELSINKI
@@ -171,11 +171,11 @@ class LogReader:
         out: dict[int, Fact] = {}
         for row in rows:
             if row.position in wanted:
-                with contextlib.suppress(ValueError):
+                with contextlib.suppress(KeyError, ValueError):
                     out[row.position] = Fact(
                         event_id=row.event_id,
                         seeker_id=row.seeker_id,
-                        type=EventType(row.type),
+                        type=BY_NAME[row.type],
                         occurred_on=date.fromisoformat(row.occurred_on),
                         recorded_at=row.recorded_at,
                         version=row.version,

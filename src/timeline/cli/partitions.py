@@ -13,8 +13,9 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 
 from projections.obligations import ObligationsProjection, ObligationsView
-from projections.runtime import BuildPartitions, Partition, Runner, ViewDatabase
-from timeline.bootstrap import bootstrap, jobs_services
+from projections.runtime import BuildPartitions, LogReader, Partition, Runner, ViewDatabase
+from timeline.application import TimelineApp
+from timeline.bootstrap import jobs_services
 from timeline.cli import status
 from timeline.cli.wiring import services
 from timeline.jobs import PartitionWorker
@@ -35,7 +36,11 @@ def obligations_partitions(settings: Settings, workers: int, limit: int) -> Buil
 
     def build(shadow: ViewDatabase, stop: int) -> int:
         where = (getattr(shadow, "schema", None), shadow.path)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # a fork server: one fresh process imports the code once and forks the workers from
+        # it (a fork of this process would inherit its pools' threads and connections)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             done = [
                 pool.submit(_build_one, settings, where, k, workers, stop, limit)
                 for k in range(workers)
@@ -50,18 +55,20 @@ def _build_one(
 ) -> int:
     """One worker process of an N-worker rebuild: partition k/N into the shadow, to ``stop``;
     the events it read."""
-    built = bootstrap(settings, for_jobs=True)
+    # the log and the shadow only: not the whole composition root, whose start-up statements
+    # (the access log's trigger function) race when several processes run them at once
+    app = TimelineApp(settings=settings.model_copy(update={"aggregate_cache_size": 0}))
     schema, path = where
-    shadow = ViewDatabase(built.settings, schema=schema, path=path)
+    shadow = ViewDatabase(settings, schema=schema, path=path)
     try:
         projection = ObligationsProjection(partition=Partition(k, n))
-        projection.read_from(built.obligations.runner.log)
-        runner = Runner(built.app, shadow, projection)
+        projection.read_from(LogReader(app, projection.name))
+        runner = Runner(app, shadow, projection)
         runner.create_tables()
         return runner.catch_up(limit, stop=stop)
     finally:
         shadow.close()
-        built.close()
+        app.close()
 
 
 def run_worker(args: argparse.Namespace, part: Partition) -> int:

@@ -19,6 +19,8 @@ from timeline.store.side import SideDatabase, Tx
 
 __all__ = ["LostRace", "Runner"]
 
+_SCHEMA_LOCK = 0x7469_6D65_6C69  # ("timeli"): the advisory lock of making projection tables
+
 
 class LostRace(Exception):
     """Another worker advanced the projection first; this batch was rolled back."""
@@ -42,6 +44,10 @@ class Runner:
 
     def create_tables(self) -> None:
         with self.db.transaction() as tx:
+            if tx.dialect == "postgres":  # processes starting at once take turns (their
+                # CREATE INDEX IF NOT EXISTS and inserts deadlocked): one lock for every
+                # projection's tables, held until this transaction ends
+                tx.execute(f"SELECT pg_advisory_xact_lock({tx.sql.P})", [_SCHEMA_LOCK])
             for sql in [
                 *self.projection.create_statements(self.db.dialect),
                 *self.tracking.create_statements(self.db.dialect),

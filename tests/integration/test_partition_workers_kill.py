@@ -21,6 +21,7 @@ import pytest
 from projections.obligations import ObligationsView
 from tests import pg
 from timeline.application import TimelineApp
+from timeline.bootstrap import bootstrap
 from timeline.clock import FixedClock
 from timeline.demo import generate, load_demo
 from timeline.settings import Settings
@@ -100,11 +101,11 @@ def test_one_of_two_partitioned_workers_killed_and_restarted_gives_the_rebuilt_t
         first, second = (0, 2048), (2048, 4096)
         try:
             load_demo(app, clock, generate(seekers=30, seed=3))
+            bootstrap(app.settings).close()  # a first start made every table (a deployment)
             end = app.recorder.max_notification_id() or 0
             with _workers() as running:
-                for part in ("0/2", "1/2"):  # (one after the other: the first start
-                    running.append(_start(url, part))  # makes the tables every worker uses)
-                    assert _started_at(running[-1]) == 0
+                running += [_start(url, "0/2"), _start(url, "1/2")]  # at once
+                assert [_started_at(w) for w in running] == [0, 0]
                 _until(lambda: set(_positions(view).values()) == {end}, "both reach the end")
 
                 load_demo(app, clock, generate(seekers=12, seed=4))

@@ -5,9 +5,9 @@ of N seekers in a throwaway PostgreSQL database, alternately in the same run.
 
 Each round runs `timeline rebuild obligations` (one worker, the baseline) then
 `timeline rebuild obligations --workers N`, as fresh processes (wall clock of the command),
-and checks that both leave the same tables. Every partition worker reads and decodes the whole
-log and evaluates only its own seekers: the read is the shared cost, the evaluation the part
-that spreads over cores."""
+and checks that both leave the same tables. Every partition worker reads the whole log
+(decoding only its own seekers' events) and evaluates only its own seekers: the read is the
+shared cost, the decoding and evaluation the part that spreads over cores."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def partition(value: str) -> Partition:
 
 def obligations_partitions(settings: Settings, workers: int, limit: int) -> BuildPartitions:
     """Build the obligations shadow with ``workers`` processes, partition k/N each; each reads
-    the whole log (decoding it is the shared cost) and evaluates its own seekers."""
+    the whole log (the shared cost), and decodes and evaluates only its own seekers."""
 
     def build(shadow: ViewDatabase, stop: int) -> int:
         where = (getattr(shadow, "schema", None), shadow.path)

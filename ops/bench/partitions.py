@@ -55,6 +55,40 @@ def _digest(dbname: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _in_process(url: str, workers: int) -> None:
+    """The same work in this process, one after another: every seeker at once, then each
+    partition alone (CPU seconds of this process: the database server's work is not in it).
+    The largest partition against the whole is what N free cores could at best give."""
+    from projections.obligations import ObligationsProjection, ObligationsView  # noqa: PLC0415
+    from projections.runtime import Partition  # noqa: PLC0415
+    from timeline.bootstrap import bootstrap  # noqa: PLC0415
+    from timeline.settings import Settings  # noqa: PLC0415
+
+    built = bootstrap(Settings(database_url=url, environment="test"), for_jobs=True)
+    try:
+
+        def run(part: Partition) -> tuple[float, float]:
+            view = ObligationsView(built.app, built.db, ObligationsProjection(partition=part))
+            view.runner.drop_tables()
+            view.runner.create_tables()
+            t0, c0 = time.perf_counter(), time.process_time()
+            view.catch_up(limit=5000)
+            return time.perf_counter() - t0, time.process_time() - c0
+
+        whole = run(Partition(0, 1))
+        parts = [run(Partition(k, workers)) for k in range(workers)]
+    finally:
+        built.close()
+    print(
+        f"in one process: every seeker {whole[0]:.1f} s ({whole[1]:.1f} s CPU); "
+        + ", ".join(
+            f"partition {k}/{workers} {w:.1f} s ({c:.1f} s CPU)" for k, (w, c) in enumerate(parts)
+        )
+        + f"; partitions' CPU in all / every seeker's: {sum(c for _, c in parts) / whole[1]:.2f}; "
+        + f"best case with {workers} free cores: {whole[1] / max(c for _, c in parts):.2f}x"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seekers", type=int, default=1000)
@@ -96,6 +130,7 @@ def main() -> int:
             )
         one, many = statistics.median(figures[1]), statistics.median(figures[args.workers])
         print(f"speed-up of {args.workers} workers over 1 (medians): {one / many:.2f}x")
+        _in_process(url, args.workers)
     return 0
 
 

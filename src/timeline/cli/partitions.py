@@ -55,9 +55,12 @@ def _build_one(
 ) -> int:
     """One worker process of an N-worker rebuild: partition k/N into the shadow, to ``stop``;
     the events it read."""
-    # the log and the shadow only: not the whole composition root, whose start-up statements
-    # (the access log's trigger function) race when several processes run them at once
-    app = TimelineApp(settings=settings.model_copy(update={"aggregate_cache_size": 0}))
+    # the log and the shadow only, making no tables (the rebuild's process has made them):
+    # statements that make tables race when several processes run them at once
+    app = TimelineApp(
+        {"CREATE_TABLE": "false"},
+        settings=settings.model_copy(update={"aggregate_cache_size": 0}),
+    )
     schema, path = where
     shadow = ViewDatabase(settings, schema=schema, path=path)
     try:

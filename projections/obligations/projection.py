@@ -6,6 +6,12 @@ moves forward with the log (the day-change job moves it to today); when it moves
 is evaluated for the new day, so the tables never mix days and caught-up tables equal rebuilt
 ones.
 
+With partitioned workers (``partition``, :mod:`projections.runtime.partition`) each worker's
+projection evaluates only its partition's seekers, and keeps its own evaluation day (state key
+``evaluated_on:<lo>-<hi>``); the day still moves with the whole log (every worker reads every
+event), so all partitions move it at the same log positions and each seeker's rows are those an
+unpartitioned worker would write.
+
 A seeker whose evaluation or rows fail, or some of whose events could not be read, keeps the
 items of their last clean evaluation (a caseworker still sees what was last known) with
 ``stale`` saying why; a seeker who never evaluated cleanly has no items. ``stale`` clears when
@@ -28,6 +34,7 @@ from projections.obligations.tables import (
     item_row,
 )
 from projections.runtime import Dialect, SeekerHistory, Tx
+from projections.runtime.partition import WHOLE, Partition, bucket
 from projections.runtime.quarantine import (
     KEPT_OUT,
     Entry,
@@ -53,11 +60,36 @@ class ObligationsProjection:
     name = NAME
 
     def __init__(
-        self, rulesets: Rulesets | None = None, calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY
+        self,
+        rulesets: Rulesets | None = None,
+        calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY,
+        *,
+        partition: Partition = WHOLE,
     ) -> None:
         self.rulesets = rulesets or default_rulesets()
         self.calendar = calendar
+        self.partition = partition
+        self.day_key = (
+            "evaluated_on" if partition.whole else f"evaluated_on:{partition.lo}-{partition.hi}"
+        )
         self.history: SeekerHistory | None = None
+
+    def _mine(self, facts: Sequence[Fact]) -> list[Fact]:
+        owns = self.partition.owns
+        return list(facts) if self.partition.whole else [f for f in facts if owns(f.seeker_id)]
+
+    def _seeker_ids(self, tx: Tx) -> list[str]:
+        """This partition's seekers with rows."""
+        owns = self.partition.owns
+        return [str(r[0]) for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS) if owns(str(r[0]))]
+
+    def _mark_pending(self, tx: Tx, positions: Mapping[str, int], on_conflict: str) -> None:
+        tx.insert(
+            "obligations_pending",
+            ("seeker_id", "position", "bucket"),
+            [(sid, pos, bucket(sid)) for sid, pos in positions.items()],
+            on_conflict=on_conflict,
+        )
 
     def read_from(self, history: SeekerHistory) -> None:
         self.history = history
@@ -75,6 +107,9 @@ class ObligationsProjection:
         have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, ["obligations_seekers"])}
         if "stale" not in have:
             tx.execute(tx.sql.add_column("obligations_seekers", "stale", "TEXT"))
+        pending = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, ["obligations_pending"])}
+        if "bucket" not in pending:  # (for partitioned workers)
+            tx.execute(tx.sql.add_column("obligations_pending", "bucket", "INTEGER"))
         for table in LEGACY_TABLES:
             tx.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -84,17 +119,16 @@ class ObligationsProjection:
     # -- applying the log ----------------------------------------------------------------------
 
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
+        # the day moves with the whole log, whatever partition the latest event is of
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         on = self.evaluated_on(tx)
-        touched = _positions(facts)
-        upto = max(touched.values())  # the log as applied once this batch is
+        touched = _positions(self._mine(facts))
+        upto = max(f.position or 0 for f in facts)  # the log as applied once this batch is
         if on is None or latest > on:
-            self._set_state(tx, "evaluated_on", latest.isoformat())
-            others = [
-                r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS) if r[0] not in touched
-            ]
+            self._set_state(tx, self.day_key, latest.isoformat())
+            others = [sid for sid in self._seeker_ids(tx) if sid not in touched]
             self._reevaluate_paged(tx, [*touched, *others], latest, upto, touched)
-        else:
+        elif touched:
             self._reevaluate_paged(tx, list(touched), on, upto, touched)
 
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None:
@@ -104,20 +138,24 @@ class ObligationsProjection:
         latest = max(f.recorded_at for f in facts).astimezone(HELSINKI).date()
         on = self.evaluated_on(tx)
         if on is None or latest > on:
-            self._set_state(tx, "evaluated_on", latest.isoformat())
-            tx.execute(t.PENDING_EVERY_SEEKER)
-        tx.insert(
-            "obligations_pending",
-            ("seeker_id", "position"),
-            list(_positions(facts).items()),
-            on_conflict=t.PENDING_KEEP_LATEST,
-        )
+            self._set_state(tx, self.day_key, latest.isoformat())
+            if self.partition.whole:
+                tx.execute(t.PENDING_EVERY_SEEKER)
+            else:
+                every = dict.fromkeys(self._seeker_ids(tx), 0)
+                self._mark_pending(tx, every, "(seeker_id) DO NOTHING")
+        self._mark_pending(tx, _positions(self._mine(facts)), t.PENDING_KEEP_LATEST)
 
     def settle(self, tx: Tx, position: int, page: int = 2000) -> bool:
         """Evaluate one page of pending seekers for the evaluation day, on the log up to
         ``position`` (the tracking position)."""
         t = TABLES[tx.dialect]
-        rows = tx.execute(t.PENDING_PAGE, [page])
+        p = self.partition
+        rows = (
+            tx.execute(t.PENDING_PAGE, [page])
+            if p.whole
+            else tx.execute(t.PENDING_PAGE_IN, [p.lo, p.hi, page])
+        )
         on = self.evaluated_on(tx)
         if not rows or on is None:
             return False
@@ -143,16 +181,11 @@ class ObligationsProjection:
         (or a later day already set), so a rebuild evaluates every seeker once."""
         on = self.evaluated_on(tx)
         if on is None or log_last_day > on:
-            self._set_state(tx, "evaluated_on", log_last_day.isoformat())
+            self._set_state(tx, self.day_key, log_last_day.isoformat())
 
     def revisit(self, tx: Tx, seeker_ids: Sequence[str]) -> None:
         """Evaluate these seekers again when the runner settles."""
-        tx.insert(
-            "obligations_pending",
-            ("seeker_id", "position"),
-            [(sid, 0) for sid in seeker_ids],
-            on_conflict="(seeker_id) DO NOTHING",
-        )
+        self._mark_pending(tx, dict.fromkeys(seeker_ids, 0), "(seeker_id) DO NOTHING")
 
     def reevaluate(
         self,
@@ -200,8 +233,36 @@ class ObligationsProjection:
         return self.evaluated_on(tx)
 
     def evaluated_on(self, tx: Tx) -> date | None:
-        rows = tx.execute(TABLES[tx.dialect].STATE_GET, ["evaluated_on"])
-        return date.fromisoformat(rows[0][0]) if rows else None
+        """The day this partition's seekers are evaluated for. A partition without a day of
+        its own starts from the least day of the partitions it overlaps, else the
+        unpartitioned day; the unpartitioned projection answers the least partition day once
+        partitioned workers keep the tables."""
+        days = self._days(tx)
+        parts = _partition_days(days)
+        p = self.partition
+        if p.whole:
+            return min(parts.values()) if parts else days.get("evaluated_on")
+        own = days.get(self.day_key)
+        if own is not None:
+            return own
+        overlapping = [d for (lo, hi), d in parts.items() if p.overlaps(lo, hi)]
+        return min(overlapping) if overlapping else days.get("evaluated_on")
+
+    def _days(self, tx: Tx) -> dict[str, date]:
+        return {
+            str(k): date.fromisoformat(str(v))
+            for k, v in tx.execute(
+                "SELECT key, value FROM obligations_state WHERE substr(key, 1, 12) = 'evaluated_on'"
+            )
+        }
+
+    def collapse_days(self, tx: Tx) -> None:
+        """Every partition has the same day (an N-worker rebuild, before the swap): keep it
+        as the unpartitioned day, drop the partitions' own."""
+        day = self.evaluated_on(tx)
+        tx.execute("DELETE FROM obligations_state WHERE substr(key, 1, 12) = 'evaluated_on'")
+        if day is not None:
+            self._set_state(tx, "evaluated_on", day.isoformat())
 
     def _set_state(self, tx: Tx, key: str, value: str) -> None:
         t = TABLES[tx.dialect]
@@ -211,8 +272,8 @@ class ObligationsProjection:
     def change_day(self, tx: Tx, on: date, upto: int, *, page: int = 2000) -> int:
         """Re-evaluate every seeker for a new day (the day-change job), on the log up to
         ``upto`` (the tracking position); return how many."""
-        self._set_state(tx, "evaluated_on", on.isoformat())
-        ids = [r[0] for r in tx.execute(TABLES[tx.dialect].SEEKER_IDS)]
+        self._set_state(tx, self.day_key, on.isoformat())
+        ids = self._seeker_ids(tx)
         self._reevaluate_paged(tx, ids, on, upto, page=page)
         return len(ids)
 
@@ -252,6 +313,16 @@ def _mark_stale(tx: Tx, failure: Entry, facts: Sequence[Fact], position: int) ->
         if not is_poison(exc):
             raise
     _upsert_seekers(tx, t, [(failure.seeker_id, None, None, 0, None, position, stale)])
+
+
+def _partition_days(days: Mapping[str, date]) -> dict[tuple[int, int], date]:
+    """The partitions' own days, by bucket range."""
+    out = {}
+    for key, day in days.items():
+        if key.startswith("evaluated_on:"):
+            lo, _, hi = key.removeprefix("evaluated_on:").partition("-")
+            out[int(lo), int(hi)] = day
+    return out
 
 
 def _positions(facts: Sequence[Fact]) -> dict[str, int]:

@@ -9,9 +9,11 @@ Tables (the public read interface):
 - ``obligations_seekers`` — one row per seeker: municipality, coach, whether a spell is open,
   and ``stale``: NULL, or why the seeker's items are not current;
 - ``obligations_items`` — each seeker's obligations as evaluated on ``evaluated_on``;
-- ``obligations_state`` — ``evaluated_on``, the day the items were evaluated for;
-- ``obligations_pending`` — seekers loaded in bulk and not yet evaluated;
-- ``obligations_tracking``, ``obligations_quarantine`` — the runtime's (``projections.runtime``).
+- ``obligations_state`` — ``evaluated_on``, the day the items were evaluated for (with
+  partitioned workers, ``evaluated_on:<lo>-<hi>`` per partition, ``projections.runtime.partition``);
+- ``obligations_pending`` — seekers loaded in bulk and not yet evaluated (with their bucket);
+- ``obligations_tracking``, ``obligations_partitions``, ``obligations_quarantine`` — the
+  runtime's (``projections.runtime``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class ObligationsTables:
     PENDING_KEEP_LATEST: str
     #: (limit) -> (seeker_id, position) of pending seekers, by id
     PENDING_PAGE: str
+    #: (lo, hi, limit) -> the same, of a partition's buckets [lo, hi)
+    PENDING_PAGE_IN: str
     #: (ids)
     PENDING_DONE: str
     #: the ``ON CONFLICT`` clause replacing a seeker row: its position never moves back
@@ -146,7 +150,7 @@ def _tables(
             "(municipality, coach_id)",
             "CREATE TABLE IF NOT EXISTS obligations_state (key TEXT PRIMARY KEY, value TEXT)",
             "CREATE TABLE IF NOT EXISTS obligations_pending (seeker_id TEXT PRIMARY KEY, "
-            f"position {big} NOT NULL)",
+            f"position {big} NOT NULL, bucket INTEGER)",
         ),
         ids=ids,
         SEEKER_IDS="SELECT seeker_id FROM obligations_seekers ORDER BY seeker_id",
@@ -160,6 +164,8 @@ def _tables(
         f"{greatest}(obligations_pending.position, excluded.position)",
         PENDING_PAGE="SELECT seeker_id, position FROM obligations_pending ORDER BY seeker_id "
         f"LIMIT {p}",
+        PENDING_PAGE_IN="SELECT seeker_id, position FROM obligations_pending "
+        f"WHERE bucket >= {p} AND bucket < {p} ORDER BY seeker_id LIMIT {p}",
         PENDING_DONE=f"DELETE FROM obligations_pending WHERE seeker_id {in_ids}",
         SEEKERS_UPSERT="(seeker_id) DO UPDATE SET "
         "municipality=excluded.municipality, coach_id=excluded.coach_id, "
@@ -173,7 +179,9 @@ def _tables(
         SEEKER_ITEMS=f"SELECT s.value, k.stale, {_ITEMS} FROM obligations_state s "
         f"LEFT JOIN obligations_items i ON i.seeker_id = {p} "
         f"LEFT JOIN obligations_seekers k ON k.seeker_id = {p} "
-        "WHERE s.key = 'evaluated_on' ORDER BY i.seq",
+        # (with partitioned workers each partition has its own day: no stored rows answer)
+        "WHERE s.key = 'evaluated_on' AND NOT EXISTS (SELECT 1 FROM obligations_state "
+        "WHERE substr(key, 1, 13) = 'evaluated_on:') ORDER BY i.seq",
         STATUS_ON=f"CASE WHEN i.kind IN ({_FLAGS}) OR i.status = 'not_required' "
         f"OR i.due_on IS NULL THEN i.status WHEN i.met_on IS NOT NULL AND i.met_on <= {p} THEN "
         "(CASE WHEN i.met_on <= i.due_on THEN 'met' ELSE 'met_late' END) "

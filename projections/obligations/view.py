@@ -49,6 +49,10 @@ class ObligationsView(DatedView):
             return self.projection.evaluated_on(tx)
 
     def change_day(self, on: date) -> int:
+        """Re-evaluate this view's seekers (its partition's) for ``on``; the unpartitioned
+        view steps aside (0) while partitioned workers keep the tables."""
+        if self.runner.stepping_aside():
+            return 0
         with self.db.transaction() as tx:
             return self.projection.change_day(tx, on, self.runner.tracking.position(tx))
 

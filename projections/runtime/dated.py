@@ -13,7 +13,12 @@ from projections.runtime.runner import Runner
 from timeline.store.side import SideDatabase
 from timeline.telemetry import tracks_rebuild
 
-__all__ = ["DatedView"]
+__all__ = ["BuildPartitions", "DatedView"]
+
+BuildPartitions = Callable[[SideDatabase, int], int]
+"""Builds every partition of a projection into a shadow up to a log position, each by a
+worker of its own (``timeline rebuild X --workers N``, which starts the processes); returns how
+many events of the log they applied (each worker reads every one)."""
 
 
 class DatedView:
@@ -54,6 +59,7 @@ class DatedView:
         progress: Callable[[int], object] | None = None,
         *,
         online: bool = True,
+        partitions: BuildPartitions | None = None,
     ) -> int:
         """Rebuild the tables from the whole log, keeping the day they were kept for.
 
@@ -62,19 +68,35 @@ class DatedView:
         transaction — readers see the old tables until the commit, then the new; the catch-up
         goes on from the rebuilt position. Offline (``online=False``, and always for the
         in-memory store): drop and refill the tables in place — needed when an upgrade changed
-        their columns."""
+        their columns.
+
+        ``partitions`` (online only): the shadow is built by partitioned workers
+        (:data:`BuildPartitions`), each to the log's end as the rebuild starts; then the
+        partitions, all at that position, become one unpartitioned position, the rest of the
+        log is applied, and the tables are swapped in as above."""
         with self.db.read() as tx:
             kept = self.dated.kept_day(tx)
         if not (online and self.db.can_shadow):
+            if partitions is not None:
+                raise ValueError("rebuild: partitioned workers build online only, in a shadow")
             return self._build(self.runner, kept, limit, progress)
         shadow = self.db.shadow(self.dated.name)
         try:
-            done = self._build(Runner(self.log, shadow, self.dated), kept, limit, progress)
-            tracking = self.runner.tracking.table
+            runner = Runner(self.log, shadow, self.dated)
+            if partitions is None:
+                done = self._build(runner, kept, limit, progress)
+            else:
+                done = self._build_partitioned(runner, kept, limit, progress, partitions)
+            tracking = self.runner.tracking
             self.db.replace_tables(
                 shadow,
-                [*self.dated.tables(), tracking, self.runner.quarantine.table],
-                f"UPDATE {tracking} SET position = position WHERE id = 1",
+                [
+                    *self.dated.tables(),
+                    tracking.table,
+                    tracking.partitions_table,
+                    self.runner.quarantine.table,
+                ],
+                f"UPDATE {tracking.table} SET position = position WHERE id = 1",
             )
         finally:
             shadow.drop()
@@ -86,6 +108,8 @@ class DatedView:
         kept: date | None,
         limit: int,
         progress: Callable[[int], object] | None,
+        *,
+        stop: int | None = None,
     ) -> int:
         runner.drop_tables()
         runner.create_tables()
@@ -93,9 +117,31 @@ class DatedView:
             if day is not None:
                 with runner.db.transaction() as tx:
                     self.dated.start_from(tx, day)
-        return runner.catch_up(limit, progress)
+        return runner.catch_up(limit, progress, stop=stop)
+
+    def _build_partitioned(
+        self,
+        runner: Runner,
+        kept: date | None,
+        limit: int,
+        progress: Callable[[int], object] | None,
+        partitions: BuildPartitions,
+    ) -> int:
+        stop = runner.log.max_position()
+        self._build(runner, kept, limit, None, stop=0)  # empty tables, the day set
+        done = partitions(runner.db, stop)
+        if progress is not None:
+            progress(done)
+        with runner.db.transaction() as tx:
+            runner.tracking.collapse(tx, stop)
+            collapse = getattr(self.dated, "collapse_days", None)
+            if collapse is not None:
+                collapse(tx)
+        return done + runner.catch_up(limit, progress)  # what was appended meanwhile
 
     def position(self) -> int:
+        """The projection's position: with partitioned workers, the least over the
+        partitions (:mod:`projections.runtime.tracking`)."""
         return self.runner.position()
 
     def quarantine(self, limit: int | None = None) -> list[Entry]:

@@ -15,7 +15,8 @@ projection keeping its own copy of every fact."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Protocol, cast
@@ -23,6 +24,7 @@ from typing import Protocol, cast
 from eventsourcing.persistence import Notification, StoredEvent
 
 from projections.runtime.quarantine import Entry, describe, is_poison
+from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.domain.zone import HELSINKI
@@ -120,16 +122,34 @@ class LogReader:
         """The position of the log's last event (0: the log is empty)."""
         return self.log.recorder.max_notification_id() or 0
 
-    def read(self, after: int, limit: int) -> Batch:
-        """The facts after a log position; an event that cannot be decoded into a fact is
-        kept out as a ``decode`` quarantine entry instead of stopping the batch."""
+    def read(
+        self,
+        after: int,
+        limit: int,
+        stop: int | None = None,
+        owns: Callable[[str], bool] | None = None,
+    ) -> Batch:
+        """The facts after a log position (up to ``stop`` if given); an event that cannot be
+        decoded into a fact is kept out as a ``decode`` quarantine entry instead of stopping
+        the batch.
+
+        ``owns`` (a partitioned worker's seekers): the events of other seekers are not decoded;
+        their facts come from the event index instead, without their data — enough to know
+        their recorded time and position, which is all a partition uses them for."""
+        if stop is not None and after >= stop:
+            return Batch([], [], after, 0)
         notifications = self.log.recorder.select_notifications(
-            after, limit, inclusive_of_start=False
+            after, limit, stop, inclusive_of_start=False
         )
         to_event = self.log.mapper.to_domain_event
         facts: list[Fact] = []
         kept: list[Entry] = []
+        others = self._others(notifications, owns)
         for n in notifications:
+            other = others.get(n.id)
+            if other is not None:
+                facts.append(other)
+                continue
             try:
                 facts.append(fact_from_event(cast(Timeline.Recorded, to_event(n)), position=n.id))
             except Exception as exc:
@@ -138,6 +158,31 @@ class LogReader:
                 kept.append(self._undecodable(n.id, str(n.originator_id), exc))
         last = notifications[-1].id if notifications else after
         return Batch(facts, kept, last, len(notifications))
+
+    def _others(
+        self, notifications: Sequence[Notification], owns: Callable[[str], bool] | None
+    ) -> dict[int, Fact]:
+        """The facts of the events of seekers not ``owns``, from the event index, by
+        position (an event the index lacks, or whose row cannot be read, is decoded)."""
+        if owns is None or all(owns(str(n.originator_id)) for n in notifications):
+            return {}
+        rows = self.log.index.index_after_position(notifications[0].id - 1, len(notifications))
+        wanted = {n.id for n in notifications if not owns(str(n.originator_id))}
+        out: dict[int, Fact] = {}
+        for row in rows:
+            if row.position in wanted:
+                with contextlib.suppress(KeyError, ValueError):
+                    out[row.position] = Fact(
+                        event_id=row.event_id,
+                        seeker_id=row.seeker_id,
+                        type=BY_NAME[row.type],
+                        occurred_on=date.fromisoformat(row.occurred_on),
+                        recorded_at=row.recorded_at,
+                        version=row.version,
+                        data={},
+                        position=row.position,
+                    )
+        return out
 
     def _undecodable(self, position: int, seeker_id: str, exc: Exception) -> Entry:
         """A ``decode`` entry, with the event id and recorded time from the event index when

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from projections.runtime.log import Batch, EventLog, LogReader
+from projections.runtime.partition import WHOLE, Partition
 from projections.runtime.protocols import BulkProjection, Projection
 from projections.runtime.quarantine import Entry, Quarantine, is_poison, savepoint
 from projections.runtime.tracking import Tracking
@@ -18,6 +19,8 @@ from timeline.store.side import SideDatabase, Tx
 
 __all__ = ["LostRace", "Runner"]
 
+_SCHEMA_LOCK = 0x7469_6D65_6C69  # ("timeli"): the advisory lock of making projection tables
+
 
 class LostRace(Exception):
     """Another worker advanced the projection first; this batch was rolled back."""
@@ -25,17 +28,26 @@ class LostRace(Exception):
 
 class Runner:
     """Applies the global log to one projection in batches. No event halts it: what fails is
-    quarantined (``projections.runtime.quarantine``) and the batch goes on."""
+    quarantined (``projections.runtime.quarantine``) and the batch goes on.
+
+    A projection with a ``partition`` (:class:`~projections.runtime.partition.Partition`) is
+    kept for that partition's seekers only, from that partition's own tracking row; the
+    unpartitioned runner steps aside (applies nothing) while partition rows exist."""
 
     def __init__(self, log: EventLog, db: SideDatabase, projection: Projection) -> None:
         self.log = LogReader(log, projection.name)
         self.db = db
         self.projection = projection
-        self.tracking = Tracking(projection.name)
+        self.partition: Partition = getattr(projection, "partition", WHOLE)
+        self.tracking = Tracking(projection.name, self.partition)
         self.quarantine = Quarantine(projection.name)
 
     def create_tables(self) -> None:
         with self.db.transaction() as tx:
+            if tx.dialect == "postgres":  # processes starting at once take turns (their
+                # CREATE INDEX IF NOT EXISTS and inserts deadlocked): one lock for every
+                # projection's tables, held until this transaction ends
+                tx.execute(f"SELECT pg_advisory_xact_lock({tx.sql.P})", [_SCHEMA_LOCK])
             for sql in [
                 *self.projection.create_statements(self.db.dialect),
                 *self.tracking.create_statements(self.db.dialect),
@@ -45,12 +57,13 @@ class Runner:
             upgrade = getattr(self.projection, "upgrade", None)
             if upgrade is not None:  # columns added since the tables were made
                 upgrade(tx)
+            self.tracking.claim(tx)
 
     def drop_tables(self) -> None:
         with self.db.transaction() as tx:
             for sql in [
                 *self.projection.drop_statements(),
-                f"DROP TABLE IF EXISTS {self.tracking.table}",
+                *self.tracking.drop_statements(),
                 f"DROP TABLE IF EXISTS {self.quarantine.table}",
             ]:
                 tx.execute(sql)
@@ -59,27 +72,44 @@ class Runner:
         with self.db.read() as tx:
             return self.tracking.position(tx)
 
-    def read(self, after: int, limit: int) -> Batch:
-        """The facts after a log position (see :meth:`LogReader.read`)."""
-        return self.log.read(after, limit)
+    def read(self, after: int, limit: int, stop: int | None = None) -> Batch:
+        """The facts after a log position, up to ``stop`` if given (see
+        :meth:`LogReader.read`)."""
+        owns = None if self.partition.whole else self.partition.owns
+        return self.log.read(after, limit, stop, owns)
 
     def read_batch(self, after: int, limit: int) -> tuple[list[Fact], int]:
         """Facts after a log position, and the position of the last notification read."""
         batch = self.read(after, limit)
         return batch.facts, batch.last
 
-    def step(self, limit: int = 1000, *, bulk: bool = False) -> int:
-        """Apply (or, ``bulk``, load) the next batch; return how many events it held (0: caught
-        up). What fails is quarantined; the tracking position advances past it."""
+    def stepping_aside(self) -> bool:
+        """Whether this is the unpartitioned runner and partitioned workers keep the
+        projection (then it applies nothing; see :mod:`projections.runtime.tracking`)."""
+        if not self.partition.whole:
+            return False
+        with self.db.read() as tx:
+            return self.tracking.partitioned(tx)
+
+    def step(self, limit: int = 1000, *, bulk: bool = False, stop: int | None = None) -> int:
+        """Apply (or, ``bulk``, load) the next batch (up to log position ``stop`` if given);
+        return how many events it held (0: caught up). What fails is quarantined; the tracking
+        position advances past it."""
+        if self.stepping_aside():
+            return 0
         start = self.position()
-        batch = self.read(start, limit)
+        batch = self.read(start, limit, stop)
         if not batch.count:
             return 0
+        owns = self.partition.owns
         with self.db.transaction() as tx:
             if self.tracking.position(tx, lock=True) != start:
                 raise LostRace(self.projection.name)
-            self.quarantine.record(tx, batch.kept_out)
-            kept = [*batch.kept_out, *self._apply(tx, batch.facts, bulk)]
+            self.quarantine.record(tx, [e for e in batch.kept_out if owns(e.seeker_id)])
+            kept = [
+                *(e for e in batch.kept_out if owns(e.seeker_id)),
+                *(e for e in self._apply(tx, batch.facts, bulk) if owns(e.seeker_id)),
+            ]
             if kept:
                 self.quarantine.record(tx, [e for e in kept if e.stage == "apply"])
                 self.projection.revisit(tx, sorted({e.seeker_id for e in kept}))
@@ -123,15 +153,23 @@ class Runner:
             with self.db.transaction() as tx:
                 more = projection.settle(tx, self.tracking.position(tx, lock=True))
 
-    def catch_up(self, limit: int = 1000, progress: Callable[[int], object] | None = None) -> int:
-        """Apply the log to its end. A backlog longer than one batch is loaded in bulk and
-        settled once at the end, instead of re-evaluating the same seekers batch after batch."""
-        behind = self.log.max_position() - self.position()
+    def catch_up(
+        self,
+        limit: int = 1000,
+        progress: Callable[[int], object] | None = None,
+        *,
+        stop: int | None = None,
+    ) -> int:
+        """Apply the log to its end (or to position ``stop``). A backlog longer than one batch
+        is loaded in bulk and settled once at the end, instead of re-evaluating the same
+        seekers batch after batch."""
+        end = self.log.max_position() if stop is None else stop
+        behind = end - self.position()
         bulk = behind > limit and hasattr(self.projection, "load")
         total = 0
         while True:
             try:
-                n = self.step(limit, bulk=bulk)
+                n = self.step(limit, bulk=bulk, stop=stop)
             except LostRace:
                 continue
             if not n:

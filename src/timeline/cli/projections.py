@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from timeline.cli import input as cli_input
-from timeline.cli import progress, status
+from timeline.cli import partitions, progress, status
 from timeline.cli.input import add_command
 from timeline.cli.wiring import services
 
@@ -34,6 +34,15 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("projection", choices=PROJECTIONS)
     p.add_argument("--offline", action="store_true", help="rebuild in place (see above)")
+    p.add_argument(
+        "--workers",
+        type=cli_input.positive_int,
+        default=1,
+        metavar="N",
+        help="obligations only, online only: build the shadow with N worker processes, one "
+        "partition of the seekers each (each reads the whole log and evaluates its own "
+        "seekers; see docs/operations.md, Partitioned workers); default 1",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rebuild)
 
@@ -67,17 +76,44 @@ def register(subparsers: Any) -> None:
         "Obligations catch-up every second, statistics catch-up every minute, day change "
         "(00:05 Europe/Helsinki), month close (the 1st), nightly audit (02:00); one "
         "instance of each job across processes. For deployments that run the API and the "
-        "jobs separately; `timeline serve` runs them too.",
+        "jobs separately; `timeline serve` runs them too. With --partition k/N: only the "
+        "obligations catch-up and day change of partition k of N of the seekers, from that "
+        "partition's own position (run one per partition, on as many hosts; the unpartitioned "
+        "catch-up steps aside once they run; see docs/operations.md, Partitioned workers).",
+    )
+    p.add_argument(
+        "--partition",
+        type=partitions.partition,
+        metavar="k/N",
+        help="keep the obligations of partition k of N only (0/1, the default, is every seeker)",
     )
     status.add_metrics_port(p)
     p.set_defaults(func=cmd_worker)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    if args.workers > 1 and args.projection != "obligations":
+        raise cli_input.UsageError(
+            "--workers: only obligations is rebuilt by partitions (the statistics' monthly "
+            "aggregates are summed over every seeker; rebuild outcomes without --workers)"
+        )
+    if args.workers > 1 and args.offline:
+        raise cli_input.UsageError(
+            "--workers: partitioned workers build online only, not with --offline"
+        )
     with services(args) as built:
         view = built.obligations if args.projection == "obligations" else built.outcomes
         total = built.app.recorder.max_notification_id() or 0
         swaps = not args.offline and built.db.can_shadow
+        if args.workers > 1 and not swaps:
+            raise cli_input.UsageError(
+                "--workers: the in-memory store has no shadow for worker processes to share"
+            )
+        build = (
+            partitions.obligations_partitions(built.settings, args.workers, 5000)
+            if args.workers > 1
+            else None
+        )
         with progress.ThenPhase(
             f"rebuilding {args.projection}",
             total=total,
@@ -87,9 +123,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             else None,
             quiet=args.quiet,
         ) as shown:
-            n = view.rebuild(progress=shown, online=not args.offline)
+            n = view.rebuild(progress=shown, online=not args.offline, partitions=build)
         summary = {
             "projection": args.projection,
+            "workers": args.workers,
             "events": n,
             "position": view.position(),
             "quarantined": view.quarantine_counts()[0],
@@ -123,6 +160,9 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.partition is not None and not args.partition.whole:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        return partitions.run_worker(args, args.partition)
     from timeline.bootstrap import (  # noqa: PLC0415 (the scheduler, only for this command)
         jobs_runtime,
         jobs_services,

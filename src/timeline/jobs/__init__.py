@@ -12,6 +12,7 @@ waits for a connection a job holds, and a job that finds its pools busy waits it
 of failing. Every class here takes its collaborators; the composition root builds them."""
 
 from timeline.jobs.lock import JobLock
+from timeline.jobs.partition import PartitionWorker
 from timeline.jobs.runtime import (
     STOP_GRACE_SECONDS,
     JobsProcess,
@@ -29,6 +30,7 @@ __all__ = [
     "JobsProcess",
     "JobsRuntime",
     "NightlyAudit",
+    "PartitionWorker",
     "PostgresFollower",
     "build_scheduler",
     "stop_within",

@@ -28,6 +28,9 @@ ACCESS_LOG_SCHEMA: Sequence[str] = (
     "at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
     "seeker_id TEXT, purpose TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, "
     "hash TEXT NOT NULL)",
+    # processes starting at once (workers on several hosts) take turns: the index's SHARE lock
+    # and the triggers' ACCESS EXCLUSIVE deadlocked, and the function's replace raced
+    "LOCK TABLE timeline_access_log IN ACCESS EXCLUSIVE MODE",
     "CREATE INDEX IF NOT EXISTS timeline_access_log_seeker ON timeline_access_log (seeker_id, at)",
     "CREATE OR REPLACE FUNCTION timeline_access_log_append_only() RETURNS trigger "
     "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the access log is append-only'; END $$",

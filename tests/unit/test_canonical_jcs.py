@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from timeline.audit import verify_export
@@ -41,6 +41,20 @@ values = st.recursive(
 @given(values)
 def test_the_offline_verifiers_jcs_is_the_rfc8785_packages(value: object) -> None:
     assert verify_export.jcs(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+@given(st.dictionaries(st.text(st.characters(max_codepoint=127)) | keys, values | st.integers()))
+@example({"n": 2**53}).example({"n": -(2**53) + 1, "\U0001d11e": 1, "\ue000": [True, None]})
+def test_the_services_jcs_is_the_rfc8785_packages_on_either_path(content: dict) -> None:  # type: ignore[type-arg]
+    """The standard library's encoder where RFC 8785 gives its bytes, the package elsewhere
+    (non-ASCII keys, any integer: beyond 2**53 - 1 both refuse)."""
+    try:
+        expected = rfc8785.dumps(content)
+    except rfc8785.IntegerDomainError:
+        with pytest.raises(rfc8785.IntegerDomainError, match="exceeds safe integer domain"):
+            jcs_bytes(content)
+        return
+    assert jcs_bytes(content) == expected
 
 
 @given(st.dictionaries(keys, values, max_size=6))

@@ -44,7 +44,8 @@ def test_the_offline_verifiers_jcs_is_the_rfc8785_packages(value: object) -> Non
 
 
 @given(st.dictionaries(st.text(st.characters(max_codepoint=127)) | keys, values | st.integers()))
-@example({"n": 2**53}).example({"n": -(2**53) + 1, "\U0001d11e": 1, "\ue000": [True, None]})
+@example({"n": 2**53})
+@example({"n": -(2**53) + 1, "\U0001d11e": 1, "\ue000": [True, None]})
 def test_the_services_jcs_is_the_rfc8785_packages_on_either_path(content: dict) -> None:  # type: ignore[type-arg]
     """The standard library's encoder where RFC 8785 gives its bytes, the package elsewhere
     (non-ASCII keys, any integer: beyond 2**53 - 1 both refuse)."""

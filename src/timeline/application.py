@@ -61,6 +61,7 @@ class TimelineApp(Application[UUID]):
             self.clock,
             future_tolerance=timedelta(seconds=self.settings.future_tolerance_seconds),
             person_key=self._person_key,
+            digest_algorithm=self.settings.digest_algorithm,
         )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import IntegrityError
 
-from timeline.domain.canonical import content_digest
+from timeline.domain.canonical import JCS, content_digest, digest_algorithm
 from timeline.domain.errors import Conflict, FieldError, InvalidEvent, OutOfScope
 from timeline.domain.event_types import EventType
 from timeline.domain.identity import person_ref
@@ -71,11 +71,14 @@ class Appender:
         *,
         future_tolerance: timedelta,
         person_key: bytes,
+        digest_algorithm: int = JCS,
     ) -> None:
         self.store = store
         self.clock = clock
         self.future_tolerance = future_tolerance
         self._person_key = person_key
+        #: the content digest algorithm of new events (timeline.domain.canonical)
+        self.digest_algorithm = digest_algorithm
 
     def append(
         self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None = None
@@ -111,7 +114,7 @@ class Appender:
         ids = list(dict.fromkeys(event_ids))
         for i in range(0, len(ids), LOOKUP_CHUNK):
             known.update(self.store.index_by_event_ids(ids[i : i + LOOKUP_CHUNK]))
-        return Decisions(self.store, now, known)
+        return Decisions(self.store, now, known, digest_algorithm=self.digest_algorithm)
 
     def decide_each(
         self, events: Sequence[ParsedEvent]
@@ -212,10 +215,18 @@ class Decisions:
     decisions stand. Used by :meth:`Appender.append` (one request), the group committer
     (many) and the bulk import (one per event, saved in chunks)."""
 
-    def __init__(self, store: TimelineStore, now: datetime, known: dict[str, IndexRow]) -> None:
+    def __init__(
+        self,
+        store: TimelineStore,
+        now: datetime,
+        known: dict[str, IndexRow],
+        *,
+        digest_algorithm: int = JCS,
+    ) -> None:
         self.store = store
         self.now = now
         self.known = known
+        self.digest_algorithm = digest_algorithm
         self.aggregates: dict[str, Timeline | None] = {}
         self.seen: dict[str, tuple[str, int]] = {}  # event_id -> (digest, request number)
         self.planned: list[Planned] = []
@@ -301,6 +312,7 @@ class Decisions:
                     source=event.source,
                     data=data,
                     recorded_at=self.now,
+                    digest_algorithm=self.digest_algorithm,
                 )
             except InvalidEvent as exc:
                 raise InvalidEvent(exc.errors, index=at) from None
@@ -329,7 +341,9 @@ class Decisions:
     ) -> Slot:
         """The slot of an event id already stored or decided: a duplicate if the content is
         the same (a new event's digest is computed once, by the timeline as it records the
-        event), else a conflict."""
+        event), else a conflict. The retry is digested with the algorithm of the digest it is
+        compared with, so a retry of an event stored under algorithm 1 is still a duplicate."""
+        previous = stored.digest if stored is not None else cast(tuple[str, int], earlier)[0]
         digest = content_digest(
             event_content(
                 event.event_id,
@@ -340,9 +354,9 @@ class Decisions:
                 event.actor,
                 event.source,
                 data,
-            )
+            ),
+            algorithm=digest_algorithm(previous),
         )
-        previous = stored.digest if stored is not None else cast(tuple[str, int], earlier)[0]
         if previous != digest:
             raise Conflict(
                 "event_id was already used for an event with other content",

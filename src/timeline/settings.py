@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         description="accept temporary/test identity codes (900–999); default: not in production",
     )
     future_tolerance_seconds: int = Field(default=300, ge=0)
+    digest_algorithm: int = Field(
+        default=2,
+        ge=1,
+        le=2,
+        description="content digest of new events: 2 = SHA-256 of RFC 8785 (JCS) JSON; 1 = the "
+        "canonical JSON of events stored before JCS (for tests; docs/audit.md)",
+    )
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,

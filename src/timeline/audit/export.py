@@ -30,9 +30,10 @@ VERIFIER = "verify_export.py"
 
 CHAIN = (
     "per seeker: digest = SHA-256(canonical JSON of {event_id, seeker_id, type, occurred_at, "
-    "occurred_on, actor, source, data}); hash(n) = SHA-256(hash(n-1) | seeker_id | version | "
-    "recorded_at (UTC, microseconds) | digest), hash(0) = 64 zeros; canonical JSON = sorted "
-    "keys, separators (',', ':'), UTF-8"
+    "occurred_on, actor, source, data}) as hex, prefixed 'jcs:' when the canonical JSON is RFC "
+    "8785 (JCS, algorithm 2); bare hex (algorithm 1, older events): sorted keys, separators "
+    "(',', ':'), UTF-8; hash(n) = SHA-256(hash(n-1) | seeker_id | version | recorded_at (UTC, "
+    "microseconds) | digest as written, prefix included), hash(0) = 64 zeros"
 )
 
 

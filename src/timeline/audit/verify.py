@@ -5,7 +5,9 @@ For each stored event (read from the library's events table with its notificatio
 through the index) the index entry it should have is derived: event id, seeker and version;
 the position (the notification id); the type (from the stored event's class); both occurred
 dates; the recorded time; the ``person_ref`` (which the append puts into the event's data);
-the content digest; and the chain hash. Any field of the index entry that differs is named.
+the content digest (with the algorithm the stored event names: its ``digest_algorithm``, 1 when
+absent, as events stored before JCS are; the index's digest text names it too, and must
+agree); and the chain hash. Any field of the index entry that differs is named.
 So is a stored event moved to another position (the feed would pair one event's index entry
 with another's payload), a seeker's events out of position order, an event without an index
 entry, and an index entry without an event. The first broken version of a seeker is reported.
@@ -73,7 +75,7 @@ def expected_row(
         event.source,
         event.data,
     )
-    digest = content_digest(content)
+    digest = content_digest(content, algorithm=event.digest_algorithm)
     ref = event.data.get("person_ref") if isinstance(event.data, dict) else None
     return IndexRow(
         event_id=event.event_id,

@@ -8,6 +8,13 @@ report.html, this verifier) and that nothing else is there; then recomputes ever
 content digest and the seeker's hash chain, and that the chain ends at the manifest's chain
 head. Exit 0 when everything verifies; exit 1 naming the first problem; exit 2 for bad usage.
 
+An event's digest names its algorithm: 64 hex digits (algorithm 1, events recorded before RFC
+8785 was adopted) is the SHA-256 of the service's own canonical JSON (sorted keys, separators
+"," and ":", UTF-8, as Python's json.dumps makes it); "jcs:" and 64 hex digits (algorithm 2)
+is the SHA-256 of the RFC 8785 (JCS) canonical JSON of the same content. JCS is implemented
+here in a few lines, for the values events hold (strings, integers, booleans, null, arrays,
+objects; never a fraction or an exponent): any standard JCS tool gives the same bytes.
+
 What it proves: the folder is as the manifest describes it, and the events form an unbroken
 chain ending at the manifest's chain head. What it cannot prove on its own: that the manifest
 itself is the one the service wrote. Compare its SHA-256 (printed below) with the one in the
@@ -31,6 +38,8 @@ CONTENT = ("event_id", "seeker_id", "type", "occurred_at", "occurred_on", "actor
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 IGNORED = frozenset({"__pycache__"})
+JCS_PREFIX = "jcs:"
+JCS_MAX_INT = 2**53 - 1
 
 
 class Problem(Exception):
@@ -38,9 +47,48 @@ class Problem(Exception):
 
 
 def canonical(obj: object) -> bytes:
+    """Algorithm 1's canonical JSON."""
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def jcs(obj: object) -> bytes:
+    """RFC 8785 (JCS) canonical JSON of a value without fractions or exponents."""
+    return _jcs(obj).encode("utf-8")
+
+
+def _jcs(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        # RFC 8785 3.2.2.3: numbers as IEEE 754 doubles; an integer is exact up to 2**53 - 1
+        if abs(value) > JCS_MAX_INT:
+            raise Problem(f"integer {value} is beyond the JCS range (2**53 - 1)")
+        return str(value)
+    if isinstance(value, str):
+        # RFC 8785 3.2.2.2 escapes exactly what json.dumps(ensure_ascii=False) escapes: '"',
+        # backslash, \b \f \n \r \t, other controls as \u00xx in lower case; the rest as is
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_jcs(v) for v in value) + "]"
+    if isinstance(value, dict):
+        # RFC 8785 3.2.3: members sorted by their names' UTF-16 code units
+        items = sorted(value.items(), key=lambda kv: str(kv[0]).encode("utf-16-be"))
+        return "{" + ",".join(f"{_jcs(k)}:{_jcs(v)}" for k, v in items) + "}"
+    raise Problem(f"a {type(value).__name__} value: this verifier's JCS covers no fractions")
+
+
+def content_digest(content: dict[str, Any], stored: str) -> str:
+    """The digest of ``content`` by the algorithm the stored digest ``stored`` names, in the
+    same text form (so the two compare equal when the content is the one digested)."""
+    if stored.startswith(JCS_PREFIX):
+        return JCS_PREFIX + hashlib.sha256(jcs(content)).hexdigest()
+    if len(stored) == 64 and all(c in "0123456789abcdef" for c in stored):
+        return hashlib.sha256(canonical(content)).hexdigest()
+    raise Problem(f"digest {stored!r} names no algorithm this verifier knows")
 
 
 def sha256_file(path: Path) -> str:
@@ -81,7 +129,7 @@ def check_chain(body: bytes, manifest: dict[str, Any]) -> tuple[int, str]:
     count = 0
     for number, line in enumerate(body.decode("utf-8").splitlines(), start=1):
         event = json.loads(line)
-        digest = hashlib.sha256(canonical({k: event[k] for k in CONTENT})).hexdigest()
+        digest = content_digest({k: event[k] for k in CONTENT}, event["digest"])
         if digest != event["digest"]:
             where = f"{EVENTS} line {number} (version {event['version']})"
             raise Problem(f"{where}: content does not match its digest")

@@ -21,6 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from timeline.domain.canonical import digest_algorithm
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
 from timeline.store.index import IndexRow
 from timeline.vocabulary import ParsedEvent
@@ -76,6 +77,7 @@ class StoredForm1:
             "actor": e.actor,
             "source": e.source,
             "data": a.data,
+            "digest_algorithm": digest_algorithm(a.digest),
         }
         if a.version == 1:
             return Timeline.Opened(originator_topic=_TIMELINE_TOPIC, **fields)

@@ -197,7 +197,7 @@ class Validator:
                 data,
             )
         version = current + 1
-        digest = _digest(event, data)
+        digest = _digest(event, data, self.appender.digest_algorithm)
         state.head = chain_hash(
             state.head,
             digest=digest,
@@ -257,7 +257,7 @@ class Validator:
         data = dict(event.data)
         if ref is not None:
             data["person_ref"] = ref
-        return _digest(event, data)
+        return _digest(event, data, self.appender.digest_algorithm)
 
 
 def read_event(raw: bytes, *, allow_test_codes: bool) -> ParsedEvent:
@@ -266,7 +266,7 @@ def read_event(raw: bytes, *, allow_test_codes: bool) -> ParsedEvent:
     return parse_event(value, allow_test_identity_codes=allow_test_codes)
 
 
-def _digest(event: ParsedEvent, data: dict[str, Any]) -> str:
+def _digest(event: ParsedEvent, data: dict[str, Any], algorithm: int) -> str:
     """The content digest of an event (with its person ref in ``data``), as the timeline's."""
     return content_digest(
         event_content(
@@ -278,7 +278,8 @@ def _digest(event: ParsedEvent, data: dict[str, Any]) -> str:
             event.actor,
             event.source,
             data,
-        )
+        ),
+        algorithm=algorithm,
     )
 
 

@@ -17,7 +17,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
+from timeline.domain.canonical import (
+    GENESIS_HASH,
+    JCS,
+    LEGACY,
+    chain_hash,
+    content_digest,
+    iso_utc,
+)
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.timeline_rules import check_event, check_first
@@ -36,6 +43,9 @@ class Timeline(Aggregate):
         actor: dict[str, str]
         source: str | None
         data: dict[str, Any]
+        #: the content digest's algorithm (domain.canonical); events stored before it existed
+        #: have no such field and read this default
+        digest_algorithm: int = LEGACY
 
     class Recorded(Aggregate.Event):
         """Base of every later event; subclasses only name their type."""
@@ -47,6 +57,7 @@ class Timeline(Aggregate):
         actor: dict[str, str]
         source: str | None
         data: dict[str, Any]
+        digest_algorithm: int = LEGACY  # as Opened's
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Timeline)
@@ -114,6 +125,7 @@ class Timeline(Aggregate):
         actor: dict[str, str],
         source: str | None,
         data: dict[str, Any],
+        digest_algorithm: int = LEGACY,
     ) -> None:
         self.facts: list[Fact] = []
         self.digests: dict[str, str] = {}
@@ -129,6 +141,7 @@ class Timeline(Aggregate):
             data,
             version=1,
             recorded_at=self.created_on,
+            digest_algorithm=digest_algorithm,
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Timeline:
@@ -154,6 +167,7 @@ class Timeline(Aggregate):
             event.data,
             version=event.originator_version,
             recorded_at=event.timestamp,
+            digest_algorithm=event.digest_algorithm,
         )
 
     def _remember_values(
@@ -168,11 +182,12 @@ class Timeline(Aggregate):
         *,
         version: int,
         recorded_at: datetime,
+        digest_algorithm: int,
     ) -> None:
         content = event_content(
             event_id, str(self.id), type_, occurred_at, occurred_on, actor, source, data
         )
-        digest = content_digest(content)
+        digest = content_digest(content, algorithm=digest_algorithm)
         self.chain_head = chain_hash(
             self.chain_head,
             digest=digest,
@@ -214,6 +229,7 @@ class Timeline(Aggregate):
         source: str | None,
         data: dict[str, Any],
         recorded_at: datetime,
+        digest_algorithm: int,
     ) -> None:
         self.check(type_, date.fromisoformat(occurred_on), data)
         self.trigger_event(
@@ -225,6 +241,7 @@ class Timeline(Aggregate):
             actor=actor,
             source=source,
             data=data,
+            digest_algorithm=digest_algorithm,
         )
 
     @classmethod
@@ -239,6 +256,7 @@ class Timeline(Aggregate):
         source: str | None,
         data: dict[str, Any],
         recorded_at: datetime,
+        digest_algorithm: int,
     ) -> Timeline:
         return cls._create(
             cls.Opened,
@@ -250,6 +268,7 @@ class Timeline(Aggregate):
             actor=actor,
             source=source,
             data=data,
+            digest_algorithm=digest_algorithm,
         )
 
 
@@ -265,12 +284,14 @@ def decide(
     source: str | None,
     data: dict[str, Any],
     recorded_at: datetime,
+    digest_algorithm: int = JCS,
 ) -> Timeline:
     """The seeker's timeline with one more event decided: for a seeker without a timeline
     (``timeline`` None) a new one, opened by this event, which must be a
     ``job_search_started``; otherwise ``timeline`` itself with the event recorded after its
     rules are checked. Raises :class:`InvalidEvent` (nothing recorded) if the event may not
-    come here; ``recorded_at`` becomes the event's recorded time."""
+    come here; ``recorded_at`` becomes the event's recorded time, and ``digest_algorithm``
+    the algorithm of its content digest (:mod:`timeline.domain.canonical`)."""
     if timeline is None:
         check_first(type_)
         return Timeline.open(
@@ -282,6 +303,7 @@ def decide(
             source=source,
             data=data,
             recorded_at=recorded_at,
+            digest_algorithm=digest_algorithm,
         )
     timeline.record(
         type_,
@@ -292,6 +314,7 @@ def decide(
         source=source,
         data=data,
         recorded_at=recorded_at,
+        digest_algorithm=digest_algorithm,
     )
     return timeline
 

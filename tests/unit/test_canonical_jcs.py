@@ -1,0 +1,104 @@
+"""The digest's canonical forms (timeline.domain.canonical) and the export verifier's own JCS:
+the verifier (which may import nothing of the project) gives the ``rfc8785`` package's bytes
+for every value an event can hold, and a digest's text names its algorithm."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import rfc8785
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from timeline.audit import verify_export
+from timeline.domain.canonical import (
+    JCS,
+    LEGACY,
+    canonical_bytes,
+    content_digest,
+    digest_algorithm,
+    jcs_bytes,
+)
+
+#: characters whose order differs between UTF-16 code units (JCS) and code points, and
+#: characters JSON escapes; any other character (no lone surrogates: not UTF-8) as well
+ORDER = ["a", "\ue000", "\uffff", "\U00010000", "\U0001d11e", "\U0010ffff"]
+ESCAPED = ["\x00", "\x1f", "\x7f", "\n", '"', "\\", "/", "\u2028", "é"]
+texts = st.text(st.sampled_from(ESCAPED + ORDER) | st.characters(exclude_categories=["Cs"]))
+keys = st.text(st.sampled_from(ORDER), min_size=1, max_size=3) | texts
+#: what an event's content may hold: no fractions, integers within JCS's exact range
+scalars = (
+    st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | texts
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6),
+    max_leaves=20,
+)
+
+
+@given(values)
+def test_the_offline_verifiers_jcs_is_the_rfc8785_packages(value: object) -> None:
+    assert verify_export.jcs(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+@given(st.dictionaries(st.text(st.characters(max_codepoint=127)) | keys, values | st.integers()))
+@example({"n": 2**53})
+@example({"n": -(2**53) + 1, "\U0001d11e": 1, "\ue000": [True, None]})
+def test_the_services_jcs_is_the_rfc8785_packages_on_either_path(content: dict) -> None:  # type: ignore[type-arg]
+    """The standard library's encoder where RFC 8785 gives its bytes, the package elsewhere
+    (non-ASCII keys, any integer: beyond 2**53 - 1 both refuse)."""
+    try:
+        expected = rfc8785.dumps(content)
+    except rfc8785.IntegerDomainError:
+        with pytest.raises(rfc8785.IntegerDomainError, match="exceeds safe integer domain"):
+            jcs_bytes(content)
+        return
+    assert jcs_bytes(content) == expected
+
+
+@given(st.dictionaries(keys, values, max_size=6))
+def test_a_jcs_digest_is_sha256_of_the_rfc8785_bytes_behind_its_prefix(content: dict) -> None:  # type: ignore[type-arg]
+    digest = content_digest(content, algorithm=JCS)
+    assert digest == "jcs:" + hashlib.sha256(rfc8785.dumps(content)).hexdigest()
+    assert digest_algorithm(digest) == JCS
+    assert verify_export.content_digest(content, digest) == digest
+
+
+def test_the_forms_differ_where_utf16_and_code_point_order_differ() -> None:
+    """Why the algorithm must be named: a key above U+FFFF sorts before U+E000 in UTF-16 code
+    units (JCS) and after it in code points (algorithm 1)."""
+    content = {"\ue000": 1, "\U0001d11e": 2}
+    assert jcs_bytes(content) == '{"𝄞":2,"\ue000":1}'.encode()
+    assert canonical_bytes(content) == '{"\ue000":1,"𝄞":2}'.encode()
+    legacy = content_digest(content, algorithm=LEGACY)
+    assert digest_algorithm(legacy) == LEGACY and len(legacy) == 64
+    assert verify_export.content_digest(content, legacy) == legacy
+    assert content_digest(content, algorithm=JCS).removeprefix("jcs:") != legacy
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "jcs:", "jcs:" + "0" * 63, "JCS:" + "0" * 64, "0" * 65, "g" * 64, "sha1:" + "0" * 64],
+)
+def test_a_digest_text_of_neither_form_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="neither 64 hex digits"):
+        digest_algorithm(text)
+
+
+@pytest.mark.parametrize("text", ["", "JCS:" + "0" * 64, "0" * 65, "g" * 64, "sha1:" + "0" * 64])
+def test_the_offline_verifier_names_a_digest_of_no_known_algorithm(text: str) -> None:
+    with pytest.raises(verify_export.Problem, match="names no algorithm"):
+        verify_export.content_digest({}, text)
+
+
+def test_an_unknown_algorithm_number_is_refused() -> None:
+    with pytest.raises(ValueError, match="digest algorithm 3"):
+        content_digest({}, algorithm=3)
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), 1.5])
+def test_the_verifier_refuses_numbers_its_jcs_does_not_cover(value: object) -> None:
+    with pytest.raises(verify_export.Problem):
+        verify_export.jcs({"n": value})

@@ -4,14 +4,14 @@ projections of a base git ref (``integ`` as is: every event through the library'
 ``fact_from_event``) and of this tree (``projections/runtime/decode.py``), alternately, in one
 session, on one demo store.
 
-    python ops/bench/decode_rebuild.py [--seekers 300] [--rounds 3] [--base integ] [--orjson]
+    python ops/bench/decode_rebuild.py [--seekers 300] [--rounds 3] [--base integ] [--json]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; TIMELINE_TEST_PG_* override) and
 git. Loads a demo of ``--seekers`` (``timeline.demo.generate``, seed ``--seed``) into a
 throwaway database (dropped at the end); exports ``projections/`` of ``--base`` into a temporary
 directory; then per round, in a fresh process each (base first, then this tree, then with
-``--orjson`` this tree with ``orjson.loads`` for ``json.loads``): rebuild obligations, then
-outcomes (``view.rebuild()``, online: shadow build, then swap), timing each with
+``--json`` this tree with the standard library's ``json.loads`` for ``orjson.loads``): rebuild
+obligations, then outcomes (``view.rebuild()``, online: shadow build, then swap), timing each with
 ``time.process_time`` (the process's CPU: the database server's work is not in it) and
 ``time.perf_counter``. Prints one line per run, then the median of each figure per variant
 and the ratio to the base, and the decode cost per event over the whole log (the mapper path
@@ -45,10 +45,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, sys, time
-if sys.argv[2] == "orjson":
-    import types, orjson
+if sys.argv[2] == "json":
     import projections.runtime.decode as decode
-    decode.json = types.SimpleNamespace(loads=orjson.loads)
+    decode.loads = lambda state: json.loads(state.decode("utf8"))
 import projections
 from projections.obligations import ObligationsView
 from projections.outcomes import OutcomesView
@@ -134,10 +133,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant (default 3)")
     parser.add_argument("--base", default="integ", help="git ref of the baseline (default integ)")
     parser.add_argument(
-        "--orjson", action="store_true", help="also this tree with orjson.loads (if installed)"
+        "--json", action="store_true", help="also this tree with json.loads for orjson.loads"
     )
     args = parser.parse_args()
-    variants = ["base", "decoder", *(["orjson"] if args.orjson else [])]
+    variants = ["base", "decoder", *(["json"] if args.json else [])]
     print(machine())
     with scratch_database("decode_bench") as dbname, tempfile.TemporaryDirectory() as tmp:
         url = db_url(dbname)

@@ -6,6 +6,7 @@ way, so an unreadable event is kept out exactly as before."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +143,16 @@ def test_another_transcoded_value_in_the_state_goes_the_mappers_way() -> None:
     decoder = FactDecoder(app.mapper)
     assert FactDecoder._fast(stored, 1) is None
     assert decoder.fact(stored, 1).data == {"coach_id": marker}  # a UUID, as the mapper gives
+
+
+def test_what_orjson_refuses_and_json_reads_goes_the_mappers_way() -> None:
+    app = _first_events("memory:")
+    _, n = _log(app)
+    event_ = app.mapper.to_domain_event(n)
+    event_.__dict__["data"] = {"huge": 2**70, "nan": float("nan")}  # json writes both
+    stored = app.mapper.to_stored_event(event_)
+    fact = FactDecoder(app.mapper).fact(stored, 1)
+    assert fact.data["huge"] == 2**70 and math.isnan(fact.data["nan"])
 
 
 def _error(decode: Callable[[Notification, int], object], n: Notification) -> Exception:

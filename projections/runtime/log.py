@@ -23,10 +23,11 @@ from typing import Protocol, cast
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from projections.runtime.decode import FactDecoder, placed
 from projections.runtime.quarantine import Entry, describe, is_poison
 from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
-from timeline.domain.timeline import Timeline, fact_from_event
+from timeline.domain.timeline import Timeline
 from timeline.domain.zone import HELSINKI
 from timeline.settings import Settings
 from timeline.store.index import IndexRow
@@ -141,7 +142,7 @@ class LogReader:
         notifications = self.log.recorder.select_notifications(
             after, limit, stop, inclusive_of_start=False
         )
-        to_event = self.log.mapper.to_domain_event
+        decode = FactDecoder(self.log.mapper)
         facts: list[Fact] = []
         kept: list[Entry] = []
         others = self._others(notifications, owns)
@@ -151,7 +152,7 @@ class LogReader:
                 facts.append(other)
                 continue
             try:
-                facts.append(fact_from_event(cast(Timeline.Recorded, to_event(n)), position=n.id))
+                facts.append(decode(n, n.id))
             except Exception as exc:
                 if not is_poison(exc):
                     raise
@@ -232,13 +233,13 @@ class LogReader:
     def _facts_of_page(
         self, ids: Sequence[str], upto: int, without: Collection[str]
     ) -> dict[str, list[Fact]]:
-        to_event = self.log.mapper.to_domain_event
-        decoded: dict[str, list[Timeline.Recorded]] = {}
+        decode = FactDecoder(self.log.mapper)
+        decoded: dict[str, list[Fact]] = {}
         for seeker_id, stored in self.log.index.select_events_after(dict.fromkeys(ids, 0)).items():
             events = decoded.setdefault(seeker_id, [])
             for s in stored:
                 try:
-                    events.append(cast(Timeline.Recorded, to_event(s)))
+                    events.append(decode(s))
                 except Exception as exc:
                     if not is_poison(exc):
                         raise
@@ -258,7 +259,7 @@ class LogReader:
 
     def _facts(
         self,
-        events: Iterable[tuple[Timeline.Recorded, int | None]],
+        events: Iterable[tuple[Fact, int | None]],
         upto: int,
         without: Collection[str],
     ) -> list[Fact]:
@@ -267,7 +268,7 @@ class LogReader:
             if position is None or position > upto or event.event_id in without:
                 continue
             try:  # (as read() decodes: what fails there fails here)
-                facts.append(fact_from_event(event, position=position))
+                facts.append(placed(event, position))
             except Exception as exc:
                 if not is_poison(exc):
                     raise
@@ -278,11 +279,11 @@ class LogReader:
     ) -> list[Fact]:
         """A seeker's facts read with their positions from the events table alone (for a
         seeker some of whose index entries are missing)."""
-        to_event = self.log.mapper.to_domain_event
+        decode = FactDecoder(self.log.mapper)
         events = []
         for n in self.log.index.seeker_notifications(seeker_id):
             try:
-                events.append((cast(Timeline.Recorded, to_event(n)), n.id))
+                events.append((decode(n), n.id))
             except Exception as exc:
                 if not is_poison(exc):
                     raise

@@ -181,6 +181,13 @@ def test_the_worklist_filters_by_kind_and_pages_in_sql(
     every = client.get("/ui/worklist?on=2025-07-01&municipality=837&page=1")
     others = re.findall(r"</td><td>([a-z_]+)</td>\s*<td><a href=\"/ui/seekers/", every.text)
     assert set(others) - {"initial_interview"}  # other kinds are there without the filter
+    # the coach filter offers the coaches of open spells, not only those on the page
+    view = services.obligations
+    assert (view.coaches("398"), view.coaches(TAMPERE), view.coaches(None)) == (
+        ["coach-1"],
+        [],
+        ["coach-1"],
+    )
     bad = client.get("/ui/worklist?kind=lunch")
     assert bad.status_code == 422
     assert "kind: unknown kind 'lunch'" in html.unescape(bad.text)

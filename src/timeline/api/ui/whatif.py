@@ -36,7 +36,6 @@ class Whatif:
     area: str
     on: str
     rulesets: list[tuple[str, str]]  # id, legal basis
-    asked: bool = False
     report: dict[str, Any] | None = None
     charts: list[Chart] = field(default_factory=list)
     error: str | None = None
@@ -66,7 +65,6 @@ def whatif_page(
     )
     if ruleset is None:
         return found
-    found.asked = True
     try:
         day = _day(on)
         scenario = whatif_scenario(

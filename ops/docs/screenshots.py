@@ -7,7 +7,8 @@ Starts ``timeline serve --demo-if-empty N`` on a temporary SQLite store (the dem
 seekers, seed 1; no tokens: the development admin), picks a seeker with a correction, and has
 the system Chromium (Playwright; ``apt-get install chromium``) open each page: the login form,
 find a seeker, the seeker's timeline now and as known before its first correction, a rule,
-the worklist, the statistics and operations. Needs the dev extras (``pip install -e '.[dev]'``)."""
+the worklist, the statistics, the what-if (FI-2026-01 in force for 2025) and operations.
+Needs the dev extras (``pip install -e '.[dev]'``)."""
 
 from __future__ import annotations
 
@@ -125,6 +126,8 @@ def main() -> int:
                     shoot(page, f"{base}{rule}", args.out / "rule.png")
                 shoot(page, f"{base}/ui/worklist?municipality=398", args.out / "worklist.png")
                 shoot(page, f"{base}/ui/statistics", args.out / "statistics.png")
+                whatif = f"{base}/ui/whatif?ruleset=FI-2026-01&from=2025-01&to=2025-12"
+                shoot(page, whatif, args.out / "whatif.png")
                 shoot(page, f"{base}/ui/operations", args.out / "operations.png")
                 browser.close()
         finally:

@@ -108,10 +108,10 @@ class ObligationsTables:
     STATUS_ON: str
     P: str
 
-    def worklist(self, *, municipality: bool, coach: bool, status: bool) -> str:
-        """(on, on, [municipality], [coach], [status], limit, offset) -> item columns, municipality,
-        coach_id, status as on ``on``, stale: open-spell items by due date; with ``status``
-        those of that status, else the open and overdue ones."""
+    def worklist(self, *, municipality: bool, coach: bool, status: bool, kind: bool = False) -> str:
+        """(on, on, [municipality], [coach], [kind], [status], limit, offset) -> item columns,
+        municipality, coach_id, status as on ``on``, stale: open-spell items by due date; with
+        ``status`` those of that status, else the open and overdue ones."""
         p = self.P
         where = [
             "s.spell_open = 1",
@@ -122,12 +122,16 @@ class ObligationsTables:
             where.append(f"s.municipality = {p}")
         if coach:
             where.append(f"s.coach_id = {p}")
+        if kind:
+            where.append(f"i.kind = {p}")
         return (
             f"SELECT * FROM (SELECT {_ITEMS}, s.municipality, s.coach_id, {self.STATUS_ON} "
             "AS status_on, s.stale FROM obligations_items i JOIN obligations_seekers s "
             f"ON s.seeker_id = i.seeker_id WHERE {' AND '.join(where)}) w "
             + (f"WHERE status_on = {p}" if status else "WHERE status_on IN ('open', 'overdue')")
-            + f" ORDER BY due_on, seeker_id, seq LIMIT {p} OFFSET {p}"
+            # flags (no due day) after what falls due, by their period's end, in both dialects
+            + " ORDER BY due_on IS NULL, due_on, period_end, seeker_id, seq"
+            + f" LIMIT {p} OFFSET {p}"
         )
 
 

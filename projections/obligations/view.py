@@ -97,6 +97,18 @@ class ObligationsView(DatedView):
         rows = self.db.query(self.sql.SEEKER_STALE, [seeker_id])
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    def coaches(self, municipality: str | None, limit: int = 500) -> list[str]:
+        """The coaches of seekers with an open spell (in ``municipality`` when given), by id:
+        what a worklist may be filtered by."""
+        p = self.sql.P
+        where = "spell_open = 1 AND coach_id IS NOT NULL" + (
+            f" AND municipality = {p}" if municipality else ""
+        )
+        sql = f"SELECT DISTINCT coach_id FROM obligations_seekers WHERE {where} ORDER BY coach_id"
+        params: list[Any] = [municipality] if municipality else []
+        rows = self.db.query(f"{sql} LIMIT {p}", [*params, limit])
+        return [str(r[0]) for r in rows]
+
     def worklist(
         self,
         on: date,
@@ -104,11 +116,13 @@ class ObligationsView(DatedView):
         status: str | None = None,
         municipality: str | None = None,
         coach: str | None = None,
+        kind: str | None = None,
         limit: int = 1000,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, by
-        due date (``limit`` rows after the first ``offset``). Statuses are derived in SQL from
+        """What is open or overdue as on ``on`` (or has ``status``) in seekers' open spells, of
+        one ``kind`` when given, by due date, flags (no due date) last by their period's end
+        (``limit`` rows after the first ``offset``). Statuses are derived in SQL from
         ``due_on``/``met_on`` for ``on``; the set of obligations is the one evaluated for
         ``evaluated_on`` (today, once the day-change job has run). Only the open spell's rows are
         listed (earlier spells' obligations are history), so re-deriving a status for ``on``
@@ -116,10 +130,10 @@ class ObligationsView(DatedView):
         end). A day no ruleset covers is refused with :class:`~timeline.domain.errors.NoRuleset`."""
         self.check_day(on)
         sql = self.sql.worklist(
-            municipality=bool(municipality), coach=bool(coach), status=bool(status)
+            municipality=bool(municipality), coach=bool(coach), status=bool(status), kind=bool(kind)
         )
         params: list[Any] = [on.isoformat(), on.isoformat()]
-        params += [v for v in (municipality, coach, status) if v]
+        params += [v for v in (municipality, coach, kind, status) if v]
         params += [limit, offset]
         with self.db.read() as tx:
             rows = tx.execute(sql, params)

@@ -1,7 +1,8 @@
 """The web view in a real browser: the system Chromium (Playwright) against ``timeline serve``
 on a free port and a temporary SQLite store with a hand-made seeker whose coach was corrected.
 A caseworker signs in with a token and a purpose, opens the seeker, moves the as-of field back
-before the correction and sees the old coach, and opens the office's worklist.
+before the correction and sees the old coach, opens the office's worklist and filters it by
+kind; a reporter then compares a window under another ruleset on the what-if page.
 
 Under ``CI=true`` this runs or fails; elsewhere it skips when no Chromium is installed
 (``apt-get install -y chromium``)."""
@@ -162,5 +163,28 @@ def test_a_caseworker_replays_a_timeline_before_a_correction_and_opens_the_workl
             rows = page.locator(f"table.worklist a[href*='{served.seeker}']")
             assert rows.count() >= 1
             assert "coach-ben" in page.inner_text("table.worklist")
+
+            kind = page.inner_text("table.worklist tbody tr td:nth-child(4)")  # the first row's
+            page.select_option("select[name=kind]", kind)
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url(f"**kind={kind}**")
+            kinds = page.locator("table.worklist tbody tr td:nth-child(4)").all_inner_texts()
+            assert kinds and set(kinds) == {kind}
+
+            page.click("header form.inline button[type=submit]")  # sign out
+            page.wait_for_url("**/ui/login")
+            page.fill("input[name=token]", TOKENS["reporter"][0])
+            page.click("form.login button[type=submit]")
+            page.wait_for_url(f"{served.base}/ui")
+            page.click("header nav >> text=What-if")
+            page.wait_for_url("**/ui/whatif")
+            page.select_option("select[name=ruleset]", "FI-2026-01")
+            page.fill("input[name=from]", "2025-03")
+            page.fill("input[name=to]", "2025-05")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**ruleset=FI-2026-01**")
+            assert page.locator("svg.chart").count() == 3
+            assert "2025-03" in page.inner_text("table.whatif")
+            assert served.seeker not in page.content()  # aggregates only
         finally:
             browser.close()

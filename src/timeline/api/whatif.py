@@ -22,6 +22,47 @@ from timeline.rulesets import RULESET_IDS, default_rulesets
 from timeline.vocabulary import Text
 
 
+class InvalidField(ValueError):
+    """A what-if parameter refused: ``field`` (as the query names it) and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def whatif_scenario(
+    ruleset: str, first: str, last: str, area: str | None, on: date | None, today: date
+) -> Scenario:
+    """The scenario asked for — a shipped ``ruleset`` in force for the months ``first`` ..
+    ``last``, evaluated as on ``on`` (default ``today``), ``area`` a municipality code or an
+    area id — or :class:`InvalidField` naming the first bad parameter (``ruleset``, ``from``,
+    ``to``, ``on``, ``area``). Shared by the HTTP route and the web view's what-if page."""
+    if ruleset not in RULESET_IDS:
+        raise InvalidField("ruleset", f"unknown ruleset {ruleset!r}; one of {RULESET_IDS}")
+    for field, value in (("from", first), ("to", last)):
+        try:
+            Window(parse_month(value), value)
+        except ValueError as exc:
+            raise InvalidField(field, str(exc)) from None
+    if first > last:
+        raise InvalidField("to", f"{last} is before from={first}")
+    try:
+        window = Window(first, last)
+    except ValueError as exc:
+        raise InvalidField("to", str(exc)) from None
+    if on is not None:
+        try:
+            plausible(on)
+        except ValueError as exc:
+            raise InvalidField("on", str(exc)) from None
+    try:
+        area_filter(area)
+    except ValueError as exc:
+        raise InvalidField("area", str(exc)) from None
+    rulesets = default_rulesets()
+    return Scenario(rulesets.by_id(ruleset), window, on or today, rulesets)
+
+
 def _invalid(field: str, msg: str) -> JSONResponse:
     return problem(
         422,
@@ -95,31 +136,11 @@ def whatif_router(app: TimelineApp) -> APIRouter:
         personal data; cells of fewer than 5 persons suppressed. For reporters, auditors and
         admins."""
         require(caller, "statistics")
-        if ruleset not in RULESET_IDS:
-            return _invalid("ruleset", f"unknown ruleset {ruleset!r}; one of {RULESET_IDS}")
-        for field, value in (("from", from_), ("to", to)):
-            try:
-                Window(parse_month(value), value)
-            except ValueError as exc:
-                return _invalid(field, str(exc))
-        if from_ > to:
-            return _invalid("to", f"{to} is before from={from_}")
+        today = app.clock().astimezone(HELSINKI).date()
         try:
-            window = Window(from_, to)
-        except ValueError as exc:
-            return _invalid("to", str(exc))
-        if on is not None:
-            try:
-                plausible(on)
-            except ValueError as exc:
-                return _invalid("on", str(exc))
-        try:
-            area_filter(area or None)
-        except ValueError as exc:
-            return _invalid("area", str(exc))
-        rulesets = default_rulesets()
-        day = on or app.clock().astimezone(HELSINKI).date()
-        scenario = Scenario(rulesets.by_id(ruleset), window, day, rulesets)
+            scenario = whatif_scenario(ruleset, from_, to, area or None, on, today)
+        except InvalidField as exc:
+            return _invalid(exc.field, exc.reason)
         return whatif_report(app, scenario, area=area or None).to_dict()
 
     return router

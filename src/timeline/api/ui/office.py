@@ -22,8 +22,6 @@ from timeline.render.charts import Chart, line_chart
 from timeline.render.obligations import STATUS_COLOUR
 
 PAGE_SIZE = 50
-#: the most worklist rows read for one page (the view has no kind filter or offset)
-WORKLIST_READ = 10_000
 DEFAULT_MEASURES = (
     "stock_total",
     "stock_unemployed",
@@ -44,8 +42,7 @@ class Worklist:
     kind: str | None
     status: str | None
     page: int
-    pages: int
-    total: int
+    more: bool  # another page follows
     items: list[dict[str, Any]]
     coaches: list[str]
     kinds: Sequence[str] = KINDS
@@ -63,6 +60,8 @@ def worklist(
 ) -> Worklist:
     services, caller = session.services, session.caller
     require(caller, "worklist")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind: unknown kind {kind!r}; one of {', '.join(KINDS)}")
     scope = sorted(caller.scope) if caller.scope is not None else None
     if scope and not municipality:
         municipality = scope[0]  # the form offers the scope's municipalities; the first by default
@@ -72,17 +71,18 @@ def worklist(
         refuse_for_scope(services, caller, "worklist", "worklist", asked, reason)
     day = on or services.clock().astimezone(HELSINKI).date()
     view = services.obligations
-    items = view.worklist(
-        day, status=status, municipality=municipality, coach=coach, limit=WORKLIST_READ
+    page = max(page, 1)
+    # this page's rows and one more, to know whether another page follows
+    found = view.worklist(
+        day,
+        status=status,
+        municipality=municipality,
+        coach=coach,
+        kind=kind,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
     )
-    coaches = sorted({str(i["coach_id"]) for i in items if i["coach_id"]})
-    if kind:
-        items = [i for i in items if i["kind"] == kind]
-    # by due date; flags (no due date) after what falls due, by the end of their period
-    items.sort(key=lambda i: (i["due_on"] is None, i["due_on"] or i["period_end"] or ""))
-    pages = max((len(items) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(page, 1), pages)
-    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = found[:PAGE_SIZE]
     services.access_log.record(
         actor=caller.actor,
         role=caller.role,
@@ -99,10 +99,9 @@ def worklist(
         kind,
         status,
         page,
-        pages,
-        len(items),
+        len(found) > PAGE_SIZE,
         shown,
-        coaches,
+        view.coaches(municipality),
         colours=dict(STATUS_COLOUR),
     )
 

@@ -25,6 +25,7 @@ from timeline.api.ui.session import (
     session_of,
     set_login,
 )
+from timeline.api.ui.whatif import whatif_page
 from timeline.auth import AuthError, require
 from timeline.bootstrap import Services
 from timeline.domain.identity import InvalidIdentifier
@@ -151,9 +152,20 @@ def _page_routes(router: APIRouter, services: Services) -> None:
         page_: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
     ) -> Response:
         session = session_of(services, request)
-        found = office.worklist(
-            session, on, municipality or None, coach or None, kind or None, status or None, page_
-        )
+        try:
+            found = office.worklist(
+                session,
+                on,
+                municipality or None,
+                coach or None,
+                kind or None,
+                status or None,
+                page_,
+            )
+        except ValueError as exc:
+            return session.page(
+                "error.html", 422, title="Invalid request", detail=str(exc), errors=[]
+            )
         return session.page("worklist.html", w=found)
 
     @router.get("/statistics")
@@ -174,6 +186,19 @@ def _page_routes(router: APIRouter, services: Services) -> None:
                 "error.html", 422, title="Invalid request", detail=str(exc), errors=[]
             )
         return session.page("statistics.html", s=found)
+
+    @router.get("/whatif")
+    def whatif(
+        request: Request,
+        ruleset: Annotated[str | None, Query(max_length=40)] = None,
+        from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
+        to: Annotated[str | None, Query(max_length=7)] = None,
+        area: Annotated[str | None, Query(max_length=200)] = None,
+        on: Annotated[str | None, Query(max_length=10)] = None,
+    ) -> Response:
+        session = session_of(services, request)
+        found = whatif_page(session, ruleset or None, from_ or None, to or None, area, on)
+        return session.page("whatif.html", 422 if found.error else 200, x=found)
 
     @router.get("/operations")
     def operations(request: Request) -> Response:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from eventsourcing.utils import get_topic
 
 from projections.outcomes.areas import load_areas
+from projections.runtime.decode import FactDecoder
 from projections.runtime.log import Decoder, Notifications
 from projections.runtime.quarantine import is_poison
 from projections.whatif.figures import AreaFilter
 from projections.whatif.replay import MIN_CELL, Report, Scenario, Window, pairs, replay
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, effective_facts
-from timeline.domain.timeline import Timeline, fact_from_event
+from timeline.domain.timeline import Timeline
 
 PAGE = 10_000
 
@@ -67,6 +68,7 @@ def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> 
     correction and retraction events alone (a correction that makes another event a start or
     an end keeps the seeker), and only their other events are decoded. An event that cannot
     be decoded (the projections quarantine it) is left out and counted in ``unreadable``."""
+    decoder = FactDecoder(app.mapper)  # the projections' fast path (falls back to the mapper)
     raw: dict[str, list[Any]] = defaultdict(list)
     decoded: dict[int, Fact] = {}
     by_seeker: dict[str, list[Fact]] = defaultdict(list)
@@ -80,7 +82,7 @@ def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> 
         events += len(notifications)
         for n in notifications:
             if window is None or n.topic in _SPELL_TOPICS:
-                fact = _decode(app, n)
+                fact = _decode(decoder, n)
                 if fact is None:
                     bad.add(n.id)
                     continue
@@ -98,7 +100,7 @@ def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> 
             continue
         facts = []
         for n in stored:
-            fact = decoded.get(n.id) or _decode(app, n)
+            fact = decoded.get(n.id) or _decode(decoder, n)
             if fact is None:
                 bad.add(n.id)
             else:
@@ -107,9 +109,9 @@ def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> 
     return LogRead(out, events, len(bad))
 
 
-def _decode(app: WhatifLog, n: Any) -> Fact | None:
+def _decode(decoder: FactDecoder, n: Any) -> Fact | None:
     try:
-        return fact_from_event(cast(Timeline.Recorded, app.mapper.to_domain_event(n)), n.id)
+        return decoder.fact(n, n.id)
     except Exception as exc:
         if not is_poison(exc):
             raise

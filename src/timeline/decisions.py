@@ -169,6 +169,25 @@ class Appender:
                     )
 
 
+def event_digest(event: ParsedEvent, data: dict[str, Any], algorithm: int) -> str:
+    """The content digest of ``event`` (with its person ref in ``data``) as the timeline
+    records it, under digest ``algorithm``: what an append stores and a retry is compared with
+    (the bulk import digests through this too)."""
+    return content_digest(
+        event_content(
+            event.event_id,
+            event.seeker_id,
+            event.type,
+            event.occurred_at,
+            event.occurred_on,
+            event.actor,
+            event.source,
+            data,
+        ),
+        algorithm=algorithm,
+    )
+
+
 def version_conflict(event: ParsedEvent, current: int, index: int | None) -> Conflict | None:
     """The refusal of an event whose ``expected_version`` is not its timeline's ``current``
     version (None: no expectation, or it holds)."""
@@ -344,19 +363,7 @@ class Decisions:
         event), else a conflict. The retry is digested with the algorithm of the digest it is
         compared with, so a retry of an event stored under algorithm 1 is still a duplicate."""
         previous = stored.digest if stored is not None else cast(tuple[str, int], earlier)[0]
-        digest = content_digest(
-            event_content(
-                event.event_id,
-                event.seeker_id,
-                event.type,
-                event.occurred_at,
-                event.occurred_on,
-                event.actor,
-                event.source,
-                data,
-            ),
-            algorithm=digest_algorithm(previous),
-        )
+        digest = event_digest(event, data, digest_algorithm(previous))
         if previous != digest:
             raise Conflict(
                 "event_id was already used for an event with other content",

@@ -25,12 +25,12 @@ from uuid import UUID
 
 from timeline.bulk.rows import Accepted, Record, RowEncoder
 from timeline.bulk.state import STORED, IdTable, SeekerState
-from timeline.decisions import Appender, Decisions, TimelineStore, version_conflict
-from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
+from timeline.decisions import Appender, Decisions, TimelineStore, event_digest, version_conflict
+from timeline.domain.canonical import GENESIS_HASH, chain_hash, iso_utc
 from timeline.domain.errors import Conflict, InvalidEvent
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
-from timeline.domain.timeline import Timeline, event_content
+from timeline.domain.timeline import Timeline
 from timeline.domain.timeline_rules import check_event, check_first
 from timeline.jsonl import BOM, LineError, read_jsonl
 from timeline.store.index import IndexRow
@@ -197,7 +197,7 @@ class Validator:
                 data,
             )
         version = current + 1
-        digest = _digest(event, data, self.appender.digest_algorithm)
+        digest = event_digest(event, data, self.appender.digest_algorithm)
         state.head = chain_hash(
             state.head,
             digest=digest,
@@ -257,30 +257,13 @@ class Validator:
         data = dict(event.data)
         if ref is not None:
             data["person_ref"] = ref
-        return _digest(event, data, self.appender.digest_algorithm)
+        return event_digest(event, data, self.appender.digest_algorithm)
 
 
 def read_event(raw: bytes, *, allow_test_codes: bool) -> ParsedEvent:
     """The event of a line the validation pass read without a problem."""
     value = json.loads(raw.removeprefix(BOM).decode("utf-8"))
     return parse_event(value, allow_test_identity_codes=allow_test_codes)
-
-
-def _digest(event: ParsedEvent, data: dict[str, Any], algorithm: int) -> str:
-    """The content digest of an event (with its person ref in ``data``), as the timeline's."""
-    return content_digest(
-        event_content(
-            event.event_id,
-            event.seeker_id,
-            event.type,
-            event.occurred_at,
-            event.occurred_on,
-            event.actor,
-            event.source,
-            data,
-        ),
-        algorithm=algorithm,
-    )
 
 
 def _same(fact: Fact) -> Fact:

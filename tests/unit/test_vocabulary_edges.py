@@ -203,11 +203,19 @@ def test_the_vocabulary_document_names_every_type_field_and_range() -> None:
         f"{MAX_REQUIREMENT_PERIOD.days:,}",
     ):
         assert bound in doc, bound
-    # Every relative link leads to a file of this repository (a reader who clones it has
-    # nothing outside it).
+
+
+def test_every_relative_link_of_the_docs_stays_in_the_repository() -> None:
+    """A reader who clones the repository has nothing outside it: every relative link of the
+    README and docs/ leads to a file of the repository."""
     root = Path(__file__).parents[2].resolve()
-    for target in re.findall(r"\]\(([^)#\s]+)", doc):
-        if "://" in target:
-            continue
-        resolved = (root / "docs" / target).resolve()
-        assert resolved.is_relative_to(root) and resolved.exists(), target
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    links = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)", page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            links += 1
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(root) and resolved.exists(), (page.name, target)
+    assert links > 10  # the pages do link to each other

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
@@ -32,6 +32,17 @@ from timeline.results import Appended, HistoryEntry
 from timeline.settings import Settings, libpq_extra_params, store_env
 from timeline.store.index import EventIndex, IndexRow
 from timeline.vocabulary import ParsedEvent
+
+
+class ErasedSeekers(Protocol):
+    """Which seekers were erased (the erasure register, :mod:`timeline.erasure`)."""
+
+    def erased(self, seeker_ids: Sequence[str]) -> set[str]: ...
+
+
+class _NoneErased:
+    def erased(self, seeker_ids: Sequence[str]) -> set[str]:
+        return set()
 
 
 class TimelineApp(Application[UUID]):
@@ -56,6 +67,9 @@ class TimelineApp(Application[UUID]):
         super().__init__(env=full_env)
         self.index = cast(EventIndex, self.recorder)
         self.cache = TimelineCache(self.settings.aggregate_cache_size)
+        #: the erasure register (set by the composition root): appends to an erased seeker
+        #: are refused, its history shows no payload, look-ups do not find it
+        self.erasures: ErasedSeekers = _NoneErased()
         self.appender = Appender(
             self,
             self.clock,
@@ -87,6 +101,13 @@ class TimelineApp(Application[UUID]):
 
     def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
         return self.index.index_by_event_ids(event_ids)
+
+    def erased(self, seeker_ids: Sequence[str]) -> set[str]:
+        """Those of ``seeker_ids`` that were erased (their timelines leave the cache)."""
+        found = self.erasures.erased(seeker_ids) if seeker_ids else set()
+        for seeker_id in found:
+            self.cache.evict(seeker_id)
+        return found
 
     def load_many(self, seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:
         """The timelines of ``seeker_ids`` with one read of the store: each from its copy in
@@ -122,7 +143,9 @@ class TimelineApp(Application[UUID]):
         code = validate_personal_identity_code(
             personal_identity_code, allow_temporary=self.settings.test_codes_allowed
         )
-        return self.index.seekers_by_person_ref(person_ref(code, self._person_key))
+        found = self.index.seekers_by_person_ref(person_ref(code, self._person_key))
+        gone = self.erased(found)  # (their refs are cleared by the erasure itself)
+        return [s for s in found if s not in gone]
 
     def timeline(self, seeker_id: str, *, as_of: datetime | None = None) -> Timeline:
         """The seeker's timeline as known at ``as_of`` (recorded time), or now."""
@@ -181,7 +204,9 @@ class TimelineApp(Application[UUID]):
         limit: int | None = None,
     ) -> list[HistoryEntry]:
         """The history with both times, each event marked valid, superseded or void as known
-        at ``as_of``. Paged by version."""
+        at ``as_of``. Paged by version. An erased seeker's entries carry ``erased`` and no
+        payload."""
+        erased = bool(self.erased([seeker_id]))
         if as_of is not None:
             known = self._as_of(seeker_id, as_of)
             facts = [f for f, _ in known]
@@ -214,6 +239,7 @@ class TimelineApp(Application[UUID]):
                     status=status,
                     superseded_by=superseded.get(f.event_id, []),
                     voided_by=voided.get(f.event_id),
+                    erased=erased,
                 )
             )
             if limit is not None and len(out) >= limit:
@@ -237,6 +263,7 @@ class TimelineApp(Application[UUID]):
             else {}
         )
         out = []
+        erased = self.erased(list({r.seeker_id for r in rows}))
         for row in rows:
             assert row.position is not None
             ev = cast(Timeline.Recorded, self.mapper.to_domain_event(notifications[row.position]))
@@ -252,8 +279,9 @@ class TimelineApp(Application[UUID]):
                     "recorded_at": iso_utc(row.recorded_at),
                     "actor": ev.actor,
                     "source": ev.source,
-                    "data": ev.data,
+                    "data": None if row.seeker_id in erased else ev.data,
                     "hash": row.hash,
+                    "erased": row.seeker_id in erased,
                 }
             )
         return out

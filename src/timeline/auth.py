@@ -35,6 +35,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "statistics": frozenset({"reporter", "auditor", "admin"}),
     "audit": frozenset({"auditor", "admin"}),
     "quarantine": frozenset({"auditor", "admin"}),
+    "erase": frozenset({"admin"}),
 }
 
 

@@ -21,6 +21,7 @@ from timeline.audit.access_log import AccessLog
 from timeline.audit.digests import Digests
 from timeline.auth import TokenRegistry
 from timeline.clock import Clock, system_clock
+from timeline.erasure import ErasureLookup, ErasureRegister
 from timeline.group_commit import GroupCommitter
 from timeline.jobs import Jobs, JobsProcess, JobsRuntime, NightlyAudit
 from timeline.settings import LIBPQ_PARAMS, Settings, database
@@ -94,6 +95,8 @@ class Services:
     access_log: AccessLog
     tokens: TokenRegistry
     digests: Digests
+    #: the erasure register (timeline.erasure; docs/erasure.md)
+    erasures: ErasureRegister
     for_jobs: bool = False
     #: the read replica's read services, when ``TIMELINE_READ_DATABASE_URL`` is set
     replica: ReadServices | None = None
@@ -137,6 +140,8 @@ def bootstrap(
     app = TimelineApp(env, settings=app_settings, clock=clock)
     db = SideDatabase(settings, pool=pool)
     access_log = AccessLog(db, clock)
+    erasures = ErasureRegister(db)
+    app.erasures = erasures  # appends refused, histories without payload, look-ups empty
     return Services(
         settings=settings,
         clock=clock,
@@ -145,7 +150,8 @@ def bootstrap(
         obligations=ObligationsView(app, db),
         outcomes=OutcomesView(app, db),
         access_log=access_log,
-        digests=Digests(app, db, settings.digest_key_bytes, clock, access_log),
+        digests=Digests(app, db, settings.digest_key_bytes, clock, access_log, erasures),
+        erasures=erasures,
         tokens=TokenRegistry.from_settings(
             settings.tokens.get_secret_value() if settings.tokens else None,
             settings.tokens_file,
@@ -181,6 +187,7 @@ def read_services(
         db: SideDatabase | None = None
         try:
             db = ReplicaDatabase(on_replica, pool=replica_pool)
+            app.erasures = ErasureLookup(db)  # the register as replicated (read only)
             return _OnReplica(app, db, ObligationsView(app, db), OutcomesView(app, db))
         except BaseException:
             if db is not None:

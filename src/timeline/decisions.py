@@ -20,7 +20,7 @@ from typing import Any, Protocol, cast
 from eventsourcing.persistence import IntegrityError
 
 from timeline.domain.canonical import JCS, content_digest, digest_algorithm
-from timeline.domain.errors import Conflict, FieldError, InvalidEvent, OutOfScope
+from timeline.domain.errors import Conflict, FieldError, InvalidEvent, OutOfScope, SeekerGone
 from timeline.domain.event_types import EventType
 from timeline.domain.identity import person_ref
 from timeline.domain.scope import scope_refusal
@@ -47,6 +47,11 @@ class TimelineStore(Protocol):
     def load_many(self, seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:
         """Each seeker's timeline as stored now (None: no events yet), to decide on: the
         caller may change them."""
+        ...
+
+    def erased(self, seeker_ids: Sequence[str]) -> set[str]:
+        """Those of ``seeker_ids`` whose personal data was erased: nothing may be appended to
+        them (docs/erasure.md)."""
         ...
 
     def write(self, events: Sequence[Timeline.Event], index_rows: Sequence[IndexRow]) -> list[int]:
@@ -247,6 +252,7 @@ class Decisions:
         self.known = known
         self.digest_algorithm = digest_algorithm
         self.aggregates: dict[str, Timeline | None] = {}
+        self.erased: set[str] = set()  # of the seekers loaded
         self.seen: dict[str, tuple[str, int]] = {}  # event_id -> (digest, request number)
         self.planned: list[Planned] = []
         self.requests = 0
@@ -256,6 +262,7 @@ class Decisions:
         not loaded beforehand is loaded on its own when its first event is decided)."""
         todo = [s for s in dict.fromkeys(seeker_ids) if s not in self.aggregates]
         if todo:
+            self.erased.update(self.store.erased(todo))
             self.aggregates.update(self.store.load_many(todo))
 
     def decide(
@@ -297,13 +304,15 @@ class Decisions:
             data = dict(event.data)
             if ref is not None:
                 data["person_ref"] = ref
+            if event.seeker_id not in self.aggregates:
+                self.load([event.seeker_id])
+            if event.seeker_id in self.erased:  # even a retry of an event stored before
+                raise SeekerGone(event.seeker_id, event_id=event.event_id, index=at)
             stored = self.known.get(event.event_id)
             earlier = self.seen.get(event.event_id)
             if stored is not None or earlier is not None:
                 slots.append(self._repeat(event, data, stored, earlier, request, at))
                 continue
-            if event.seeker_id not in self.aggregates:
-                self.load([event.seeker_id])
             agg = self.aggregates[event.seeker_id]
             if scope is not None:
                 # Before any other answer about this seeker (its version, its rules): a writer

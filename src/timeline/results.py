@@ -62,6 +62,9 @@ class HistoryEntry:
     status: str = "valid"  # valid | superseded | void
     superseded_by: list[str] = field(default_factory=list)
     voided_by: str | None = None
+    #: the seeker was erased (docs/erasure.md): the payload is not shown, only the type,
+    #: times, position, digest and hash, which the chain covers
+    erased: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         occurred = self.fact.occurred_at or datetime.combine(
@@ -80,10 +83,11 @@ class HistoryEntry:
             "recorded_late_days": max(late.days, 0),
             "actor": dict(self.fact.actor),
             "source": self.fact.source,
-            "data": dict(self.fact.data),
+            "data": None if self.erased else dict(self.fact.data),
             "digest": self.index.digest,
             "hash": self.index.hash,
             "status": self.status,
             "superseded_by": self.superseded_by,
             "voided_by": self.voided_by,
+            "erased": self.erased,
         }

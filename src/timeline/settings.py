@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         description="content digest of new events: 2 = SHA-256 of RFC 8785 (JCS) JSON; 1 = the "
         "canonical JSON of events stored before JCS (for tests; docs/audit.md)",
     )
+    retention_years: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="`timeline retention` erases seekers whose last event is older than this "
+        "many years (unless --older-than says otherwise); the basis: docs/erasure.md",
+    )
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,

@@ -24,7 +24,7 @@ from timeline.api.limits import BodyLimit
 from timeline.api.metrics import install_metrics
 from timeline.api.problems import busy, handle, invalid
 from timeline.api.replica import ReaderChooser
-from timeline.api.routes import audit, events, operations, seekers, stats, worklists
+from timeline.api.routes import audit, erasures, events, operations, seekers, stats, worklists
 from timeline.api.routes.events import AppendFn, AsyncAppend
 from timeline.api.schemas import EventIn
 from timeline.api.ui import ui_router
@@ -33,6 +33,7 @@ from timeline.auth import AuthError
 from timeline.bootstrap import Services
 from timeline.domain.errors import TimelineError
 from timeline.domain.identity import InvalidIdentifier
+from timeline.erasure import Eraser
 from timeline.health import PoolWatch
 from timeline.vocabulary import EventValidationError
 
@@ -61,6 +62,8 @@ ROUTERS: list[Callable[[Services, FastAPI], APIRouter]] = [
         api.state.pool_watch,
     ),
     lambda s, _: whatif_router(s.app),  # GET /v1/stats/whatif (docs/whatif.md)
+    # POST and GET /v1/admin/erasures (docs/erasure.md)
+    lambda s, _: erasures.router(Eraser(s.app, s.erasures, s.clock), s.erasures),
     lambda s, _: ui_router(s),  # the web view under /ui (timeline.api.ui)
 ]
 
@@ -71,6 +74,7 @@ TAGS = [
     {"name": "audit", "description": "The global feed and the access log."},
     {"name": "statistics", "description": "Monthly outcome statistics (no personal data)."},
     {"name": "operations", "description": "Liveness, readiness, quarantine and metrics."},
+    {"name": "admin", "description": "Erasure of a seeker's personal data, and its register."},
 ]
 
 

@@ -19,6 +19,7 @@ from timeline.domain.errors import (
     NoRuleset,
     NotFound,
     OutOfScope,
+    SeekerGone,
     TimelineError,
 )
 from timeline.domain.identity import InvalidIdentifier
@@ -81,6 +82,16 @@ def invalid(
 
 def to_problem(exc: Exception) -> JSONResponse:
     """The one table from refusal to answer."""
+    if isinstance(exc, SeekerGone):
+        return problem(
+            410,
+            "seeker-erased",
+            "Gone",
+            ("" if exc.index is None else f"event [{exc.index}]: ") + str(exc),
+            event_id=exc.event_id,
+            seeker_id=exc.seeker_id,
+            errors=_errors(exc.errors, exc.index),
+        )
     if isinstance(exc, (InvalidEvent, EventValidationError)):
         index = exc.index if isinstance(exc, InvalidEvent) else None
         omitted = exc.omitted if isinstance(exc, EventValidationError) else 0
@@ -188,6 +199,7 @@ _MEANING = {
     403: "the token's role or scope does not allow this (logged as a refusal)",
     404: "no such seeker, route or item",
     405: "the route does not take this method",
+    410: "the seeker's personal data was erased: nothing may be appended to it",
     409: "a conflict: an event id reused with other content, a stale expected_version, or "
     "obligations that cannot be evaluated now",
     413: "the body is larger than TIMELINE_MAX_BODY_BYTES, or the batch than TIMELINE_MAX_BATCH",

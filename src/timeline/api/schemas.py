@@ -10,6 +10,7 @@ as one variant per event type, discriminated by ``type``."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -118,6 +119,46 @@ class Lookup(BaseModel):
     seeker_ids: list[Uuid]
 
 
+class ErasureRequest(BaseModel):
+    """An erasure (docs/erasure.md): whose, why, and on whose decision or legal ground."""
+
+    model_config = ConfigDict(extra="forbid")
+    seeker_id: UUID
+    reason: Text = Field(min_length=1, max_length=500)
+    authority: Text = Field(min_length=1, max_length=500)
+
+
+class ErasureEntry(BaseModel):
+    """One entry of the erasure register (chained: ``hash`` covers ``prev_hash``)."""
+
+    seq: int
+    erased_at: DateTime
+    seeker_id: Uuid
+    reason: str
+    authority: str
+    actor: str
+    events: int = Field(description="events of the seeker the erasure covered")
+    last_version: int
+    last_position: int | None
+    prev_hash: str
+    hash: str
+
+
+class Erased(ErasureEntry):
+    already_erased: bool = Field(
+        description="the seeker was in the register before this request (200): the steps an "
+        "interrupted erasure left undone were completed, nothing else changed"
+    )
+    key_destroyed_now: bool = Field(description="this request destroyed the seeker's data key")
+
+
+class ErasurePage(BaseModel):
+    entries: list[ErasureEntry]
+    next_after: int | None = Field(
+        description="pass as ?after= for the next page; null on the last page"
+    )
+
+
 # --- reads -----------------------------------------------------------------------------------
 
 
@@ -135,12 +176,19 @@ class HistoryEvent(BaseModel):
     recorded_late_days: int
     actor: dict[str, Any]
     source: str | None
-    data: dict[str, Any]
+    data: dict[str, Any] | None = Field(
+        description="the payload; null when the seeker was erased (`erased`)"
+    )
     digest: str
     hash: str
     status: Literal["valid", "superseded", "void"]
     superseded_by: list[str]
     voided_by: str | None
+    erased: bool = Field(
+        False,
+        description="the seeker's personal data was erased (docs/erasure.md): type, times, "
+        "position, digest and hash are kept, the payload is not shown",
+    )
 
 
 class History(BaseModel):
@@ -206,8 +254,9 @@ class FeedEvent(BaseModel):
     recorded_at: DateTime
     actor: dict[str, Any]
     source: str | None
-    data: dict[str, Any]
+    data: dict[str, Any] | None = Field(description="null when the seeker was erased")
     hash: str
+    erased: bool = False
 
 
 class Feed(BaseModel):

@@ -23,11 +23,17 @@ class Report:
     seekers_checked: int = 0
     broken: list[Break] = field(default_factory=list)
     access_log: str | None = None
+    erasure_register: str | None = None
     digest_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.broken and self.access_log is None and not self.digest_problems
+        return (
+            not self.broken
+            and self.access_log is None
+            and self.erasure_register is None
+            and not self.digest_problems
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +41,7 @@ class Report:
             "seekers_checked": self.seekers_checked,
             "broken": [str(b) for b in self.broken],
             "access_log": self.access_log or "ok",
+            "erasure_register": self.erasure_register or "ok",
             "digest_problems": self.digest_problems,
         }
 
@@ -55,9 +62,12 @@ def verify_store(
     kept_digests: list[dict[str, Any]] | None = None,
     progress: Callable[[Iterable[str]], Iterable[str]] = lambda it: it,
 ) -> Report:
-    """Every chain (of ``seeker``, or of the seekers recorded ``since`` a day), the access
-    log's chain and, given ``kept_digests``, those digests against the store."""
+    """Every chain (of ``seeker``, or of the seekers recorded ``since`` a day; an erased
+    seeker's from its stored digests, see :mod:`timeline.audit.verify`), the access log's and
+    the erasure register's chains and, given ``kept_digests``, those digests against the
+    store."""
     report = Report()
+    erased = digests.erasures.all_erased()
     if seeker:
         seekers: Iterable[str] = [seeker]
     elif since:
@@ -66,11 +76,13 @@ def verify_store(
         seekers = all_seekers(app)
     for seeker_id in progress(seekers):
         report.seekers_checked += 1
-        found = verify_seeker(app, seeker_id)
+        found = verify_seeker(app, seeker_id, erased=seeker_id in erased)
         if found is not None:
             report.broken.append(found)
     scan = access_log.scan()
     report.access_log = scan.problem
+    register = digests.erasures.scan()
+    report.erasure_register = register.problem
     if kept_digests:
-        report.digest_problems = digests.check(kept_digests, access_log=scan)
+        report.digest_problems = digests.check(kept_digests, access_log=scan, erasures=register)
     return report

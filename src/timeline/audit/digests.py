@@ -9,7 +9,8 @@ days that no longer match, in the event log or in the access log. Events and acc
 are append-only and recorded once, so a finished day's digest never changes unless a log was
 altered (a tail removed, the table emptied, entries edited and the chain recomputed, an entry
 forged into a sealed day). Digests of format 1 (before the access log was sealed) still verify
-the events they covered."""
+the events they covered; format 2 (before the erasure register was sealed) the events and the
+access log."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from timeline.application import TimelineApp
 from timeline.audit.access_log import AccessLog, Head, Scan
@@ -51,10 +52,23 @@ def merkle_root(leaves: list[str]) -> str:
 
 #: The format of the digests sealed now. 1: the event log only (Merkle leaves are the chain
 #: hashes). 2: leaves bind each chain hash to its position, and the access log's head at the
-#: end of the day is sealed too. Digests of format 1 kept from earlier still verify what they
+#: end of the day is sealed too. 3: the erasure register's head at the end of the day as well
+#: (docs/erasure.md). Digests of formats 1 and 2 kept from earlier still verify what they
 #: covered.
-FORMAT = 2
-FORMATS = (1, 2)
+FORMAT = 3
+FORMATS = (1, 2, 3)
+
+
+class SealedLog(Protocol):
+    """A hash-chained log whose head a digest seals (the erasure register,
+    :mod:`timeline.erasure.register`): a scan of its chain, and its head before a moment."""
+
+    def scan(self) -> Scan: ...
+
+    def all_erased(self) -> set[str]: ...
+
+    @staticmethod
+    def head_before(tx: Tx, end: datetime) -> Head: ...
 
 
 def leaf(position: int | None, chain: str) -> str:
@@ -73,10 +87,14 @@ class Digest:
     format: int = FORMAT
     access_log_seq: int | None = None
     access_log_hash: str | None = None
+    erasure_seq: int | None = None
+    erasure_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        if self.format == 1:  # as format 1 was exported
+        if self.format <= 2:  # as formats 1 and 2 were exported
+            del out["erasure_seq"], out["erasure_hash"]
+        if self.format == 1:
             del out["format"], out["access_log_seq"], out["access_log_hash"]
         return out
 
@@ -100,6 +118,8 @@ class Digest:
                 format=fmt,
                 access_log_seq=int(item["access_log_seq"]) if fmt >= 2 else None,
                 access_log_hash=str(item["access_log_hash"]) if fmt >= 2 else None,
+                erasure_seq=int(item["erasure_seq"]) if fmt >= 3 else None,
+                erasure_hash=str(item["erasure_hash"]) if fmt >= 3 else None,
             )
         except KeyError as exc:
             raise ValueError(f"field {exc.args[0]} is missing") from None
@@ -111,9 +131,10 @@ class Digest:
         head = f"{self.day}|{self.events}|{self.first_position}|{self.last_position}"
         if self.format == 1:
             return f"{head}|{self.merkle_root}".encode("ascii")
-        return (
-            f"{self.format}|{head}|{self.merkle_root}|{self.access_log_seq}|{self.access_log_hash}"
-        ).encode("ascii")
+        sealed = f"{self.format}|{head}|{self.merkle_root}|{self.access_log_seq}|{self.access_log_hash}"
+        if self.format == 2:
+            return sealed.encode("ascii")
+        return f"{sealed}|{self.erasure_seq}|{self.erasure_hash}".encode("ascii")
 
 
 def _opt_int(value: Any) -> int | None:
@@ -133,15 +154,17 @@ class Digests:
         key: bytes,
         clock: Clock,
         access_log: AccessLog,
+        erasures: SealedLog,
     ) -> None:
         self.app = app
         self.db = db
         self.key = key
         self.clock = clock
         self.access_log = access_log
+        self.erasures = erasures
         with db.transaction() as tx:
             tx.execute(tx.sql.DIGESTS_TABLE)
-            # Added with format 2; digests kept before keep format 1.
+            # Added with formats 2 and 3; digests kept before keep their format.
             have = {str(r[0]) for r in tx.execute(tx.sql.COLUMNS_OF, [TABLE])}
             for column, kind in tx.sql.DIGESTS_ADDED:
                 if column not in have:
@@ -150,15 +173,24 @@ class Digests:
     def sign(self, digest: Digest) -> str:
         return hmac.new(self.key, digest.message(), hashlib.sha256).hexdigest()
 
-    def compute(self, day: date, *, format: int = FORMAT, access_log: Head | None = None) -> Digest:
-        """The digest of a day computed from the store now: its events, and (format 2) the
-        access log's head at the end of the day, as given."""
+    def compute(
+        self,
+        day: date,
+        *,
+        format: int = FORMAT,
+        access_log: Head | None = None,
+        erasures: Head | None = None,
+    ) -> Digest:
+        """The digest of a day computed from the store now: its events, (format 2) the access
+        log's head and (format 3) the erasure register's head at the end of the day, as
+        given."""
         rows = self.app.index.index_recorded_between(*day_bounds(day))
         if format == 1:
             root = merkle_root([r.hash for r in rows])
         else:
             root = merkle_root([leaf(r.position, r.hash) for r in rows])
         head = access_log if format >= 2 else None
+        erased = erasures if format >= 3 else None
         unsigned = Digest(
             day=day.isoformat(),
             events=len(rows),
@@ -169,6 +201,8 @@ class Digests:
             format=format,
             access_log_seq=head.seq if head else None,
             access_log_hash=head.hash if head else None,
+            erasure_seq=erased.seq if erased else None,
+            erasure_hash=erased.hash if erased else None,
         )
         return replace(unsigned, signature=self.sign(unsigned))
 
@@ -182,8 +216,10 @@ class Digests:
             kept = _kept(tx, day.isoformat())
             if kept:
                 return kept[0]
-            head = self.access_log.head_before(tx, day_bounds(day)[1])
-            digest = self.compute(day, access_log=head)
+            end = day_bounds(day)[1]
+            head = self.access_log.head_before(tx, end)
+            erased = self.erasures.head_before(tx, end)
+            digest = self.compute(day, access_log=head, erasures=erased)
             tx.execute(
                 tx.sql.DIGEST_INSERT,
                 [
@@ -197,6 +233,8 @@ class Digests:
                     digest.format,
                     digest.access_log_seq,
                     digest.access_log_hash,
+                    digest.erasure_seq,
+                    digest.erasure_hash,
                 ],
             )
         return digest
@@ -206,10 +244,15 @@ class Digests:
             return _kept(tx)
 
     def check(
-        self, exported: Sequence[Mapping[str, Any]], *, access_log: Scan | None = None
+        self,
+        exported: Sequence[Mapping[str, Any]],
+        *,
+        access_log: Scan | None = None,
+        erasures: Scan | None = None,
     ) -> list[str]:
         """Compare digests kept outside with the store now; return one line per mismatch.
-        ``access_log`` is a scan of the access log already made (one is made if needed)."""
+        ``access_log`` and ``erasures`` are scans of the access log and the erasure register
+        already made (made here if needed)."""
         problems = []
         for number, item in enumerate(exported, start=1):
             try:
@@ -260,6 +303,19 @@ class Digests:
                             else ")"
                         )
                     )
+            if kept.format >= 3:
+                erasures = erasures or self.erasures.scan()
+                head = erasures.head_at_end_of(day)
+                if (head.seq, head.hash) != (kept.erasure_seq, kept.erasure_hash):
+                    problems.append(
+                        f"{day}: the erasure register no longer matches the kept digest (it "
+                        f"ended at entry {kept.erasure_seq} then; now at entry {head.seq}"
+                        + (
+                            ", whose hash differs: entries up to it were altered)"
+                            if head.seq == kept.erasure_seq
+                            else ")"
+                        )
+                    )
         return problems
 
 
@@ -277,6 +333,8 @@ def _kept(tx: Tx, day: str | None = None) -> list[Digest]:
             int(r[6]),
             _opt_int(r[7]),
             None if r[8] is None else str(r[8]),
+            _opt_int(r[9]),
+            None if r[10] is None else str(r[10]),
         )
         for r in rows
     ]

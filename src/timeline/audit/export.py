@@ -33,7 +33,9 @@ CHAIN = (
     "occurred_on, actor, source, data}) as hex, prefixed 'jcs:' when the canonical JSON is RFC "
     "8785 (JCS, algorithm 2); bare hex (algorithm 1, older events): sorted keys, separators "
     "(',', ':'), UTF-8; hash(n) = SHA-256(hash(n-1) | seeker_id | version | recorded_at (UTC, "
-    "microseconds) | digest as written, prefix included), hash(0) = 64 zeros"
+    "microseconds) | digest as written, prefix included), hash(0) = 64 zeros; an event marked "
+    "erased (the seeker's personal data was erased) has no payload: its link is recomputed "
+    "from its digest as written"
 )
 
 
@@ -81,6 +83,8 @@ def export_seeker(
         "last_position": entries[-1].index.position if entries else None,
         "chain_head": entries[-1].index.hash if entries else None,
         "chain": CHAIN,
+        # the seeker's personal data was erased: events carry no payload (docs/erasure.md)
+        "erased": any(e.erased for e in entries),
         "obligations_on": day.isoformat(),
     }
     report = render_report(manifest, entries, obligations)

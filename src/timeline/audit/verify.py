@@ -12,6 +12,13 @@ So is a stored event moved to another position (the feed would pair one event's 
 with another's payload), a seeker's events out of position order, an event without an index
 entry, and an index entry without an event. The first broken version of a seeker is reported.
 
+An erased seeker (docs/erasure.md) is checked from what erasure keeps: its stored events
+decode to their clear fields only, so their content digests cannot be recomputed (a digest of
+incomplete content would differ: that is no tampering). Each link is recomputed from the
+index's stored digest instead, every other field is still compared with the stored event, and
+its index must hold no ``person_ref`` (erasure clears it; for any other seeker a missing one is
+reported).
+
 What this proves, and against whom, is written down in docs/audit.md."""
 
 from __future__ import annotations
@@ -62,21 +69,29 @@ def expected_row(
     stored: Notification,
     event: Timeline.Opened | Timeline.Recorded,
     prev_hash: str,
+    *,
+    erased_digest: str | None = None,
 ) -> IndexRow:
     """The index entry a stored event should have, derived from it alone (and the chain hash
-    of the seeker's version before it)."""
-    content = event_content(
-        event.event_id,
-        seeker_id,
-        wire_type(event),
-        event.occurred_at,
-        event.occurred_on,
-        event.actor,
-        event.source,
-        event.data,
-    )
-    digest = content_digest(content, algorithm=event.digest_algorithm)
-    ref = event.data.get("person_ref") if isinstance(event.data, dict) else None
+    of the seeker's version before it). ``erased_digest``: the seeker was erased, this is the
+    digest its index kept — the link is recomputed from it, and no ``person_ref`` is
+    expected."""
+    if erased_digest is not None:
+        digest = erased_digest
+        ref: object = None
+    else:
+        content = event_content(
+            event.event_id,
+            seeker_id,
+            wire_type(event),
+            event.occurred_at,
+            event.occurred_on,
+            event.actor,
+            event.source,
+            event.data,
+        )
+        digest = content_digest(content, algorithm=event.digest_algorithm)
+        ref = event.data.get("person_ref") if isinstance(event.data, dict) else None
     return IndexRow(
         event_id=event.event_id,
         seeker_id=seeker_id,
@@ -119,9 +134,10 @@ def differences(expected: IndexRow, row: IndexRow) -> list[tuple[str, str]]:
     return out
 
 
-def verify_seeker(app: TimelineApp, seeker_id: str) -> Break | None:
+def verify_seeker(app: TimelineApp, seeker_id: str, *, erased: bool = False) -> Break | None:
     """None when every stored event of the seeker and its index entry agree in every field,
-    the positions rise with the versions, and the chain recomputes."""
+    the positions rise with the versions, and the chain recomputes. ``erased``: the seeker is
+    in the erasure register (see the module docstring)."""
     stored = app.index.seeker_notifications(seeker_id)
     try:
         rows = {r.version: r for r in app.index.index_for_seeker(seeker_id)}
@@ -146,14 +162,14 @@ def verify_seeker(app: TimelineApp, seeker_id: str) -> Break | None:
             return Break(seeker_id, version, event_id, f"stored bytes unreadable: {exc}")
         if not isinstance(event, (Timeline.Opened, Timeline.Recorded)):
             return Break(seeker_id, version, None, "stored event of an unknown kind")
-        expected = expected_row(seeker_id, item, event, prev_hash)
         if row is None:
             # Its entry may have been moved to another seeker or version: name what differs.
-            row = app.index.index_by_event_ids([expected.event_id]).get(expected.event_id)
+            row = app.index.index_by_event_ids([event.event_id]).get(event.event_id)
             if row is None:
-                return Break(
-                    seeker_id, version, expected.event_id, "stored event has no index entry"
-                )
+                return Break(seeker_id, version, event.event_id, "stored event has no index entry")
+        expected = expected_row(
+            seeker_id, item, event, prev_hash, erased_digest=row.digest if erased else None
+        )
         found = differences(expected, row)
         if found:
             return Break(
@@ -197,6 +213,6 @@ def all_seekers(app: TimelineApp, page: int = 1000) -> Iterator[str]:
 
 def verify_all(app: TimelineApp) -> Iterator[Break]:
     for seeker_id in all_seekers(app):
-        broken = verify_seeker(app, seeker_id)
+        broken = verify_seeker(app, seeker_id, erased=bool(app.erased([seeker_id])))
         if broken is not None:
             yield broken

@@ -15,6 +15,12 @@ is the SHA-256 of the RFC 8785 (JCS) canonical JSON of the same content. JCS is 
 here in a few lines, for the values events hold (strings, integers, booleans, null, arrays,
 objects; never a fraction or an exponent): any standard JCS tool gives the same bytes.
 
+An event marked "erased": true belongs to a seeker whose personal data was erased (its key
+destroyed): the export carries its type, times, position, digest and hash but no payload, so
+its digest cannot be recomputed; the chain's links are still recomputed from the digests as
+written, and the chain must still end at the manifest's chain head. The manifest says whether
+the seeker was erased ("erased"), and every event must agree with it.
+
 What it proves: the folder is as the manifest describes it, and the events form an unbroken
 chain ending at the manifest's chain head. What it cannot prove on its own: that the manifest
 itself is the one the service wrote. Compare its SHA-256 (printed below) with the one in the
@@ -129,7 +135,13 @@ def check_chain(body: bytes, manifest: dict[str, Any]) -> tuple[int, str]:
     count = 0
     for number, line in enumerate(body.decode("utf-8").splitlines(), start=1):
         event = json.loads(line)
-        digest = content_digest({k: event[k] for k in CONTENT}, event["digest"])
+        if event.get("erased", False) is not (manifest.get("erased") is True):
+            where = f"{EVENTS} line {number} (version {event['version']})"
+            raise Problem(f"{where}: marked erased or not, against the manifest")
+        if event.get("erased") is True:  # no payload: the link from the digest as written
+            digest = str(event["digest"])
+        else:
+            digest = content_digest({k: event[k] for k in CONTENT}, event["digest"])
         if digest != event["digest"]:
             where = f"{EVENTS} line {number} (version {event['version']})"
             raise Problem(f"{where}: content does not match its digest")

@@ -27,7 +27,7 @@ from timeline.bulk.rows import Accepted, Record, RowEncoder
 from timeline.bulk.state import STORED, IdTable, SeekerState
 from timeline.decisions import Appender, Decisions, TimelineStore, event_digest, version_conflict
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, iso_utc
-from timeline.domain.errors import Conflict, InvalidEvent
+from timeline.domain.errors import Conflict, InvalidEvent, SeekerGone
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import Timeline
@@ -94,6 +94,7 @@ class Validator:
         self.recorded_at = iso_utc(now)
         self.allow_test_codes = allow_test_codes
         self.seekers: dict[str, SeekerState | None] = {}  # None: no timeline yet
+        self.erased: set[str] = set()  # of the seekers loaded: every line of theirs refused
         self.ids = IdTable()
         self.outcome = Outcome()
 
@@ -165,12 +166,15 @@ class Validator:
         todo = [s for s in dict.fromkeys(seeker_ids) if s not in self.seekers]
         if not todo:
             return
+        self.erased.update(self.store.erased(todo))
         for seeker_id, timeline in self.store.load_many(todo).items():
             self.seekers[seeker_id] = None if timeline is None else _state_of(timeline)
 
     def decide(self, line: Line, known: dict[str, IndexRow]) -> Record | None:
         """The record of an accepted new event; None for a duplicate; raises if refused."""
         [(event, ref)] = self.appender.prepare([line.event], self.now)
+        if event.seeker_id in self.erased:
+            raise SeekerGone(event.seeker_id, event_id=event.event_id)
         data = dict(event.data)
         if ref is not None:
             data["person_ref"] = ref

@@ -8,7 +8,17 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from timeline.cli import admin, audit, events, obligations, projections, stats, status, whatif
+from timeline.cli import (
+    admin,
+    audit,
+    erasure,
+    events,
+    obligations,
+    projections,
+    stats,
+    status,
+    whatif,
+)
 from timeline.cli.input import user_error
 
 EXIT_INVALID = 2
@@ -19,6 +29,7 @@ GROUPS: tuple[ModuleType, ...] = (
     events,  # import, history
     obligations,  # obligations
     audit,  # verify, export, digest
+    erasure,  # erase, erasures, retention
     projections,  # rebuild, quarantine, worker
     stats,  # stats
     whatif,  # whatif

@@ -49,6 +49,25 @@ class Conflict(TimelineError):
         self.index = index
 
 
+class SeekerGone(InvalidEvent):
+    """The seeker's personal data was erased (docs/erasure.md): nothing may be appended to its
+    timeline any more (410 Gone; a refused line of an import). Nothing is written."""
+
+    def __init__(self, seeker_id: str, *, event_id: str, index: int | None = None) -> None:
+        self.seeker_id = seeker_id
+        self.event_id = event_id
+        super().__init__(
+            [
+                FieldError(
+                    "seeker_id",
+                    f"seeker {seeker_id} was erased: no event may be appended to its timeline",
+                    "erased",
+                )
+            ],
+            index=index,
+        )
+
+
 class NotFound(TimelineError):
     """No such seeker or event (404)."""
 

@@ -347,6 +347,10 @@ def _due_marks(rows: Sequence[ObligationRow], axis: Axis, y: float) -> list[Mark
     return out
 
 
+#: what an erased seeker's event says in the table (docs/erasure.md)
+ERASED = "erased: the personal data of this seeker was destroyed"
+
+
 def event_rows(
     entries: Sequence[HistoryEntry], versions: Mapping[str, int], changed: Collection[str]
 ) -> list[EventRow]:
@@ -365,7 +369,7 @@ def _row(e: HistoryEntry, versions: Mapping[str, int], changed: Collection[str])
         recorded=str(d["recorded_at"]),
         late_days=int(d["recorded_late_days"]),
         status=e.status,
-        what=_what(e.index.type, e.fact.data, versions),
+        what=ERASED if e.erased else _what(e.index.type, e.fact.data, versions),
         changes=versions.get(str(target)) if target is not None else None,
         superseded_by=[versions[i] for i in e.superseded_by if i in versions],
         voided_by=versions.get(e.voided_by) if e.voided_by else None,

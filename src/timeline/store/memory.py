@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -121,6 +122,22 @@ class TimelineMemoryRecorder(POPOApplicationRecorder):
             if events:
                 out[seeker_id] = events
         return out
+
+    def clear_person_refs(self, seeker_id: str) -> int:
+        """Erasure (timeline.erasure): forget the seeker's keyed person_ref in every index row
+        (the SQL stores clear theirs in the erasure's own transaction); how many were set."""
+        with self._database_lock:
+            cleared = 0
+            for i, row in enumerate(self._by_position):
+                if row.seeker_id == seeker_id and row.person_ref is not None:
+                    new = replace(row, person_ref=None)
+                    self._by_position[i] = new
+                    self._by_event[row.event_id] = new
+                    cleared += 1
+            self._by_seeker[seeker_id] = [
+                self._by_event[r.event_id] for r in self._by_seeker.get(seeker_id, [])
+            ]
+            return cleared
 
 
 class MemoryFactory(POPOFactory):

@@ -57,11 +57,71 @@ ACCESS_LOG_HEAD_BEFORE = (
     "SELECT seq, hash FROM timeline_access_log WHERE at < %s ORDER BY seq DESC LIMIT 1"
 )
 
+# -- the erasure register ---------------------------------------------------------------------
+
+_ERASURE_COLUMNS = (
+    "seq, erased_at, seeker_id, reason, authority, actor, events, last_version, last_position, "
+    "prev_hash, hash"
+)
+ERASURES_SCHEMA: Sequence[str] = (
+    "CREATE TABLE IF NOT EXISTS timeline_erasures (seq BIGINT PRIMARY KEY, "
+    "erased_at TEXT NOT NULL, seeker_id TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, "
+    "authority TEXT NOT NULL, actor TEXT NOT NULL, events BIGINT NOT NULL, "
+    "last_version BIGINT NOT NULL, last_position BIGINT, prev_hash TEXT NOT NULL, "
+    "hash TEXT NOT NULL)",
+    # processes starting at once take turns (as the access log's schema does)
+    "LOCK TABLE timeline_erasures IN ACCESS EXCLUSIVE MODE",
+    "CREATE OR REPLACE FUNCTION timeline_erasures_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the erasure register is append-only'; END $$",
+    "DROP TRIGGER IF EXISTS timeline_erasures_append_only ON timeline_erasures",
+    "CREATE TRIGGER timeline_erasures_append_only BEFORE UPDATE OR DELETE ON "
+    "timeline_erasures FOR EACH ROW EXECUTE FUNCTION timeline_erasures_append_only()",
+    "DROP TRIGGER IF EXISTS timeline_erasures_no_truncate ON timeline_erasures",
+    "CREATE TRIGGER timeline_erasures_no_truncate BEFORE TRUNCATE ON timeline_erasures "
+    "FOR EACH STATEMENT EXECUTE FUNCTION timeline_erasures_append_only()",
+)
+#: erasures are serialised: each entry chains to the one before
+ERASURES_LOCK_APPEND: str | None = "LOCK TABLE timeline_erasures IN EXCLUSIVE MODE"
+#: a digest's head waits for the entries being appended
+ERASURES_LOCK_HEAD: str | None = "LOCK TABLE timeline_erasures IN SHARE MODE"
+ERASURES_LAST = "SELECT seq, hash, erased_at FROM timeline_erasures ORDER BY seq DESC LIMIT 1"
+ERASURES_INSERT = (
+    f"INSERT INTO timeline_erasures ({_ERASURE_COLUMNS}) "
+    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+)
+ERASURES_PAGE = (
+    f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seq > %s ORDER BY seq LIMIT %s"
+)
+ERASURE_OF = f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seeker_id = %s"
+ERASURES_HEAD_BEFORE = (
+    "SELECT seq, hash FROM timeline_erasures WHERE erased_at < %s ORDER BY seq DESC LIMIT 1"
+)
+ERASURE_CLEAR_PERSON_REF = (
+    "UPDATE timeline_event_index SET person_ref = NULL "
+    "WHERE seeker_id = %s::uuid AND person_ref IS NOT NULL"
+)
+ERASURE_COVERED = (
+    "SELECT count(*), max(version), max(position) FROM timeline_event_index "
+    "WHERE seeker_id = %s::uuid"
+)
+RETENTION_CANDIDATES = (
+    "SELECT i.seeker_id::text, max(i.recorded_at), max(i.occurred_on)::text "
+    "FROM timeline_event_index i WHERE NOT EXISTS (SELECT 1 FROM timeline_erasures e "
+    "WHERE e.seeker_id = i.seeker_id::text) GROUP BY i.seeker_id "
+    "HAVING max(i.recorded_at) < %s::timestamptz AND max(i.occurred_on) < %s::date "
+    "ORDER BY i.seeker_id"
+)
+
+
+def erased_among(count: int) -> str:
+    marks = ",".join(["%s"] * count)
+    return f"SELECT seeker_id FROM timeline_erasures WHERE seeker_id IN ({marks})"
+
 # -- the daily digests ------------------------------------------------------------------------
 
 _DIGEST_COLUMNS = (
     "day, events, first_position, last_position, merkle_root, signature, format, "
-    "access_log_seq, access_log_hash"
+    "access_log_seq, access_log_hash, erasure_seq, erasure_hash"
 )
 DIGESTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS timeline_digests (day TEXT PRIMARY KEY, "
@@ -72,11 +132,14 @@ DIGESTS_ADDED: Sequence[tuple[str, str]] = (
     ("format", "INTEGER NOT NULL DEFAULT 1"),
     ("access_log_seq", BIGINT),
     ("access_log_hash", "TEXT"),
+    ("erasure_seq", BIGINT),
+    ("erasure_hash", "TEXT"),
 )
 DIGEST_INSERT = (
     "INSERT INTO timeline_digests (day, events, first_position, last_position, merkle_root, "
-    "signature, computed_at, format, access_log_seq, access_log_hash) "
-    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    "signature, computed_at, format, access_log_seq, access_log_hash, erasure_seq, "
+    "erasure_hash) "
+    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 )
 DIGESTS_KEPT = f"SELECT {_DIGEST_COLUMNS} FROM timeline_digests ORDER BY day"
 DIGEST_OF_DAY = f"SELECT {_DIGEST_COLUMNS} FROM timeline_digests WHERE day = %s"

@@ -46,11 +46,60 @@ ACCESS_LOG_HEAD_BEFORE = (
     "SELECT seq, hash FROM timeline_access_log WHERE at < ? ORDER BY seq DESC LIMIT 1"
 )
 
+# -- the erasure register ---------------------------------------------------------------------
+
+_ERASURE_COLUMNS = (
+    "seq, erased_at, seeker_id, reason, authority, actor, events, last_version, last_position, "
+    "prev_hash, hash"
+)
+ERASURES_SCHEMA: Sequence[str] = (
+    "CREATE TABLE IF NOT EXISTS timeline_erasures (seq INTEGER PRIMARY KEY, "
+    "erased_at TEXT NOT NULL, seeker_id TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, "
+    "authority TEXT NOT NULL, actor TEXT NOT NULL, events INTEGER NOT NULL, "
+    "last_version INTEGER NOT NULL, last_position INTEGER, prev_hash TEXT NOT NULL, "
+    "hash TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS timeline_erasures_no_update BEFORE UPDATE ON "
+    "timeline_erasures BEGIN SELECT RAISE(ABORT, 'the erasure register is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS timeline_erasures_no_delete BEFORE DELETE ON "
+    "timeline_erasures BEGIN SELECT RAISE(ABORT, 'the erasure register is append-only'); END",
+)
+ERASURES_LOCK_APPEND: str | None = None
+ERASURES_LOCK_HEAD: str | None = None
+ERASURES_LAST = "SELECT seq, hash, erased_at FROM timeline_erasures ORDER BY seq DESC LIMIT 1"
+ERASURES_INSERT = (
+    f"INSERT INTO timeline_erasures ({_ERASURE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+ERASURES_PAGE = (
+    f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+ERASURE_OF = f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seeker_id = ?"
+ERASURES_HEAD_BEFORE = (
+    "SELECT seq, hash FROM timeline_erasures WHERE erased_at < ? ORDER BY seq DESC LIMIT 1"
+)
+ERASURE_CLEAR_PERSON_REF = (
+    "UPDATE timeline_event_index SET person_ref = NULL "
+    "WHERE seeker_id = ? AND person_ref IS NOT NULL"
+)
+ERASURE_COVERED = (
+    "SELECT count(*), max(version), max(position) FROM timeline_event_index WHERE seeker_id = ?"
+)
+RETENTION_CANDIDATES = (
+    "SELECT i.seeker_id, max(i.recorded_at), max(i.occurred_on) FROM timeline_event_index i "
+    "WHERE NOT EXISTS (SELECT 1 FROM timeline_erasures e WHERE e.seeker_id = i.seeker_id) "
+    "GROUP BY i.seeker_id HAVING max(i.recorded_at) < ? AND max(i.occurred_on) < ? "
+    "ORDER BY i.seeker_id"
+)
+
+
+def erased_among(count: int) -> str:
+    marks = ",".join("?" * count)
+    return f"SELECT seeker_id FROM timeline_erasures WHERE seeker_id IN ({marks})"
+
 # -- the daily digests ------------------------------------------------------------------------
 
 _DIGEST_COLUMNS = (
     "day, events, first_position, last_position, merkle_root, signature, format, "
-    "access_log_seq, access_log_hash"
+    "access_log_seq, access_log_hash, erasure_seq, erasure_hash"
 )
 DIGESTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS timeline_digests (day TEXT PRIMARY KEY, "
@@ -61,11 +110,14 @@ DIGESTS_ADDED: Sequence[tuple[str, str]] = (
     ("format", "INTEGER NOT NULL DEFAULT 1"),
     ("access_log_seq", BIGINT),
     ("access_log_hash", "TEXT"),
+    ("erasure_seq", BIGINT),
+    ("erasure_hash", "TEXT"),
 )
 DIGEST_INSERT = (
     "INSERT INTO timeline_digests (day, events, first_position, last_position, merkle_root, "
-    "signature, computed_at, format, access_log_seq, access_log_hash) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?)"
+    "signature, computed_at, format, access_log_seq, access_log_hash, erasure_seq, "
+    "erasure_hash) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 DIGESTS_KEPT = f"SELECT {_DIGEST_COLUMNS} FROM timeline_digests ORDER BY day"
 DIGEST_OF_DAY = f"SELECT {_DIGEST_COLUMNS} FROM timeline_digests WHERE day = ?"

@@ -112,7 +112,7 @@ def seeker_page(
         stale=stale,
         steps=sorted({local(e.index.recorded_at) for e in now}),
     )
-    broken = verify_seeker(app, seeker_id)
+    broken = verify_seeker(app, seeker_id, erased=bool(app.erased([seeker_id])))
     page.chain = str(broken) if broken is not None else None
     page.chain_head = now[-1].index.hash if now else None
     return page

@@ -1,0 +1,124 @@
+"""Erasing a seeker (docs/erasure.md), in steps that a rerun completes after a crash:
+
+1. in one transaction of the store: the register's entry (who, when, why, on whose authority,
+   which events) and the seeker's keyed ``person_ref`` cleared from the event index (so a
+   look-up by identity code no longer finds the person);
+2. the seeker's data key destroyed in the key ring (``app.keys``, kept outside the data
+   backup): every sealed personal field of its events becomes unreadable, for good;
+3. the caches holding decoded events forgotten (this process's timeline cache; other
+   processes drop theirs when they next meet the seeker: every load asks the register).
+
+What stays: every event's type, times, position, clear fields (what obligations and
+statistics read), digest and chain hash — so ``timeline verify`` and the daily digests still
+prove the log unchanged, and statistics do not move."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from timeline.application import TimelineApp
+from timeline.clock import Clock
+from timeline.domain.errors import NotFound
+from timeline.erasure.register import Erasure, ErasureRegister
+from timeline.store.memory import TimelineMemoryRecorder
+
+#: the longest reason or authority text kept in the register
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run did. ``already``: the register held the seeker before this run (the run
+    completed the steps, if a crash had left any undone)."""
+
+    entry: Erasure
+    already: bool
+    key_destroyed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.entry.to_dict(),
+            "already_erased": self.already,
+            "key_destroyed_now": self.key_destroyed,
+        }
+
+
+def checked_text(name: str, value: str) -> str:
+    """A reason or an authority: not blank, at most :data:`MAX_TEXT` characters."""
+    text = value.strip()
+    if not text:
+        raise ValueError(f"{name} must not be empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{name} is longer than {MAX_TEXT} characters")
+    return text
+
+
+class Eraser:
+    def __init__(self, app: TimelineApp, register: ErasureRegister, clock: Clock) -> None:
+        self.app = app
+        self.register = register
+        self.clock = clock
+
+    def erase(self, seeker_id: str, *, reason: str, authority: str, actor: str) -> Outcome:
+        """Erase ``seeker_id`` (see the module docstring); :class:`NotFound` for a seeker
+        without events; ValueError for a blank or overlong reason or authority. Erasing an
+        erased seeker again completes what a crash left undone and changes nothing else."""
+        seeker = str(UUID(str(seeker_id)))
+        reason = checked_text("reason", reason)
+        authority = checked_text("authority", authority)
+        now = self.clock()
+        recorder = self.app.index
+        memory = isinstance(recorder, TimelineMemoryRecorder)
+        db = self.register.db
+        with db.transaction() as tx:
+            if tx.sql.ERASURES_LOCK_APPEND:  # (taken first: two erasures of one seeker queue)
+                tx.execute(tx.sql.ERASURES_LOCK_APPEND)
+            found = tx.execute(tx.sql.ERASURE_OF, [seeker])
+            already = bool(found)
+            if already:
+                entry = Erasure.of(found[0])
+            else:
+                events, last_version, last_position = self._covered(tx, seeker, memory)
+                if not events:
+                    raise NotFound(f"no timeline for seeker {seeker}")
+                entry = self.register.append(
+                    tx,
+                    now=now,
+                    seeker_id=seeker,
+                    reason=reason,
+                    authority=authority,
+                    actor=actor,
+                    events=events,
+                    last_version=last_version,
+                    last_position=last_position,
+                )
+            if not memory:
+                tx.execute(tx.sql.ERASURE_CLEAR_PERSON_REF, [seeker])
+        if isinstance(recorder, TimelineMemoryRecorder):  # (not in the register's database)
+            recorder.clear_person_refs(seeker)
+        key_destroyed = self._destroy_key(seeker, now)
+        self.app.cache.evict(seeker)
+        return Outcome(entry, already, key_destroyed)
+
+    def _covered(self, tx: Any, seeker: str, memory: bool) -> tuple[int, int, int | None]:
+        """(events, last version, last position) of the seeker's events stored now."""
+        if memory:
+            rows = self.app.index.index_for_seeker(seeker)
+            if not rows:
+                return 0, 0, None
+            return len(rows), rows[-1].version, rows[-1].position
+        count, version, position = tx.execute(tx.sql.ERASURE_COVERED, [seeker])[0]
+        return (
+            int(count),
+            int(version or 0),
+            None if position is None else int(position),
+        )
+
+    def _destroy_key(self, seeker: str, now: Any) -> bool:
+        """Destroy the seeker's data key, if the store seals personal fields (form 2)."""
+        keys = getattr(self.app, "keys", None)
+        if keys is None:
+            return False
+        return bool(keys.destroy([UUID(seeker)], now))

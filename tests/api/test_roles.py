@@ -107,6 +107,12 @@ def _transfer(origin: str, target: str) -> Call:
     return call
 
 
+def _erase(w: World, h: Headers) -> int:
+    """Erase a fresh seeker (docs/erasure.md): admins only."""
+    body = {"seeker_id": w.start(LAHTI), "reason": "wrongly registered", "authority": "test"}
+    return w.client.post("/v1/admin/erasures", json=body, headers=h).status_code
+
+
 def _lookup(w: World, h: Headers) -> Any:
     r = w.client.post("/v1/seekers/lookup", headers=h, json={"personal_identity_code": VALID_CODE})
     if r.status_code != 200:
@@ -162,6 +168,8 @@ ENDPOINTS: dict[str, tuple[str, Call]] = {
     "metrics": ("GET /metrics", _get("/metrics")),
     "ready": ("GET /ready", _get("/ready")),
     "quarantine": ("GET /v1/quarantine", _get("/v1/quarantine")),
+    "erase": ("POST /v1/admin/erasures", _erase),
+    "erasure register": ("GET /v1/admin/erasures", _get("/v1/admin/erasures")),
 }
 
 OK, CREATED, DENIED, NO_TOKEN = 200, 201, 403, 401
@@ -177,9 +185,10 @@ EVERY_WRITE = dict.fromkeys(APPENDS, CREATED) | {
     "transfer 398 to 837, read as 837": (CREATED, OK),
     "pull 837 to 398, read as 398 (escape 3)": (CREATED, OK),
 }
+ADMIN_ONLY = {"erase": DENIED, "erasure register": DENIED}
 EVERY_READ = {name: OK for name, (route, _) in ENDPOINTS.items() if route != "POST /v1/events"} | {
     "lookup 091's code (escape 4)": FOUND
-}
+} | ADMIN_ONLY
 
 EXPECTED: dict[str, dict[str, Any]] = {
     "anonymous": dict.fromkeys(ENDPOINTS, NO_TOKEN)
@@ -190,7 +199,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "transfer 398 to 837, read as 837": (NO_TOKEN, DENIED),
         "pull 837 to 398, read as 398 (escape 3)": (NO_TOKEN, DENIED),
     },
-    "admin": EVERY_WRITE | EVERY_READ,
+    "admin": EVERY_WRITE | EVERY_READ | {"erase": CREATED, "erasure register": OK},
     "writer": NOTHING | EVERY_WRITE | {"lookup 091's code (escape 4)": FOUND},
     "writer-lahti": NOTHING
     | {

@@ -22,7 +22,7 @@ from tests.conftest import MakeServices, bearer
 from tests.factories import new_seeker
 from timeline.api import create_app
 
-TAGS = {"events", "seekers", "worklists", "audit", "statistics", "operations"}
+TAGS = {"events", "seekers", "worklists", "audit", "statistics", "operations", "admin"}
 
 
 @pytest.fixture

@@ -186,9 +186,11 @@ EVERY_WRITE = dict.fromkeys(APPENDS, CREATED) | {
     "pull 837 to 398, read as 398 (escape 3)": (CREATED, OK),
 }
 ADMIN_ONLY = {"erase": DENIED, "erasure register": DENIED}
-EVERY_READ = {name: OK for name, (route, _) in ENDPOINTS.items() if route != "POST /v1/events"} | {
-    "lookup 091's code (escape 4)": FOUND
-} | ADMIN_ONLY
+EVERY_READ = (
+    {name: OK for name, (route, _) in ENDPOINTS.items() if route != "POST /v1/events"}
+    | {"lookup 091's code (escape 4)": FOUND}
+    | ADMIN_ONLY
+)
 
 EXPECTED: dict[str, dict[str, Any]] = {
     "anonymous": dict.fromkeys(ENDPOINTS, NO_TOKEN)

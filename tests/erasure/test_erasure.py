@@ -6,7 +6,6 @@ the register detected, reruns idempotent."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +174,9 @@ def test_the_admin_route_erases_once_and_lists_the_register(make_services: MakeS
     )
     assert unknown.status_code == 404
     assert unknown.headers["content-type"].startswith("application/problem+json")
-    blank = client.post("/v1/admin/erasures", json={**body, "reason": "  "}, headers=bearer("admin"))
+    blank = client.post(
+        "/v1/admin/erasures", json={**body, "reason": "  "}, headers=bearer("admin")
+    )
     assert blank.status_code == 422
     assert blank.json()["errors"][0]["loc"] == "reason"
     listed = client.get("/v1/admin/erasures", headers=bearer("admin")).json()
@@ -225,12 +226,10 @@ def test_the_register_is_append_only_and_tampering_is_detected(
     clock.advance(days=1)
     day = services.erasures.entries()[0].erased_at[:10]
     kept = [services.digests.seal(__import__("datetime").date.fromisoformat(day)).to_dict()]
-    with pytest.raises(Exception, match="append-only"):
-        with services.db.transaction() as tx:
-            tx.execute("UPDATE timeline_erasures SET reason = 'x' WHERE seq = 1")
-    with pytest.raises(Exception, match="append-only"):
-        with services.db.transaction() as tx:
-            tx.execute("DELETE FROM timeline_erasures")
+    with pytest.raises(Exception, match="append-only"), services.db.transaction() as tx:
+        tx.execute("UPDATE timeline_erasures SET reason = 'x' WHERE seq = 1")
+    with pytest.raises(Exception, match="append-only"), services.db.transaction() as tx:
+        tx.execute("DELETE FROM timeline_erasures")
     if services.db.dialect == "postgres":
         with pytest.raises(Exception, match="append-only"), services.db.connection() as conn:
             conn.execute("TRUNCATE timeline_erasures")

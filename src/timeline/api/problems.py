@@ -82,12 +82,18 @@ def invalid(
 
 def to_problem(exc: Exception) -> JSONResponse:
     """The one table from refusal to answer."""
-    if isinstance(exc, SeekerGone):
+    if isinstance(exc, OutOfScope | SeekerGone):  # (before InvalidEvent: SeekerGone is one)
+        where = f"event [{exc.index}]: " if exc.index is not None else ""
+        status, slug, title = (
+            (403, "out-of-scope", "Forbidden")
+            if isinstance(exc, OutOfScope)
+            else (410, "seeker-erased", "Gone")
+        )
         return problem(
-            410,
-            "seeker-erased",
-            "Gone",
-            ("" if exc.index is None else f"event [{exc.index}]: ") + str(exc),
+            status,
+            slug,
+            title,
+            where + str(exc),
             event_id=exc.event_id,
             seeker_id=exc.seeker_id,
             errors=_errors(exc.errors, exc.index),
@@ -97,17 +103,6 @@ def to_problem(exc: Exception) -> JSONResponse:
         omitted = exc.omitted if isinstance(exc, EventValidationError) else 0
         # each error's path names the event of a batch: [3].data.service_id
         return invalid(422, "invalid-event", "Invalid event", _errors(exc.errors, index), omitted)
-    if isinstance(exc, OutOfScope):
-        where = f"event [{exc.index}]: " if exc.index is not None else ""
-        return problem(
-            403,
-            "out-of-scope",
-            "Forbidden",
-            where + str(exc),
-            event_id=exc.event_id,
-            seeker_id=exc.seeker_id,
-            errors=_errors(exc.errors, exc.index),
-        )
     if isinstance(exc, Conflict):
         return problem(
             409,

@@ -131,7 +131,9 @@ class Digest:
         head = f"{self.day}|{self.events}|{self.first_position}|{self.last_position}"
         if self.format == 1:
             return f"{head}|{self.merkle_root}".encode("ascii")
-        sealed = f"{self.format}|{head}|{self.merkle_root}|{self.access_log_seq}|{self.access_log_hash}"
+        sealed = (
+            f"{self.format}|{head}|{self.merkle_root}|{self.access_log_seq}|{self.access_log_hash}"
+        )
         if self.format == 2:
             return sealed.encode("ascii")
         return f"{sealed}|{self.erasure_seq}|{self.erasure_hash}".encode("ascii")

@@ -30,7 +30,7 @@ ERASE_HELP = (
     "event's type, times, position, clear fields (municipality, statuses, kinds, dates, codes: "
     "what obligations and statistics read), digest and chain hash, so `timeline verify` and "
     "the daily digests still pass and published statistics do not change. AFTER: the history "
-    "shows each event with \"erased\": true and no payload, appends for the seeker are refused "
+    'shows each event with "erased": true and no payload, appends for the seeker are refused '
     "(410 / exit 2), look-ups by identity code do not find the person. There is no undo. Asks "
     "you to type the seeker id unless --yes. Running it again for an erased seeker completes "
     "what an interrupted run left undone and changes nothing else. See docs/erasure.md."
@@ -57,9 +57,7 @@ def register(subparsers: Any) -> None:
         required=True,
         help="on whose decision or which legal ground, e.g. 'GDPR art. 17, decision 2026/123'",
     )
-    p.add_argument(
-        "--yes", action="store_true", help="do not ask for confirmation (scripts, jobs)"
-    )
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts, jobs)")
     p.set_defaults(func=cmd_erase)
 
     p = add_command(
@@ -113,9 +111,7 @@ def _actor() -> str:
 def _confirm(seeker_id: str) -> None:
     """Ask to type the seeker id; refuse when nobody can answer (no terminal) or it differs."""
     if not sys.stdin.isatty():
-        raise UsageError(
-            "erasure is irreversible: pass --yes to confirm when not at a terminal"
-        )
+        raise UsageError("erasure is irreversible: pass --yes to confirm when not at a terminal")
     print(
         f"This destroys the personal data of seeker {seeker_id} for good (no undo).\n"
         "Type the seeker id to confirm: ",
@@ -169,7 +165,9 @@ def cmd_retention(args: argparse.Namespace) -> int:
             summary["seekers"] = [d.to_dict() for d in found]
             print(json.dumps(summary, indent=2))
             return 0
-        reason = args.reason or f"retention period {period} elapsed: last event before {before.date()}"
+        reason = (
+            args.reason or f"retention period {period} elapsed: last event before {before.date()}"
+        )
         eraser = Eraser(built.app, built.erasures, built.clock)
         erased = []
         for item in progress.iterate(found, "erasing", unit="seeker", quiet=args.quiet):

@@ -6,4 +6,4 @@ register (:mod:`~timeline.erasure.register`), erasing a seeker
 from timeline.erasure.register import Erasure, ErasureLookup, ErasureRegister
 from timeline.erasure.service import Eraser, Outcome
 
-__all__ = ["Erasure", "ErasureLookup", "ErasureRegister", "Eraser", "Outcome"]
+__all__ = ["Eraser", "Erasure", "ErasureLookup", "ErasureRegister", "Outcome"]

@@ -144,7 +144,9 @@ class ErasureLookup:
             try:
                 day = datetime.fromisoformat(entry.erased_at).astimezone(HELSINKI).date()
             except (TypeError, ValueError):
-                out.problem = out.problem or f"erasure register entry {entry.seq} has no readable time"
+                out.problem = (
+                    out.problem or f"erasure register entry {entry.seq} has no readable time"
+                )
             else:
                 last = out.last_of_day.get(day)
                 if last is None or entry.seq > last.seq:
@@ -206,8 +208,17 @@ class ErasureRegister(ErasureLookup):
         seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, GENESIS_HASH)
         at = max(iso_utc(now), str(last[0][2]) if last else "")
         unsigned = Erasure(
-            seq, at, seeker_id, reason, authority, actor, events, last_version, last_position,
-            prev, "",
+            seq,
+            at,
+            seeker_id,
+            reason,
+            authority,
+            actor,
+            events,
+            last_version,
+            last_position,
+            prev,
+            "",
         )
         entry = Erasure(**{**unsigned.to_dict(), "hash": entry_hash(prev, unsigned.fields())})
         tx.execute(tx.sql.ERASURES_INSERT, [getattr(entry, c) for c in COLUMNS])

@@ -8,9 +8,9 @@ event, keeps the seeker. Erased seekers are never selected again."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterator
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -49,9 +49,7 @@ def cutoff(now: datetime, period: Period) -> datetime:
     (29 February goes to the 28th in a year without one), the same wall-clock time."""
     local = now.astimezone(HELSINKI)
     if period.unit == "d":
-        return (local.replace(tzinfo=None) - timedelta(days=period.count)).replace(
-            tzinfo=HELSINKI
-        )
+        return (local.replace(tzinfo=None) - timedelta(days=period.count)).replace(tzinfo=HELSINKI)
     months = period.count * (12 if period.unit == "y" else 1)
     total = local.year * 12 + (local.month - 1) - months
     year, month = divmod(total, 12)

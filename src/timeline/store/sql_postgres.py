@@ -86,8 +86,7 @@ ERASURES_LOCK_APPEND: str | None = "LOCK TABLE timeline_erasures IN EXCLUSIVE MO
 ERASURES_LOCK_HEAD: str | None = "LOCK TABLE timeline_erasures IN SHARE MODE"
 ERASURES_LAST = "SELECT seq, hash, erased_at FROM timeline_erasures ORDER BY seq DESC LIMIT 1"
 ERASURES_INSERT = (
-    f"INSERT INTO timeline_erasures ({_ERASURE_COLUMNS}) "
-    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    f"INSERT INTO timeline_erasures ({_ERASURE_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 )
 ERASURES_PAGE = (
     f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seq > %s ORDER BY seq LIMIT %s"
@@ -116,6 +115,7 @@ RETENTION_CANDIDATES = (
 def erased_among(count: int) -> str:
     marks = ",".join(["%s"] * count)
     return f"SELECT seeker_id FROM timeline_erasures WHERE seeker_id IN ({marks})"
+
 
 # -- the daily digests ------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ def erased_among(count: int) -> str:
     marks = ",".join("?" * count)
     return f"SELECT seeker_id FROM timeline_erasures WHERE seeker_id IN ({marks})"
 
+
 # -- the daily digests ------------------------------------------------------------------------
 
 _DIGEST_COLUMNS = (

@@ -146,7 +146,7 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
                 "model": list[Appended],
                 "description": "every event was already stored (duplicates)",
             },
-            **problem_responses(401, 403, 409, 413, 415, 422),
+            **problem_responses(401, 403, 409, 410, 413, 415, 422),
         },
     )
     max_batch, test_codes = settings.max_batch, settings.test_codes_allowed

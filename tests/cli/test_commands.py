@@ -55,6 +55,9 @@ def test_every_command_has_help_that_explains_it() -> None:
         "quarantine",
         "whatif",
         "status",
+        "erase",
+        "erasures",
+        "retention",
     }
     for name, sub in commands.items():
         assert sub.description, name

@@ -114,6 +114,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             status += f" by {entry.superseded_by[-1][:8]}"
         if entry.voided_by:
             status += f" by {entry.voided_by[:8]}"
+        if entry.erased:  # (the table shows no payload; --json has "erased": true, data null)
+            status += ", erased"
         print(
             f"{d['version']:>4}  {shown:<19}  {recorded:<19}  {d['recorded_late_days']:>4}d"
             f"  {d['type']:<28}  {status}"

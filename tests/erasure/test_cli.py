@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MakeServices
-from tests.factories import VALID_CODE, event, new_seeker
+from tests.factories import VALID_CODE, envelope, event, new_seeker
 from timeline.application import TimelineApp
 from timeline.cli.main import main
 from timeline.clock import FixedClock
@@ -76,8 +76,6 @@ def test_an_import_line_for_an_erased_seeker_is_refused(
     seeker = _seed(db, RECENT)
     assert main(["erase", seeker, "--reason", "r", "--authority", "a", "--db", db, "--yes"]) == 0
     capsys.readouterr()
-    from tests.factories import envelope  # noqa: PLC0415
-
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps(envelope("coach_assigned", seeker)) + "\n")
     assert main(["import", str(path), "--db", db, "--quiet"]) == 2

@@ -126,10 +126,15 @@ class TimelineApp(Application[UUID]):
         return self.index.index_by_event_ids(event_ids)
 
     def erased(self, seeker_ids: Sequence[str]) -> set[str]:
-        """Those of ``seeker_ids`` that were erased (their timelines leave the cache)."""
+        """Those of ``seeker_ids`` that were erased (their timelines and keys leave this
+        process's caches)."""
         found = self.erasures.erased(seeker_ids) if seeker_ids else set()
-        for seeker_id in found:
-            self.cache.evict(seeker_id)
+        if found:
+            # another process erased them: forget what this one kept of them (the timeline
+            # decoded with their key, the unwrapped key itself)
+            for seeker_id in found:
+                self.cache.evict(seeker_id)
+            self.keys.evict([UUID(s) for s in found])
         return found
 
     def load_many(self, seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:

@@ -15,6 +15,7 @@ prove the log unchanged, and statistics do not move."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -116,9 +117,7 @@ class Eraser:
             None if position is None else int(position),
         )
 
-    def _destroy_key(self, seeker: str, now: Any) -> bool:
-        """Destroy the seeker's data key, if the store seals personal fields (form 2)."""
-        keys = getattr(self.app, "keys", None)
-        if keys is None:
-            return False
-        return bool(keys.destroy([UUID(seeker)], now))
+    def _destroy_key(self, seeker: str, now: datetime) -> bool:
+        """Destroy the seeker's data key (kept outside the data backup): True when it had one
+        (False when an earlier run destroyed it, or it never had a sealed field)."""
+        return bool(self.app.keys.destroy([UUID(seeker)], now))

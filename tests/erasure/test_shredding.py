@@ -20,6 +20,7 @@ from tests import pg
 from tests.conftest import MakeServices
 from tests.factories import VALID_CODE, event, new_seeker
 from timeline.application import TimelineApp
+from timeline.audit.checks import verify_store
 from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
 from timeline.domain.identity import person_ref
@@ -173,6 +174,18 @@ def test_a_sqlite_backup_taken_before_erasure_stays_unreadable_after_it(
     assert "purpose" not in events[1].data
     for value in (SECRET.encode(), EMPLOYER.encode(), VALID_CODE.encode()):
         assert value not in restored.read_bytes()
+    # the restored register predates the erasure: --reapply brings it (and the index) level
+    services = bootstrap(on_restore, clock)
+    try:
+        assert services.app.lookup_person(VALID_CODE) == [seeker]  # (the backup's person_ref)
+        [again] = Eraser(services.app, services.erasures, clock).reapply("test")
+        assert (again.entry.seeker_id, again.entry.authority) == (seeker, "key ring")
+        assert again.entry.reason.startswith("re-applied after a restore")
+        assert services.app.lookup_person(VALID_CODE) == []
+        assert Eraser(services.app, services.erasures, clock).reapply("test") == []
+        assert verify_store(services.app, services.access_log, services.digests).ok
+    finally:
+        services.close()
 
 
 def test_a_postgres_backup_of_the_data_schema_stays_unreadable_after_erasure(

@@ -66,7 +66,15 @@ def register(subparsers: Any) -> None:
         "list the erasure register (JSON Lines)",
         "Every entry of the erasure register in number order, one JSON object a line: seq, "
         "erased_at, seeker_id, reason, authority, actor, the events covered (events, "
-        "last_version, last_position), prev_hash and hash. `timeline verify` checks its chain.",
+        "last_version, last_position), prev_hash and hash. `timeline verify` checks its chain. "
+        "--reapply, after restoring a data backup: erase again every seeker whose key the key "
+        "ring (backed up on its own, newer than the data) says was destroyed but the restored "
+        "register does not hold (docs/operations.md).",
+    )
+    p.add_argument(
+        "--reapply",
+        action="store_true",
+        help="after a restore: erase again the seekers the key ring says were erased",
     )
     p.set_defaults(func=cmd_erasures)
 
@@ -140,6 +148,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_erasures(args: argparse.Namespace) -> int:
     with services(args) as built:
+        if args.reapply:
+            eraser = Eraser(built.app, built.erasures, built.clock)
+            for outcome in eraser.reapply(_actor()):
+                print(json.dumps(outcome.to_dict()))
+            return 0
         for entry in built.erasures.entries():
             print(json.dumps(entry.to_dict()))
     return 0

@@ -103,6 +103,35 @@ class Eraser:
         self.app.cache.evict(seeker)
         return Outcome(entry, already, key_destroyed)
 
+    def reapply(self, actor: str) -> list[Outcome]:
+        """After a data backup was restored: erase again every seeker whose key the key ring
+        (backed up on its own, so newer than the data) says was destroyed but the restored
+        register does not hold — its entry, its person_ref, the caches. The register's new
+        entries say so in their reason, and the daily digests kept outside show the register
+        changed since the backup (which is true)."""
+        done: list[Outcome] = []
+        after: UUID | None = None
+        while True:
+            rows = self.app.keys.table.scan(after, 1000)
+            if not rows:
+                return done
+            after = rows[-1].seeker_id
+            gone = [r for r in rows if r.wrapped is None]
+            known = self.register.erased([str(r.seeker_id) for r in gone])
+            for row in gone:
+                seeker = str(row.seeker_id)
+                if seeker in known or not self.app.index.index_for_seeker(seeker, limit=1):
+                    continue
+                when = row.erased_at.isoformat() if row.erased_at else "an unknown time"
+                done.append(
+                    self.erase(
+                        seeker,
+                        reason=f"re-applied after a restore: the key was destroyed at {when}",
+                        authority="key ring",
+                        actor=actor,
+                    )
+                )
+
     def _covered(self, tx: Any, seeker: str, memory: bool) -> tuple[int, int, int | None]:
         """(events, last version, last position) of the seeker's events stored now."""
         if memory:

@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from timeline.domain.event_types import EventType
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
@@ -116,9 +116,12 @@ class TimelineMapper(Mapper[UUID]):
         found = TOPICS.get(stored_event.topic)
         seeker = stored_event.originator_id
         version = stored_event.originator_version
-        if found is None:
-            msg = f"form 2 state of stored event with unknown topic '{stored_event.topic}'"
-            raise MapperDeserialisationError(msg)
+        if found is None:  # a renamed class (registered with the library), or an error
+            cls = resolve_topic(stored_event.topic)
+            if cls not in _TYPES:
+                msg = f"form 2 state of stored event of a non-timeline topic '{stored_event.topic}'"
+                raise MapperDeserialisationError(msg)
+            found = (cls, _TYPES[cls])
         cls, type_ = found
         try:
             seeker_id = seeker if isinstance(seeker, UUID) else UUID(str(seeker))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import MakeServices, bearer
+from tests.conftest import TOKENS, MakeServices, bearer
 from tests.factories import VALID_CODE, envelope, event, new_seeker
 from timeline.api import create_app
 from timeline.audit.checks import verify_store
@@ -183,6 +183,17 @@ def test_the_admin_route_erases_once_and_lists_the_register(make_services: MakeS
     assert [e["seeker_id"] for e in listed["entries"]] == [seeker]
     history = client.get(f"/v1/seekers/{seeker}/events", headers=bearer("admin")).json()
     assert {(e["erased"], e["data"] is None) for e in history["events"]} == {(True, True)}
+    # the web view: the timeline still drawn and verified, no payload shown
+    client.post(
+        "/ui/login",
+        data={"token": TOKENS["admin"][0], "purpose": "check", "next": "/ui"},
+        follow_redirects=False,
+    )
+    page = client.get(f"/ui/seekers/{seeker}?on=2025-06-12")
+    assert page.status_code == 200
+    assert "personal data of this seeker was destroyed" in page.text
+    assert "verified" in page.text
+    assert "Anna asked about pay" not in page.text
 
 
 def test_statistics_are_the_same_after_erasure_and_after_a_rebuild(

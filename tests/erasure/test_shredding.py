@@ -15,6 +15,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.persistence import Mapper
 
 from tests import pg
 from tests.conftest import MakeServices
@@ -25,9 +26,11 @@ from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
 from timeline.domain.identity import person_ref
 from timeline.erasure import Eraser
+from timeline.erasure.service import NotErasable
 from timeline.settings import Settings
 from timeline.store.form2 import is_erased
 from timeline.store.keys import SeekerErased, new_master_key
+from timeline.store.mapper import TimelineMapper
 
 SECRET = "Anna asked about her sick leave"
 EMPLOYER = "Oy Salainen Ab"
@@ -237,3 +240,18 @@ def test_a_postgres_backup_of_the_data_schema_stays_unreadable_after_erasure(
                 [target],
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{target}"')
+
+
+def test_a_seeker_with_events_stored_before_form_2_is_not_erased(
+    make_services: MakeServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services()
+    # events written the library's way (JSON, personal fields in clear), as before form 2
+    monkeypatch.setattr(TimelineMapper, "to_stored_event", Mapper.to_stored_event)
+    seeker = _seeker(services.app)
+    monkeypatch.undo()
+    assert any(SECRET.encode() in n.state for n in services.app.index.seeker_notifications(seeker))
+    with pytest.raises(NotErasable, match="stored before form 2"):
+        _erase(services, seeker)
+    assert services.erasures.entries() == []  # nothing done
+    assert services.app.lookup_person(VALID_CODE) == [seeker]

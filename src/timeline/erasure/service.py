@@ -21,12 +21,18 @@ from uuid import UUID
 
 from timeline.application import TimelineApp
 from timeline.clock import Clock
-from timeline.domain.errors import NotFound
+from timeline.domain.errors import NotFound, TimelineError
 from timeline.erasure.register import Erasure, ErasureRegister
+from timeline.store import form2
 from timeline.store.memory import TimelineMemoryRecorder
 
 #: the longest reason or authority text kept in the register
 MAX_TEXT = 500
+
+
+class NotErasable(TimelineError):
+    """The seeker has events stored before form 2, their personal fields in clear: destroying
+    a key would not erase them. Nothing was done (``timeline migrate-store`` first)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Eraser:
         seeker = str(UUID(str(seeker_id)))
         reason = checked_text("reason", reason)
         authority = checked_text("authority", authority)
+        self._check_sealed(seeker)
         now = self.clock()
         recorder = self.app.index
         memory = isinstance(recorder, TimelineMemoryRecorder)
@@ -102,6 +109,22 @@ class Eraser:
         key_destroyed = self._destroy_key(seeker, now)
         self.app.cache.evict(seeker)
         return Outcome(entry, already, key_destroyed)
+
+    def _check_sealed(self, seeker: str) -> None:
+        """Refuse (nothing done) a seeker with events in the library's JSON (stored form 1,
+        before form 2): their personal fields are in clear, and no key seals them."""
+        clear = sum(
+            1
+            for n in self.app.index.seeker_notifications(seeker)
+            if n.state and n.state[0] != form2.FORM
+        )
+        if clear:
+            msg = (
+                f"seeker {seeker} has {clear} event(s) stored before form 2, with their "
+                "personal fields in clear: destroying its key would not erase them. Migrate "
+                "the store first (timeline migrate-store); nothing was erased"
+            )
+            raise NotErasable(msg)
 
     def reapply(self, actor: str) -> list[Outcome]:
         """After a data backup was restored: erase again every seeker whose key the key ring

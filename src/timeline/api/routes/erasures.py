@@ -12,6 +12,7 @@ from timeline.api.problems import BadRequest, problem_responses
 from timeline.api.schemas import Erased, ErasurePage, ErasureRequest
 from timeline.auth import require
 from timeline.erasure import Eraser, ErasureLookup
+from timeline.erasure.service import NotErasable
 from timeline.vocabulary import MAX_INT64
 
 
@@ -30,11 +31,12 @@ def router(eraser: Eraser, register: ErasureLookup) -> APIRouter:
         "not change). Afterwards the history shows `erased: true` and no payload, an append "
         "is refused with 410 and a look-up does not find the person. 201 when erased now; "
         "200 when the seeker was already in the register (the steps an interrupted erasure "
-        "left undone are completed). Admins only.",
+        "left undone are completed). 409 when the seeker has events stored before form 2 (personal "
+        "fields in clear, which no key seals: migrate the store first). Admins only.",
         dependencies=[JsonContent],
         responses={
             200: {"model": Erased, "description": "already erased (nothing else changed)"},
-            **problem_responses(401, 403, 404, 413, 415, 422),
+            **problem_responses(401, 403, 404, 409, 413, 415, 422),
         },
     )
     def erase(body: ErasureRequest, caller: Caller, response: Response) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def router(eraser: Eraser, register: ErasureLookup) -> APIRouter:
                 authority=body.authority,
                 actor=caller.actor,
             )
+        except NotErasable as exc:
+            raise BadRequest(str(exc), status=409, title="Not erasable") from None
         except ValueError as exc:  # (a text blank once stripped)
             field = "authority" if str(exc).startswith("authority") else "reason"
             raise BadRequest(str(exc), status=422, title="Invalid request", loc=field) from None

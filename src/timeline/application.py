@@ -15,7 +15,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, Mapper
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
@@ -31,6 +31,8 @@ from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.results import Appended, HistoryEntry
 from timeline.settings import Settings, libpq_extra_params, store_env
 from timeline.store.index import EventIndex, IndexRow
+from timeline.store.keys import KeyRing
+from timeline.store.mapper import TimelineMapper
 from timeline.vocabulary import ParsedEvent
 
 
@@ -53,6 +55,13 @@ class TimelineApp(Application[UUID]):
         self._person_key = self.settings.person_key.get_secret_value().encode("utf-8")
         full_env = store_env(self.settings.database_url, pool_size=self.settings.postgres_pool_size)
         full_env.update(env or {})
+        #: the seekers' data keys (form 2 seals personal fields with them; erasure destroys
+        #: them); built before the library's construction, which makes the mapper
+        self.keys = KeyRing.from_settings(
+            self.settings,
+            create_table=str(full_env.get("CREATE_TABLE", "true")).lower()
+            not in ("false", "n", "no", "0", "off"),
+        )
         super().__init__(env=full_env)
         self.index = cast(EventIndex, self.recorder)
         self.cache = TimelineCache(self.settings.aggregate_cache_size)
@@ -76,6 +85,20 @@ class TimelineApp(Application[UUID]):
                 raise TypeError("the event store's pool does not take its parameters as a dict")
             kwargs.update(extra)
         return factory
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The timeline's mapper: stored form 2 for timeline events, sealed with the key ring
+        (:mod:`timeline.store.mapper`)."""
+        return TimelineMapper(
+            self.construct_transcoder(),
+            self.keys,
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+        )
+
+    def close(self) -> None:
+        super().close()
+        self.keys.close()
 
     def append(
         self, events: Sequence[ParsedEvent], *, scope: frozenset[str] | None = None
@@ -105,6 +128,9 @@ class TimelineApp(Application[UUID]):
         return out
 
     def write(self, events: Sequence[Timeline.Event], index_rows: Sequence[IndexRow]) -> list[int]:
+        # the seekers' keys in one read (new ones made and committed) before the events
+        # sealed with them are written
+        self.keys.data_keys(list({e.originator_id: None for e in events}), create=True)
         recordings = self.events.put(events, index_rows=index_rows)
         return [r.notification.id for r in recordings]
 

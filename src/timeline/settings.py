@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,23 @@ class Settings(BaseSettings):
     aggregate_cache_size: int = Field(
         default=10_000, ge=0, description="timelines kept in memory per process (0: none)"
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 random bytes: wraps every seeker's data key, which seals the "
+        "seeker's personal fields (docs/storage.md); required in production. Unset in "
+        "development: a key file made beside the SQLite store (memory store: a random key)",
+    )
+    master_key_previous: SecretStr | None = Field(
+        default=None,
+        description="the master key before a rotation: keys it wrapped still open until "
+        "`timeline keys rotate` re-wraps them under TIMELINE_MASTER_KEY",
+    )
+    keys_url: str | None = Field(
+        default=None,
+        description="where the seekers' data keys live (sqlite:///path or postgresql://…"
+        "[?schema=s]); default: SQLite timeline.keys.db beside the store, PostgreSQL schema "
+        "timeline_keys of the same database. Keep them out of the data backups",
+    )
 
     @model_validator(mode="after")
     def _replicas_of_postgres(self) -> Settings:
@@ -138,6 +156,25 @@ class Settings(BaseSettings):
                 "TIMELINE_DIGEST_KEY", self.digest_key, DEV_DIGEST_KEY, "the daily digests"
             )
             _production_tokens(self.tokens, self.tokens_file)
+            if self.master_key is None or not self.master_key.get_secret_value().strip():
+                msg = (
+                    "TIMELINE_MASTER_KEY must be set in production (base64 of 32 random bytes: "
+                    "it wraps the keys sealing every seeker's personal fields; "
+                    "`timeline keys new-master` prints one)"
+                )
+                raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _master_keys_well_formed(self) -> Settings:
+        for variable, value in (
+            ("TIMELINE_MASTER_KEY", self.master_key),
+            ("TIMELINE_MASTER_KEY_PREVIOUS", self.master_key_previous),
+        ):
+            if value is not None and value.get_secret_value().strip():
+                base64_key(variable, value.get_secret_value())
+        if self.keys_url is not None:
+            database(self.keys_url)  # a ValueError naming what is wrong
         return self
 
     @property
@@ -172,6 +209,23 @@ def _production_key(variable: str, key: SecretStr | None, default: str, signs: s
             f"(not counting surrounding whitespace); it has {len(value.strip())}"
         )
         raise ValueError(msg)
+
+
+def base64_key(variable: str, text: str) -> bytes:
+    """The 32 bytes of a base64 key; ValueError naming ``variable`` and the reason."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        msg = f"{variable} is not base64 (it must be base64 of 32 random bytes)"
+        raise ValueError(msg) from None
+    if len(raw) != MASTER_KEY_BYTES:
+        msg = f"{variable} must be base64 of {MASTER_KEY_BYTES} bytes; it decodes to {len(raw)}"
+        raise ValueError(msg)
+    return raw
+
+
+#: the length of the master key (AES-256)
+MASTER_KEY_BYTES = 32
 
 
 def _production_tokens(tokens: SecretStr | None, tokens_file: str | None) -> None:

@@ -1,0 +1,647 @@
+"""Stored form 2 of a timeline event's payload (ADR 0009 §3 and its 2026-12-02 addendum): the
+``state`` bytes of the library's events table, split into a *clear* part — what obligations,
+scope and statistics read, and codes with no personal content — and a *personal* part sealed
+with the seeker's data key (:mod:`timeline.store.keys`), which crypto-shredding destroys.
+
+Byte layout of ``state`` (``uvarint`` = unsigned LEB128)::
+
+    0x02                      form
+    alg                       digest algorithm of the event (1 canonical JSON, 2 JCS)
+    uvarint len(E) · E        envelope, msgpack [event_id, recorded_at, occurred_on,
+                              originator_topic?] — what the events table's columns
+                              (originator_id, originator_version, topic) do not carry
+    uvarint len(C) · C        clear part, msgpack [origin, occurred_at, [clear fields…],
+                              replacement?] exactly as ADR 0009 §3 (origin inline:
+                              [actor id, role, organisation, source])
+    P                         personal part, ADR 0009 §3: empty when the event has no
+                              personal field; else 0x01 · key version (1 B) · nonce (12 B) ·
+                              AES-256-GCM(msgpack [[personal fields…], [replacement's]?,
+                              {extras}?]) with its 16-byte tag; AAD = seeker uuid (16 B) ‖
+                              event uuid (16 B) ‖ version (int32 big-endian). (0x00 · msgpack:
+                              plain, tests only.)
+
+A later merge into ADR 0009's ``timeline_log`` moves bytes only: E's values become columns,
+``0x02 · alg · C`` is the log's ``clear`` and P its ``personal`` (nothing re-encrypted).
+
+Values: enumerations as their index in a fixed append-only list, days as days since
+1970-01-01, uuids as 16 bytes, ``person_ref`` as 32 bytes, ``recorded_at`` as a msgpack
+timestamp (UTC), other text as text; absent optional fields nil, trailing nils dropped. A value
+that does not fit its field's kind is stored verbatim (an unknown code, a non-canonical day) or,
+when it is not even of the kind's type, in the personal extras; so is every key the layout does
+not know and every explicit null: the form is lossless and nothing unknown is ever in clear.
+Evolution: fields and codes are appended, never reordered; a new layout is a new form byte.
+
+An event whose personal part cannot be opened (its seeker's key was destroyed) decodes into its
+clear fields only, its ``data`` a :class:`ClearOnly` dict: :func:`is_erased` says so."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from timeline.domain.event_types import EventType
+
+FORM: Final = 2
+#: the first byte of the library's JSON state (form 1)
+FORM1_FIRST: Final = ord("{")
+PLAIN: Final = 0
+SEALED: Final = 1
+NONCE_BYTES: Final = 12
+TAG_BYTES: Final = 16
+EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+
+# -- codes (stable, append-only: a code once written means the same for ever) -----------------
+
+TYPE_CODES: Final[dict[EventType, int]] = {
+    EventType.JOB_SEARCH_STARTED: 1,
+    EventType.COACH_ASSIGNED: 2,
+    EventType.LABOUR_MARKET_STATUS_CHANGED: 3,
+    EventType.CONTACT_MADE: 4,
+    EventType.MEETING_SCHEDULED: 5,
+    EventType.MEETING_HELD: 6,
+    EventType.MEETING_MISSED: 7,
+    EventType.EMPLOYMENT_PLAN_AGREED: 8,
+    EventType.JOB_SEARCH_REQUIREMENT_SET: 9,
+    EventType.APPLICATION_REPORTED: 10,
+    EventType.SERVICE_REFERRED: 11,
+    EventType.SERVICE_STARTED: 12,
+    EventType.SERVICE_ENDED: 13,
+    EventType.DECISION_RECORDED: 14,
+    EventType.JOB_SEARCH_ENDED: 15,
+    EventType.SEEKER_TRANSFERRED: 16,
+    EventType.CORRECTION: 17,
+    EventType.RETRACTION: 18,
+}
+TYPE_NAMES: Final[dict[int, EventType]] = {v: k for k, v in TYPE_CODES.items()}
+
+LMS = ("unemployed", "laid_off", "part_time", "employed", "student", "outside_labour_force")
+CHANNEL = ("phone", "video", "in_person", "message", "letter")
+MEETING = (
+    "initial_interview",
+    "job_search_conversation",
+    "supplementary_conversation",
+    "intensified_period_conversation",
+    "other",
+)
+MISS = ("no_show", "cancelled_by_seeker", "cancelled_by_service", "illness", "other")
+PLAN = ("employment_plan", "integration_plan", "activation_plan", "multisectoral_plan")
+APPLICATION = (
+    "vacancy",
+    "open_application",
+    "agency_registration",
+    "self_employment_step",
+    "other_agreed",
+)
+SERVICE = (
+    "labour_market_training",
+    "coaching",
+    "work_trial",
+    "pay_subsidy",
+    "rehabilitative_work_activity",
+    "startup_grant",
+    "career_guidance",
+    "other",
+)
+PROVIDER = ("public", "private", "third_sector")
+SERVICE_END = ("completed", "interrupted", "employed", "other")
+END = (
+    "employed_open_market",
+    "employed_subsidised",
+    "self_employed",
+    "studies",
+    "moved_abroad",
+    "not_renewed",
+    "other",
+)
+DIRECTION = ("outbound", "inbound")
+PERIOD = ("month", "three_months")
+
+
+# -- value kinds -------------------------------------------------------------------------------
+
+
+class _Unfit(Exception):
+    """The value is not of its field's type: the field goes to the personal extras verbatim."""
+
+
+def _unfit(v: Any) -> Any:
+    raise _Unfit
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one field's JSON value is stored, and read back (exactly)."""
+
+    name: str
+    enc: Callable[[Any], Any]
+    dec: Callable[[Any], Any]
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+def _enum(values: Sequence[str]) -> Kind:
+    index = {v: i for i, v in enumerate(values)}
+
+    def enc(v: Any) -> Any:
+        return index.get(v, v) if isinstance(v, str) else _unfit(v)
+
+    def dec(v: Any) -> Any:
+        return values[v] if isinstance(v, int) else v
+
+    return Kind("enum", enc, dec)
+
+
+def _day_enc(v: Any) -> Any:
+    if not isinstance(v, str):
+        return _unfit(v)
+    if len(v) == 10:
+        try:
+            d = date.fromisoformat(v)
+        except ValueError:
+            return v
+        if d.isoformat() == v:
+            return d.toordinal() - EPOCH_ORDINAL
+    return v
+
+
+def _day_dec(v: Any) -> Any:
+    return date.fromordinal(v + EPOCH_ORDINAL).isoformat() if isinstance(v, int) else v
+
+
+def _uuid_enc(v: Any) -> Any:
+    if not isinstance(v, str):
+        return _unfit(v)
+    try:
+        u = UUID(v)
+    except ValueError:
+        return v
+    return u.bytes if str(u) == v else v
+
+
+def _uuid_dec(v: Any) -> Any:
+    return str(UUID(bytes=v)) if isinstance(v, bytes) else v
+
+
+def _uuids_enc(v: Any) -> Any:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        return _unfit(v)
+    return [_uuid_enc(x) for x in v]
+
+
+def _uuids_dec(v: Any) -> Any:
+    return [_uuid_dec(x) for x in v]
+
+
+def _hex32_enc(v: Any) -> Any:
+    if not isinstance(v, str):
+        return _unfit(v)
+    if len(v) == 64:
+        try:
+            b = bytes.fromhex(v)
+        except ValueError:
+            return v
+        if b.hex() == v:
+            return b
+    return v
+
+
+def _hex32_dec(v: Any) -> Any:
+    return v.hex() if isinstance(v, bytes) else v
+
+
+def _str_enc(v: Any) -> Any:
+    return v if isinstance(v, str) else _unfit(v)
+
+
+def _int_enc(v: Any) -> Any:
+    ok = isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**64
+    return v if ok else _unfit(v)
+
+
+def _strs_enc(v: Any) -> Any:
+    return v if isinstance(v, list) and all(isinstance(x, str) for x in v) else _unfit(v)
+
+
+STR = Kind("str", _str_enc, _same)
+INT = Kind("int", _int_enc, _same)
+DAY = Kind("day", _day_enc, _day_dec)
+INSTANT = Kind("instant", _str_enc, _same)
+UUID_ = Kind("uuid", _uuid_enc, _uuid_dec)
+UUIDS = Kind("uuids", _uuids_enc, _uuids_dec)
+HEX32 = Kind("hex32", _hex32_enc, _hex32_dec)
+STRS = Kind("strs", _strs_enc, _same)
+
+Field = tuple[str, Kind]
+E = EventType
+
+#: Per type: (clear fields, personal fields), in stored order (ADR 0009 §3's table). New fields
+#: of a later vocabulary are appended at the end of the part they belong to, never reordered.
+LAYOUT: Final[dict[EventType, tuple[tuple[Field, ...], tuple[Field, ...]]]] = {
+    E.JOB_SEARCH_STARTED: (
+        (("municipality", STR), ("labour_market_status", _enum(LMS))),
+        (("person_ref", HEX32), ("birth_year", INT), ("language", STR), ("channel", STR)),
+    ),
+    E.COACH_ASSIGNED: ((("coach_id", STR), ("team", STR)), ()),
+    E.LABOUR_MARKET_STATUS_CHANGED: ((("labour_market_status", _enum(LMS)),), ()),
+    E.CONTACT_MADE: (
+        (("channel", _enum(CHANNEL)), ("direction", _enum(DIRECTION))),
+        (("purpose", STR),),
+    ),
+    E.MEETING_SCHEDULED: (
+        (("kind", _enum(MEETING)), ("planned_at", INSTANT), ("channel", _enum(CHANNEL))),
+        (("meeting_id", STR),),
+    ),
+    E.MEETING_HELD: (
+        (("kind", _enum(MEETING)), ("channel", _enum(CHANNEL))),
+        (("meeting_id", STR),),
+    ),
+    E.MEETING_MISSED: (
+        (("kind", _enum(MEETING)), ("reason", _enum(MISS))),
+        (("meeting_id", STR),),
+    ),
+    E.EMPLOYMENT_PLAN_AGREED: (
+        (("plan_kind", _enum(PLAN)), ("review_on", DAY)),
+        (("services_planned", STRS),),
+    ),
+    E.JOB_SEARCH_REQUIREMENT_SET: (
+        (
+            ("applications_per_period", INT),
+            ("period", _enum(PERIOD)),
+            ("valid_from", DAY),
+            ("valid_until", DAY),
+        ),
+        (("grounds", STR),),
+    ),
+    E.APPLICATION_REPORTED: (
+        (("applied_on", DAY), ("kind", _enum(APPLICATION))),
+        (
+            ("employer_name", STR),
+            ("employer_business_id", STR),
+            ("vacancy_ref", STR),
+            ("job_title", STR),
+        ),
+    ),
+    E.SERVICE_REFERRED: (
+        (("service_id", STR), ("service_type", _enum(SERVICE)), ("provider", _enum(PROVIDER))),
+        (("provider_name", STR),),
+    ),
+    E.SERVICE_STARTED: ((("service_id", STR),), ()),
+    E.SERVICE_ENDED: ((("service_id", STR), ("end_reason", _enum(SERVICE_END))), ()),
+    E.DECISION_RECORDED: (
+        (("decision_type", STR), ("basis_event_ids", UUIDS)),
+        (("text", STR),),
+    ),
+    E.JOB_SEARCH_ENDED: ((("reason", _enum(END)),), ()),
+    E.SEEKER_TRANSFERRED: ((("to_municipality", STR),), ()),
+    # the replacement of a correction: its own type's layout, nested (encode_data)
+    E.CORRECTION: ((("corrects_event_id", UUID_),), (("reason", STR),)),
+    E.RETRACTION: ((("retracts_event_id", UUID_),), (("reason", STR),)),
+}
+_KNOWN: Final = {t: {n for n, _ in c} | {n for n, _ in p} for t, (c, p) in LAYOUT.items()}
+_REPLACEMENT_KEYS: Final = {"type", "occurred_at", "occurred_on", "data"}
+
+
+class ClearOnly(dict[str, Any]):
+    """The ``data`` of an event decoded without its personal part (its seeker's key was
+    destroyed): the clear fields only. Equal to a plain dict of the same items."""
+
+
+def is_erased(event_or_data: object) -> bool:
+    """Whether a decoded timeline event (or a fact, or their ``data``) lost its personal
+    fields because its seeker's key was destroyed."""
+    data = getattr(event_or_data, "data", event_or_data)
+    return isinstance(data, ClearOnly)
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def _pack(layout: tuple[Field, ...], data: Mapping[str, Any], extras: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for name, kind in layout:
+        v = data.get(name)
+        if v is None:
+            if name in data:  # an explicit null is content: kept verbatim, in the extras
+                extras[name] = None
+            out.append(None)
+            continue
+        try:
+            out.append(kind.enc(v))
+        except _Unfit:
+            extras[name] = v
+            out.append(None)
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+def _unpack(layout: tuple[Field, ...], values: Sequence[Any], into: dict[str, Any]) -> None:
+    for (name, kind), v in zip(layout, values, strict=False):
+        if v is not None:
+            into[name] = kind.dec(v)
+
+
+def _replacement_fits(rep: Any) -> bool:
+    return (
+        isinstance(rep, dict)
+        and set(rep) == _REPLACEMENT_KEYS
+        and isinstance(rep["type"], str)
+        and rep["type"] in TYPE_CODES
+        and rep["type"] not in (E.CORRECTION, E.RETRACTION)
+        and (rep["occurred_at"] is None or isinstance(rep["occurred_at"], str))
+        and isinstance(rep["occurred_on"], str)
+        and isinstance(rep["data"], dict)
+    )
+
+
+def encode_data(type_: EventType, data: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(clear, personal) msgpack-ready values of one event's ``data``: clear =
+    ``[[fields…], replacement?]``, personal = ``[[fields…], [replacement's]?, {extras}?]``
+    with empty trailing parts dropped (personal ``[]``: no personal field at all)."""
+    clear_layout, personal_layout = LAYOUT[type_]
+    known = _KNOWN[type_]
+    extras: dict[str, Any] = {k: v for k, v in data.items() if k not in known}
+    clear: list[Any] = [_pack(clear_layout, data, extras)]
+    personal: list[Any] = [_pack(personal_layout, data, extras)]
+    if type_ == E.CORRECTION and "replacement" in extras:
+        rep = extras["replacement"]
+        if _replacement_fits(rep):
+            del extras["replacement"]
+            rep_type = EventType(rep["type"])
+            rc, rp = encode_data(rep_type, rep["data"])
+            clear.append(
+                [TYPE_CODES[rep_type], rep["occurred_at"], _day_enc(rep["occurred_on"]), *rc]
+            )
+            if rp:
+                personal.append(rp)
+    if extras:
+        personal.append(extras)  # verbatim, and never in clear
+    if len(personal) == 1 and not personal[0]:
+        personal = []
+    return clear, personal
+
+
+def decode_data(
+    type_: EventType, clear: Sequence[Any], personal: Sequence[Any] | None
+) -> dict[str, Any]:
+    """``data`` from its parts; ``personal`` None (not opened): the clear fields only, as a
+    :class:`ClearOnly` dict."""
+    clear_layout, personal_layout = LAYOUT[type_]
+    out: dict[str, Any] = {} if personal is not None else ClearOnly()
+    _unpack(clear_layout, clear[0], out)
+    extras: dict[str, Any] = {}
+    rep_personal: Sequence[Any] | None = None
+    if personal is not None:
+        if personal:
+            _unpack(personal_layout, personal[0], out)
+        for part in personal[1:]:
+            if isinstance(part, dict):
+                extras = part
+            else:
+                rep_personal = part
+    if len(clear) > 1:
+        code, at, on, *rc = clear[1]
+        rep_type = TYPE_NAMES[code]
+        rep_data = decode_data(
+            rep_type,
+            rc,
+            (rep_personal if rep_personal is not None else [[]]) if personal is not None else None,
+        )
+        out["replacement"] = {
+            "type": rep_type.value,
+            "occurred_at": at,
+            "occurred_on": _day_dec(on),
+            "data": rep_data,
+        }
+    out.update(extras)
+    return out
+
+
+# -- the whole state -----------------------------------------------------------------------------
+
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder()
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        n |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return n, i
+        shift += 7
+
+
+def _stamp_enc(t: datetime) -> Any:
+    return t if t.tzinfo is UTC else t.isoformat()
+
+
+def _stamp_dec(v: Any) -> datetime:
+    return v if isinstance(v, datetime) else datetime.fromisoformat(v)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One timeline event as form 2 stores it, besides the events table's columns."""
+
+    event_id: str
+    recorded_at: datetime
+    occurred_on: str
+    occurred_at: str | None
+    actor: Any
+    source: Any
+    data: Mapping[str, Any]
+    digest_algorithm: int
+    #: the aggregate's topic of a ``Timeline.Opened`` when it is not the usual one
+    originator_topic: str | None = None
+
+
+def aad(seeker_id: UUID, event_id: str, version: int) -> bytes:
+    """What a sealed personal part is bound to: seeker ‖ event ‖ version (int32 BE)."""
+    try:
+        event = UUID(event_id).bytes
+    except ValueError:
+        event = event_id.encode("utf-8")
+    return seeker_id.bytes + event + version.to_bytes(4, "big", signed=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def encode(
+    c: Content,
+    type_: EventType,
+    *,
+    seeker_id: UUID,
+    version: int,
+    key: Callable[[], tuple[int, bytes]] | None,
+) -> bytes:
+    """The ``state`` bytes of an event. ``key`` gives (key version, data key) to seal the
+    personal part, called only when there is one (None: plain, for tests; never the
+    mapper's way)."""
+    if not 0 <= c.digest_algorithm <= 255:
+        msg = f"digest algorithm {c.digest_algorithm} does not fit form 2"
+        raise ValueError(msg)
+    clear_data, personal_data = encode_data(type_, c.data)
+    envelope: list[Any] = [
+        _uuid_enc(c.event_id) if isinstance(c.event_id, str) else c.event_id,
+        _stamp_enc(c.recorded_at),
+        _day_enc(c.occurred_on) if isinstance(c.occurred_on, str) else c.occurred_on,
+    ]
+    if c.originator_topic is not None:
+        envelope.append(c.originator_topic)
+    actor = c.actor
+    if (
+        isinstance(actor, dict)
+        and set(actor) == {"id", "role", "organisation"}
+        and all(isinstance(v, str) for v in actor.values())
+    ):
+        origin: list[Any] = [actor["id"], actor["role"], actor["organisation"], c.source]
+    else:  # an actor of another shape: verbatim
+        origin = [actor, c.source]
+    env = _ENC.encode(envelope)
+    clear = _ENC.encode([origin, c.occurred_at, *clear_data])
+    head = bytes((FORM, c.digest_algorithm)) + _uvarint(len(env)) + env + _uvarint(len(clear))
+    if not personal_data:
+        return head + clear
+    plain = _ENC.encode(personal_data)
+    if key is None:
+        return head + clear + bytes((PLAIN,)) + plain
+    key_version, data_key = key()
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = _cipher(data_key).encrypt(nonce, plain, aad(seeker_id, c.event_id, version))
+    return head + clear + bytes((SEALED, key_version)) + nonce + sealed
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A form-2 state split, nothing decrypted."""
+
+    digest_algorithm: int
+    event_id: str
+    recorded_at: datetime
+    occurred_on: str
+    originator_topic: str | None
+    actor: Any
+    source: Any
+    occurred_at: str | None
+    clear: list[Any]  # [[clear fields…], replacement?]
+    personal: bytes  # as stored (empty: no personal field)
+
+    @property
+    def key_version(self) -> int | None:
+        """The data key version a sealed personal part needs (None: nothing sealed)."""
+        return self.personal[1] if self.personal and self.personal[0] == SEALED else None
+
+
+def parse(state: bytes) -> Parsed:
+    """Split a form-2 state (ValueError if it is not one)."""
+    if not state or state[0] != FORM:
+        msg = f"not stored form 2 (first byte {state[:1]!r})"
+        raise ValueError(msg)
+    n, i = _read_uvarint(state, 2)
+    envelope = _DEC.decode(state[i : i + n])
+    i += n
+    n, i = _read_uvarint(state, i)
+    origin, occurred_at, *clear = _DEC.decode(state[i : i + n])
+    if len(origin) == 4:
+        actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
+        source = origin[3]
+    else:
+        actor, source = origin
+    return Parsed(
+        digest_algorithm=state[1],
+        event_id=_uuid_dec(envelope[0]),
+        recorded_at=_stamp_dec(envelope[1]),
+        occurred_on=_day_dec(envelope[2]),
+        originator_topic=envelope[3] if len(envelope) > 3 else None,
+        actor=actor,
+        source=source,
+        occurred_at=occurred_at,
+        clear=clear,
+        personal=state[i + n :],
+    )
+
+
+class SealedPartError(ValueError):
+    """A sealed personal part that does not open with its seeker's key: altered, or moved
+    from another row (the AAD binds it to seeker, event and version)."""
+
+
+def open_personal(
+    p: Parsed, *, seeker_id: UUID, version: int, key: bytes | None
+) -> list[Any] | None:
+    """The personal values of ``p`` (``[]`` when it has none); None if they are sealed and
+    ``key`` is None (the seeker's key was destroyed). Raises :class:`SealedPartError`."""
+    part = p.personal
+    if not part:
+        return []
+    if part[0] == PLAIN:
+        return list(_DEC.decode(part[1:]))
+    if part[0] != SEALED or len(part) < 2 + NONCE_BYTES + TAG_BYTES:
+        msg = f"the personal part of event {p.event_id} is malformed"
+        raise SealedPartError(msg)
+    if key is None:
+        return None
+    nonce = part[2 : 2 + NONCE_BYTES]
+    try:
+        plain = _cipher(key).decrypt(
+            nonce, part[2 + NONCE_BYTES :], aad(seeker_id, p.event_id, version)
+        )
+    except InvalidTag:
+        msg = (
+            f"the sealed personal part of event {p.event_id} (seeker {seeker_id}, version "
+            f"{version}) does not open with the seeker's key: it was altered or moved from "
+            "another row"
+        )
+        raise SealedPartError(msg) from None
+    return list(_DEC.decode(plain))
+
+
+def decode_content(p: Parsed, type_: EventType, personal: list[Any] | None) -> Content:
+    """The event's content from its parts (``personal`` None: clear fields only)."""
+    return Content(
+        event_id=p.event_id,
+        recorded_at=p.recorded_at,
+        occurred_on=p.occurred_on,
+        occurred_at=p.occurred_at,
+        actor=p.actor,
+        source=p.source,
+        data=decode_data(type_, p.clear, personal),
+        digest_algorithm=p.digest_algorithm,
+        originator_topic=p.originator_topic,
+    )
+
+
+def clear_data(type_: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What of ``data`` form 2 keeps in clear (a :class:`ClearOnly` dict): what projections
+    and statistics read without any key."""
+    clear, _ = encode_data(type_, data)
+    return decode_data(type_, clear, None)

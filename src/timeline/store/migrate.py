@@ -31,11 +31,14 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 
 from timeline.domain.errors import TimelineError
+from timeline.store import form2
+from timeline.store.keys import SeekerErased
+from timeline.store.mapper import TimelineMapper
 from timeline.store.postgres import TimelinePostgresRecorder
 from timeline.store.sqlite import TimelineSQLiteRecorder
 
 #: The forms a state can be in, by its first byte.
-FORM_BY_FIRST_BYTE = {ord("{"): 1, 0x02: 2}
+FORM_BY_FIRST_BYTE = {form2.FORM1_FIRST: 1, form2.FORM: 2}
 FORMS = (1, 2)
 #: Events read and rewritten per transaction, unless told otherwise.
 DEFAULT_BATCH = 2_000
@@ -52,12 +55,9 @@ def stored_form(state: bytes) -> int | None:
 
 
 def mapper_form(mapper: Mapper[Any]) -> int:
-    """The form ``mapper`` writes: its ``stored_form`` when it names one, else 1 (the
-    library's own mapper writes the JSON object of form 1)."""
-    form = getattr(mapper, "stored_form", 1)
-    if not isinstance(form, int) or form not in FORMS:
-        raise TypeError(f"the mapper names an unknown stored form {form!r}")
-    return form
+    """The form ``mapper`` writes timeline events in: 2 for the timeline's mapper
+    (:class:`~timeline.store.mapper.TimelineMapper`), 1 for the library's own (its JSON)."""
+    return 2 if isinstance(mapper, TimelineMapper) else 1
 
 
 @dataclass
@@ -273,9 +273,15 @@ def reencode(
     """Each event with its state in the form ``mapper`` writes, checked: the new state is read
     back and must give the same domain event, under the same topic."""
     events: list[DomainEventProtocol[UUID]] = [mapper.to_domain_event(n) for n in stored]
-    prepare = getattr(mapper, "prepare_seekers", None)
-    if callable(prepare):  # (make the seekers' keys in one go, not one per event)
-        prepare({n.originator_id for n in stored})
+    if isinstance(mapper, TimelineMapper):  # the seekers' keys in one go (new ones committed)
+        try:
+            seekers = {UUID(str(n.originator_id)): None for n in stored}
+            mapper.keys.data_keys(list(seekers), create=True)
+        except SeekerErased as e:
+            raise MigrationRefused(
+                f"{e}, but its events are still in stored form 1, with their personal fields "
+                "in clear: they cannot be sealed; nothing of this chunk was written"
+            ) from None
     out = []
     for n, event in zip(stored, events, strict=True):
         new = mapper.to_stored_event(event)

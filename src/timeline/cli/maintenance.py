@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         "process, imports) and take a backup (pg_dump, or a copy of the SQLite file). It is "
         "resumable: a rerun (after a crash, or Ctrl-C) skips the events already in form "
         "--to; a second run rewrites nothing. After: run `timeline verify`. On PostgreSQL "
-        "the old row versions stay in the table until `VACUUM (FULL) stored_events` or "
+        "the old row versions stay in the table until `VACUUM (FULL) timeline_events` or "
         "pg_repack reclaims them (on SQLite: `VACUUM`); the sizes before and after are "
         "printed. Prints a JSON summary; progress (total and rate) on stderr.",
     )

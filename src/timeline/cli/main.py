@@ -8,7 +8,17 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from timeline.cli import admin, audit, events, obligations, projections, stats, status, whatif
+from timeline.cli import (
+    admin,
+    audit,
+    events,
+    keys,
+    obligations,
+    projections,
+    stats,
+    status,
+    whatif,
+)
 from timeline.cli.input import user_error
 
 EXIT_INVALID = 2
@@ -23,6 +33,7 @@ GROUPS: tuple[ModuleType, ...] = (
     stats,  # stats
     whatif,  # whatif
     status,  # status
+    keys,  # keys status, rotate, new-master
     admin,  # serve, token, demo
 )
 

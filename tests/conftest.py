@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,12 @@ from timeline.clock import FixedClock
 from timeline.settings import Settings
 
 STORES = ("memory", "sqlite", "postgres")
+
+#: The master key every test process (and every CLI the tests start) wraps the seekers' data
+#: keys with, as production has one: a store written by one process of a test is read by
+#: another. (Without it, development makes a key file; tests/unit/test_keys.py covers that.)
+TEST_MASTER_KEY = "dGVzdHMgb25seTogbmV2ZXIgYSByZWFsIG1hc3RlciE="
+os.environ.setdefault("TIMELINE_MASTER_KEY", TEST_MASTER_KEY)
 
 
 @pytest.fixture(scope="session")

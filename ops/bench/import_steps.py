@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from timeline.application import TimelineApp
-from timeline.bulk.rows import Accepted, Record, StoredForm1
+from timeline.bulk.rows import Accepted, Record, StoredEvents
 from timeline.bulk.validate import Line, Validator, _digest
 from timeline.clock import system_clock
 from timeline.domain.canonical import GENESIS_HASH, chain_hash
@@ -93,7 +93,7 @@ def main() -> None:
             n,
             lambda: validate(_NoEncoding()),
         )
-        form = StoredForm1(app.mapper, now)
+        form = StoredEvents(app.mapper, now)
         records = timed(
             "decide + encode: + domain event, the library's mapper", n, lambda: validate(form)
         )

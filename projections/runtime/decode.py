@@ -11,6 +11,11 @@ the ``timestamp`` (a ``datetime``), as ``{"_type_": "datetime_iso", "_data_": <i
 (Whatever orjson refuses that the library's ``json`` reads — ``NaN``, integers beyond 64 bits —
 goes the mapper's way below.)
 
+Stored form 2 (:mod:`timeline.store.form2`, the timeline's mapper): the fast path decodes the
+*clear* part only — no key, nothing decrypted — so a fact's ``data`` holds the clear fields,
+every field a rule, a scope or a statistic reads (ADR 0009 §3), and an erasure (a destroyed
+key) changes no projection. The mapper path of a form-2 event keeps the same clear fields.
+
 Correctness first: the fast path gives exactly the fact the mapper path gives, or it is not
 taken. The mapper path (:meth:`FactDecoder.fact` falls back to it, and raises what it raises)
 decodes
@@ -42,6 +47,8 @@ from orjson import loads
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
 from timeline.domain.timeline import EVENT_CLASSES, Timeline, fact_from_event
+from timeline.store import form2
+from timeline.store.mapper import TimelineMapper
 
 __all__ = ["FactDecoder", "placed"]
 
@@ -52,6 +59,7 @@ TOPICS: dict[str, EventType] = {
 }
 
 _TYPE_KEY = b'"_type_"'
+_FORM2 = bytes((form2.FORM,))
 _new_fact = object.__new__
 _from_date = date.fromisoformat
 _from_datetime = datetime.fromisoformat
@@ -59,8 +67,9 @@ _from_datetime = datetime.fromisoformat
 
 def _fast_path_applies(mapper: object) -> bool:
     """Whether ``mapper`` stores events as the fast path reads them (see the module's doc)."""
-    if type(mapper) is not Mapper:
+    if type(mapper) not in (Mapper, TimelineMapper):
         return False
+    assert isinstance(mapper, Mapper)
     transcoder = mapper.transcoder
     return (
         mapper.cipher is None
@@ -94,8 +103,16 @@ class FactDecoder:
         self.fast = _fast_path_applies(mapper)
 
     def slow(self, stored: StoredEvent, position: int | None = None) -> Fact:
-        """The fact through the library's mapper and :func:`fact_from_event` (the reference)."""
-        return fact_from_event(cast(Timeline.Recorded, self._to_event(stored)), position=position)
+        """The fact through the mapper and :func:`fact_from_event` (the reference); of a
+        form-2 event with the clear part of its data only, as the fast path reads it (a
+        projection never holds a personal field, whichever path decoded it)."""
+        fact = fact_from_event(cast(Timeline.Recorded, self._to_event(stored)), position=position)
+        if stored.state[:1] != _FORM2:
+            return fact
+        fields = dict(fact.__dict__)
+        fields.pop("_sort_key", None)
+        fields["data"] = form2.clear_data(fact.type, fact.data)
+        return _make(fields)
 
     def fact(self, stored: StoredEvent, position: int | None = None) -> Fact:
         """The fact ``stored`` records, at log position ``position``; raises what the mapper
@@ -116,6 +133,8 @@ class FactDecoder:
         """The fact, or None when the fast path does not apply (raises when it fails)."""
         type_ = TOPICS.get(stored.topic)
         state = stored.state
+        if type_ is not None and state[:1] == _FORM2:
+            return _clear_fact(stored, type_, position)
         if type_ is None or state.count(_TYPE_KEY) != 1:
             return None
         d = loads(state)
@@ -140,3 +159,28 @@ class FactDecoder:
                 "corrected_by": None,
             }
         )
+
+
+def _clear_fact(stored: StoredEvent, type_: EventType, position: int | None) -> Fact:
+    """The fact of a form-2 event from its clear part alone (no key, nothing decrypted):
+    its ``data`` holds the clear fields (:func:`timeline.store.form2.clear_data`), every
+    field a rule, a scope or a statistic reads, so an erasure changes no projection."""
+    p = form2.parse(stored.state)
+    originator = stored.originator_id
+    occurred_at = p.occurred_at
+    return _make(
+        {
+            "event_id": p.event_id,
+            "seeker_id": str(originator if isinstance(originator, UUID) else UUID(originator)),
+            "type": type_,
+            "occurred_on": _from_date(p.occurred_on),
+            "recorded_at": p.recorded_at,
+            "version": stored.originator_version,
+            "data": form2.decode_data(type_, p.clear, None),
+            "occurred_at": _from_datetime(occurred_at) if occurred_at else None,
+            "actor": p.actor,
+            "source": p.source,
+            "position": position,
+            "corrected_by": None,
+        }
+    )

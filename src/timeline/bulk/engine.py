@@ -27,7 +27,7 @@ from typing import IO, Any
 from eventsourcing.persistence import IntegrityError
 from tqdm import tqdm
 
-from timeline.bulk.rows import BulkSink, Record, StoredForm1, sink_for
+from timeline.bulk.rows import BulkSink, Record, StoredEvents, sink_for
 from timeline.bulk.validate import Line, Validator, read_event
 from timeline.vocabulary import ParsedEvent
 
@@ -105,7 +105,7 @@ def import_file(app: Any, path: str, *, quiet: bool, bar: BarFactory | None = No
         reread = stack.enter_context(open(path, "rb"))
         spool = _Spool(stack.enter_context(tempfile.TemporaryFile(prefix="timeline-spool-")))
         now = app.clock()
-        form = StoredForm1(app.mapper, now)
+        form = StoredEvents(app.mapper, now)
         validator = Validator(
             app, app.appender, form, now, allow_test_codes=app.settings.test_codes_allowed
         )

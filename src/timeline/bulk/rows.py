@@ -6,9 +6,11 @@ streaming and the validation:
   spool record, a tuple of plain values (kept in a temporary file between the passes);
 - a :class:`BulkSink` writes a chunk of those records in one transaction.
 
-Today's form (:class:`StoredForm1`): the library's stored event — the mapper's and
-transcoder's output for the very domain event the aggregate would have triggered — and our
-index row. So a bulk import stores byte for byte what ``timeline append`` stores."""
+Today's form (:class:`StoredEvents`): the library's stored event — the application's mapper's
+output (stored form 2, :mod:`timeline.store.form2`) for the very domain event the aggregate
+would have triggered — and our index row. So a bulk import stores what ``timeline append``
+stores: the same clear part byte for byte, the personal part sealed with the same seeker key
+(each seal has a random nonce of its own, so no two seals are equal bytes)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from eventsourcing.utils import get_topic
 from timeline.domain.canonical import digest_algorithm
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
 from timeline.store.index import IndexRow
+from timeline.store.keys import KeyRing, SeekerErased
 from timeline.vocabulary import ParsedEvent
 
 #: a spool record: plain values only (written with ``marshal``)
@@ -44,6 +47,10 @@ class Accepted:
 
 
 class RowEncoder(Protocol):
+    def prepare(self, seeker_ids: Sequence[str]) -> None:
+        """Get ready to encode events of these seekers (a block's), e.g. their keys at once."""
+        ...
+
     def encode(self, accepted: Accepted) -> Record: ...
 
 
@@ -57,12 +64,27 @@ class BulkSink(Protocol):
 _TIMELINE_TOPIC = get_topic(Timeline)
 
 
-class StoredForm1:
-    """Today's stored form: the library's stored event and our index row."""
+class StoredEvents:
+    """Today's stored form: the library's stored event (the mapper's: form 2) and our index
+    row."""
 
     def __init__(self, mapper: Mapper[UUID], recorded_at: datetime) -> None:
         self.mapper = mapper
         self.recorded_at = recorded_at
+        self.keys: KeyRing | None = getattr(mapper, "keys", None)
+
+    def prepare(self, seeker_ids: Sequence[str]) -> None:
+        """The block's seekers' keys in one read, the missing ones made in one write (and
+        committed, before any event sealed with them is written); an erased seeker's events
+        are refused when they are encoded (:class:`~timeline.store.keys.SeekerErased`)."""
+        if self.keys is None:
+            return
+        ids = [UUID(s) for s in dict.fromkeys(seeker_ids)]
+        try:
+            self.keys.data_keys(ids, create=True)
+        except SeekerErased:
+            erased = self.keys.erased(ids)
+            self.keys.data_keys([s for s in ids if s not in erased], create=True)
 
     def domain_event(self, a: Accepted) -> Timeline.Opened | Timeline.Recorded:
         """The event the aggregate would trigger (:meth:`Timeline.open`/``record``)."""
@@ -119,11 +141,15 @@ class StoredForm1:
         ]
 
 
+#: the name of :class:`StoredEvents` before stored form 2
+StoredForm1 = StoredEvents
+
+
 class RecorderSink:
     """Writes through the recorder's ``insert_events`` with the index rows (the library's
     insert path: one transaction a chunk; SQLite and the memory store)."""
 
-    def __init__(self, recorder: Any, form: StoredForm1) -> None:
+    def __init__(self, recorder: Any, form: StoredEvents) -> None:
         self.recorder = recorder
         self.form = form
 
@@ -136,7 +162,7 @@ class RecorderSink:
 class CopySink:
     """PostgreSQL: the recorder's ``copy_events`` (``COPY`` under the library's table lock)."""
 
-    def __init__(self, recorder: Any, form: StoredForm1) -> None:
+    def __init__(self, recorder: Any, form: StoredEvents) -> None:
         self.recorder = recorder
         self.form = form
 
@@ -145,7 +171,7 @@ class CopySink:
         self.recorder.copy_events(events, self.form.index_rows(records))
 
 
-def sink_for(recorder: Any, form: StoredForm1) -> BulkSink:
+def sink_for(recorder: Any, form: StoredEvents) -> BulkSink:
     """``COPY`` where the recorder has it, else its ``insert_events``."""
     if callable(getattr(recorder, "copy_events", None)):
         return CopySink(recorder, form)

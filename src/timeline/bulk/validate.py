@@ -149,6 +149,7 @@ class Validator:
                 continue  # the rules are judged on a readable file only (as always)
             known = self.store.index_by_event_ids([x.event.event_id for x in block])
             self._load([x.event.seeker_id for x in block])
+            self.encoder.prepare([x.event.seeker_id for x in block])
             for line in block:
                 try:
                     record = self.decide(line, known)

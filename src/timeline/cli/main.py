@@ -12,6 +12,7 @@ from timeline.cli import (
     admin,
     audit,
     events,
+    keys,
     maintenance,
     obligations,
     projections,
@@ -33,6 +34,7 @@ GROUPS: tuple[ModuleType, ...] = (
     stats,  # stats
     whatif,  # whatif
     status,  # status
+    keys,  # keys status, rotate, new-master
     maintenance,  # migrate-store
     admin,  # serve, token, demo
 )

@@ -490,6 +490,28 @@ def aad(seeker_id: UUID, event_id: str, version: int) -> bytes:
     return seeker_id.bytes + event + version.to_bytes(4, "big", signed=True)
 
 
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse what msgpack would not give back as it is: form 2 keeps JSON values only (the
+    vocabulary's; text keys, integers within 64 bits), never a tuple, a uuid, a date…"""
+    kind = type(value)
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                msg = f"{where} holds a key {k!r} that is not text: stored form 2 keeps JSON only"
+                raise TypeError(msg)
+            _check_plain(v, where)
+    elif kind is list:
+        for v in value:
+            _check_plain(v, where)
+    elif kind is int:
+        if not -(2**63) <= value < 2**64:
+            msg = f"{where} holds an integer beyond 64 bits: stored form 2 keeps JSON only"
+            raise TypeError(msg)
+    elif kind not in (str, float, bool, type(None)):
+        msg = f"{where} holds a {kind.__name__} value: stored form 2 keeps JSON values only"
+        raise TypeError(msg)
+
+
 @functools.lru_cache(maxsize=4096)
 def _cipher(key: bytes) -> AESGCM:
     return AESGCM(key)
@@ -510,6 +532,9 @@ def encode(
         msg = f"digest algorithm {c.digest_algorithm} does not fit form 2"
         raise ValueError(msg)
     clear_data, personal_data = encode_data(type_, c.data)
+    if personal_data and isinstance(personal_data[-1], dict):
+        _check_plain(personal_data[-1], "data")
+    _check_plain([c.actor, c.source, c.occurred_at], "the envelope")
     envelope: list[Any] = [
         _uuid_enc(c.event_id) if isinstance(c.event_id, str) else c.event_id,
         _stamp_enc(c.recorded_at),

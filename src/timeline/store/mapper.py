@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from timeline.domain.event_types import EventType
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
@@ -116,9 +116,12 @@ class TimelineMapper(Mapper[UUID]):
         found = TOPICS.get(stored_event.topic)
         seeker = stored_event.originator_id
         version = stored_event.originator_version
-        if found is None:
-            msg = f"form 2 state of stored event with unknown topic '{stored_event.topic}'"
-            raise MapperDeserialisationError(msg)
+        if found is None:  # a renamed class (registered with the library), or an error
+            cls = resolve_topic(stored_event.topic)
+            if cls not in _TYPES:
+                msg = f"form 2 state of stored event of a non-timeline topic '{stored_event.topic}'"
+                raise MapperDeserialisationError(msg)
+            found = (cls, _TYPES[cls])
         cls, type_ = found
         try:
             seeker_id = seeker if isinstance(seeker, UUID) else UUID(str(seeker))
@@ -137,10 +140,15 @@ class TimelineMapper(Mapper[UUID]):
                 f"{version}: {e}"
             )
             raise MapperDeserialisationError(msg) from e
+        # (in the order the events' own construction gives their fields)
         event_state: dict[str, Any] = {
             "originator_id": seeker_id,
             "originator_version": version,
             "timestamp": content.recorded_at,
+        }
+        if cls is Timeline.Opened:
+            event_state["originator_topic"] = content.originator_topic or _TIMELINE_TOPIC
+        event_state |= {
             "event_id": content.event_id,
             "occurred_at": content.occurred_at,
             "occurred_on": content.occurred_on,
@@ -149,8 +157,6 @@ class TimelineMapper(Mapper[UUID]):
             "data": content.data,
             "digest_algorithm": content.digest_algorithm,
         }
-        if cls is Timeline.Opened:
-            event_state["originator_topic"] = content.originator_topic or _TIMELINE_TOPIC
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event  # type: ignore[no-any-return]

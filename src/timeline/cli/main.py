@@ -13,6 +13,8 @@ from timeline.cli import (
     audit,
     erasure,
     events,
+    keys,
+    maintenance,
     obligations,
     projections,
     stats,
@@ -34,6 +36,8 @@ GROUPS: tuple[ModuleType, ...] = (
     stats,  # stats
     whatif,  # whatif
     status,  # status
+    keys,  # keys status, rotate, new-master
+    maintenance,  # migrate-store
     admin,  # serve, token, demo
 )
 

@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import admin, db_url, free_port, group_stats, stop_server  # noqa: E402
-from scale import WRK_SCRIPT, WrkResult, run_wrk  # noqa: E402
+from common import admin, db_url, free_port, group_stats, stop_server
+from scale import WRK_SCRIPT, WrkResult, run_wrk
 
 
 @dataclass
@@ -101,7 +102,7 @@ def start(tree: Tree, port: int) -> subprocess.Popen[bytes]:
 
 
 def post(port: int, body: bytes) -> int:
-    request = urllib.request.Request(  # noqa: S310 - our own server on 127.0.0.1
+    request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/events",
         data=body,
         headers={"Content-Type": "application/json"},
@@ -246,6 +247,29 @@ def span(values: list[float], fmt: str = ",.0f") -> str:
     )
 
 
+def summary(trees: list[Tree], args: argparse.Namespace) -> None:
+    print("\n== medians [min–max] over the rounds ==")
+    for tree in trees:
+        noop = [x.rate for x in tree.runs["noop"]]
+        single = [x.rate for x in tree.runs["single"]]
+        batch = [x.rate * args.batch for x in tree.runs["batch"]]
+        print(
+            f"  {tree.label:>8}: no-op {span(noop)} req/s | 1 ev {span(single)} req/s, "
+            f"p50 {span([x.p50_ms for x in tree.runs['single']], '.1f')} ms, "
+            f"p99 {span([x.p99_ms for x in tree.runs['single']], '.1f')} ms | "
+            f"append/no-op {span(tree.ratios, '.2f')} | {args.batch} ev/req "
+            f"{span(batch)} ev/s, p99 {span([x.p99_ms for x in tree.runs['batch']], '.0f')} ms"
+        )
+        print(
+            f"  {'':>8}  server CPU ms/request: no-op {span(tree.cpu['noop'], '.2f')}, "
+            f"1 ev {span(tree.cpu['single'], '.2f')}, "
+            f"{args.batch} ev {span(tree.cpu['batch'], '.1f')}; of which the event loop's: "
+            f"no-op {span(tree.cpu['noop-loop'], '.2f')}, "
+            f"1 ev {span(tree.cpu['single-loop'], '.2f')}, "
+            f"{args.batch} ev {span(tree.cpu['batch-loop'], '.1f')}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -275,8 +299,7 @@ def main() -> None:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     trees: list[Tree] = args.tree
-    workdir = Path(f"/tmp/http_ab_{uuid.uuid4().hex[:8]}")
-    workdir.mkdir()
+    workdir = Path(tempfile.mkdtemp(prefix="http_ab_"))
     print(
         f"== HTTP append, alternating: {args.connections} connections, {args.wrk_threads} wrk "
         f"threads, {args.seconds} s a run, {args.rounds} rounds, {os.cpu_count()} CPUs, "
@@ -299,26 +322,7 @@ def main() -> None:
             for tree in order:
                 last = r == args.rounds - 1
                 measure(tree, args, args.profile if last and args.profile else None)
-        print("\n== medians [min–max] over the rounds ==")
-        for tree in trees:
-            noop = [x.rate for x in tree.runs["noop"]]
-            single = [x.rate for x in tree.runs["single"]]
-            batch = [x.rate * args.batch for x in tree.runs["batch"]]
-            print(
-                f"  {tree.label:>8}: no-op {span(noop)} req/s | 1 ev {span(single)} req/s, "
-                f"p50 {span([x.p50_ms for x in tree.runs['single']], '.1f')} ms, "
-                f"p99 {span([x.p99_ms for x in tree.runs['single']], '.1f')} ms | "
-                f"append/no-op {span(tree.ratios, '.2f')} | {args.batch} ev/req "
-                f"{span(batch)} ev/s, p99 {span([x.p99_ms for x in tree.runs['batch']], '.0f')} ms"
-            )
-            print(
-                f"  {'':>8}  server CPU ms/request: no-op {span(tree.cpu['noop'], '.2f')}, "
-                f"1 ev {span(tree.cpu['single'], '.2f')}, "
-                f"{args.batch} ev {span(tree.cpu['batch'], '.1f')}; of which the event loop's: "
-                f"no-op {span(tree.cpu['noop-loop'], '.2f')}, "
-                f"1 ev {span(tree.cpu['single-loop'], '.2f')}, "
-                f"{args.batch} ev {span(tree.cpu['batch-loop'], '.1f')}"
-            )
+        summary(trees, args)
         print(f"  load at the end: {loadavg()}")
     finally:
         if not args.keep:

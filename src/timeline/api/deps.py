@@ -314,6 +314,5 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-
 #: The raw request body: validation is ours, so errors can name every bad event of a batch.
 RawBody = Annotated[bytes, Depends(raw_body)]

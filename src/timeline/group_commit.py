@@ -23,7 +23,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError
@@ -40,27 +40,49 @@ from timeline.vocabulary import ParsedEvent
 class _Request:
     events: Sequence[ParsedEvent]
     scope: frozenset[str] | None = None  # the caller's: travels with its request
-    done: threading.Event = field(default_factory=threading.Event)
     result: list[Appended] | None = None
     error: BaseException | None = None
     prepared: list[Prepared] = field(default_factory=list)
     slots: list[Slot] = field(default_factory=list)
-    on_finish: Callable[[], object] | None = None  # called by the writer once answered
+    finished: bool = False
+    done: threading.Event | None = None  # what a thread in GroupCommitter.submit waits on
+    # what a coroutine in :meth:`GroupCommitter.submit_async` awaits, and its event loop
+    answered: asyncio.Future[None] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
     def finish(
         self, result: list[Appended] | None = None, error: BaseException | None = None
     ) -> None:
+        """Record the outcome; a waiting thread is woken now, a coroutine once its group is
+        done (:func:`_wake`: one call into each event loop per group, not one per request)."""
         self.result, self.error = result, error
-        self.done.set()
-        if self.on_finish is not None:
-            with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
-                self.on_finish()
+        self.finished = True
+        if self.done is not None:
+            self.done.set()
 
     def outcome(self) -> list[Appended]:
         if self.error is not None:
             raise self.error
         assert self.result is not None
         return self.result
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+def _wake(group: Sequence[_Request]) -> None:
+    """Wake the coroutines of a group's answered requests, with one thread-safe call into each
+    event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for request in group:
+        if request.finished and request.loop is not None and request.answered is not None:
+            by_loop.setdefault(request.loop, []).append(request.answered)
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
+            loop.call_soon_threadsafe(_resolve, futures)
 
 
 @dataclass
@@ -108,9 +130,10 @@ class GroupCommitter:
         Raises what ``append`` raises."""
         if not events:
             return []
-        request = _Request(events, scope)
+        done = threading.Event()
+        request = _Request(events, scope, done=done)
         self._enqueue(request)
-        request.done.wait()
+        done.wait()
         return request.outcome()
 
     async def submit_async(
@@ -121,13 +144,8 @@ class GroupCommitter:
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        answered = loop.create_future()
-
-        def wake() -> None:
-            if not answered.done():
-                answered.set_result(None)
-
-        request = _Request(events, scope, on_finish=lambda: loop.call_soon_threadsafe(wake))
+        answered: asyncio.Future[None] = loop.create_future()
+        request = _Request(events, scope, answered=answered, loop=loop)
         self._enqueue(request)
         await answered
         return request.outcome()
@@ -138,7 +156,11 @@ class GroupCommitter:
                 raise RuntimeError("the group committer is closed")
             self._queue.append(request)
             self._queued_events += len(request.events)
-            self._cond.notify()
+            # Wake the writer only when it has something new to do: its first request (it
+            # waits for one), or a full group (it waits up to max_wait for more). Waking it
+            # for every request while it gathers would only pass the GIL back and forth.
+            if len(self._queue) == 1 or self._queued_events >= self.max_batch:
+                self._cond.notify()
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Answer what is queued, then stop the writer thread."""
@@ -189,10 +211,11 @@ class GroupCommitter:
                 self._write(group)
             except BaseException as exc:  # never leave a caller waiting
                 for request in group:
-                    if not request.done.is_set():
+                    if not request.finished:
                         request.finish(error=exc)
             finally:
                 self.stats.busy_seconds += time.perf_counter() - start
+                _wake(group)
 
     def _write(self, group: list[_Request]) -> None:
         app = self.app

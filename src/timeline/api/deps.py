@@ -53,11 +53,21 @@ _BEARER = HTTPBearer(
 )
 
 
+def caller_of(request: Request) -> Principal:
+    """The request's authenticated principal (401 without a known token)."""
+    tokens: TokenRegistry = request.app.state.tokens
+    return tokens.authenticate(request.headers.get("authorization"))
+
+
 async def _caller(  # async: no thread-pool hop for a few hashes
     request: Request, _: Annotated[object, Security(_BEARER)]
 ) -> Principal:
-    tokens: TokenRegistry = request.app.state.tokens
-    return tokens.authenticate(request.headers.get("authorization"))
+    return caller_of(request)
+
+
+#: What an operation that authenticates the caller itself (:func:`caller_of`, without the
+#: :data:`Caller` dependency) declares in the OpenAPI document: the ``bearer`` scheme.
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 #: The authenticated principal (role + organisation scope).
@@ -298,10 +308,11 @@ def _json_content(request: Request) -> None:
 JsonContent = Depends(_json_content)
 
 
-async def _raw_body(request: Request) -> bytes:
+async def raw_body(request: Request) -> bytes:
+    """The request's body, once its content type says JSON in UTF-8 (else 415, unread)."""
     _json_content(request)
     return await request.body()
 
 
 #: The raw request body: validation is ours, so errors can name every bad event of a batch.
-RawBody = Annotated[bytes, Depends(_raw_body)]
+RawBody = Annotated[bytes, Depends(raw_body)]

@@ -48,6 +48,9 @@ def add_bench_noop_route(api: FastAPI) -> None:
         return Response(BENCH_NOOP_BODY, status_code=201, media_type="application/json")
 
     api.add_api_route("/bench/noop", bench_noop, methods=["POST"], include_in_schema=False)
+    # First of the routes, as POST /v1/events is first of the included ones: matching the path
+    # costs the floor what it costs the append, not a walk past every other route.
+    api.router.routes.insert(0, api.router.routes.pop())
 
 
 def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import pydantic_core
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from timeline import telemetry
-from timeline.api.deps import Caller, Guard, RawBody, log_append_refused
+from timeline.api.deps import BEARER_SECURITY, Guard, caller_of, log_append_refused, raw_body
 from timeline.api.problems import BadRequest, problem_responses
 from timeline.api.schemas import EXAMPLE_EVENT, Appended, EventIn
 from timeline.auth import Principal, require
@@ -27,6 +28,7 @@ from timeline.vocabulary import (
 #: Bodies up to this size are parsed on the event loop (a few events: cheaper than a thread
 #: hop); larger ones in a worker thread, so other requests (``/health``) are answered meanwhile.
 INLINE_BODY_BYTES = 16 * 1024
+JSON = "application/json"
 
 
 class AppendFn(Protocol):
@@ -127,9 +129,25 @@ def _status(written: list[Written]) -> int:
     return 200 if all(a.duplicate for a in written) else 201
 
 
+def answer(written: list[Written]) -> Response:
+    """The append's answer: the :class:`~timeline.api.schemas.Appended` items as JSON, written
+    straight from the results (every field is already the string, integer or boolean the
+    schema says), not validated again against the response model, which only documents them."""
+    body = json.dumps(
+        [a.to_dict() for a in written], ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
+    return Response(body.encode("utf-8"), status_code=_status(written), media_type=JSON)
+
+
 def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> APIRouter:
     """``POST /v1/events``, appending through ``write`` (see :class:`AppendFn`,
-    :class:`AsyncAppend`)."""
+    :class:`AsyncAppend`).
+
+    The hottest route of the service, so it takes the bare request: the caller, the content
+    type and the body are judged by the same functions as the :data:`~timeline.api.deps.Caller`
+    and :data:`~timeline.api.deps.RawBody` dependencies, in the same order (415, then 401), and
+    the answer is written by :func:`answer`; the response model and the ``bearer`` scheme stay
+    in the OpenAPI document."""
     api = APIRouter(tags=["events"])
     route = api.post(
         "/v1/events",
@@ -140,7 +158,10 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
         "duplicate with its original position and writes nothing. 201 when at least one event "
         "of the request is new, 200 when every one is a duplicate. The body's schema is "
         "`EventIn` (each type's `data` by its `type`, docs/events.md) or an array of them.",
-        openapi_extra={"requestBody": _body_schema(settings.max_batch)},
+        openapi_extra={
+            "requestBody": _body_schema(settings.max_batch),
+            "security": BEARER_SECURITY,
+        },
         responses={
             200: {
                 "model": list[Appended],
@@ -159,28 +180,29 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
         return parse_body(body, max_batch=max_batch, allow_test_codes=test_codes)
 
     if isinstance(write, AsyncAppend):  # the coroutine waits for the commit: no thread held
+        submit = write.submit_async
+        appended = telemetry.current().appended
 
-        async def append_async(
-            body: RawBody, caller: Caller, response: Response
-        ) -> list[dict[str, Any]]:
+        async def append_async(request: Request) -> Response:
+            body = await raw_body(request)
+            caller = caller_of(request)
             if len(body) > INLINE_BODY_BYTES:  # parsing and validation off the event loop
                 events = await run_in_threadpool(events_of, body, caller)
             else:
                 events = events_of(body, caller)
             try:
-                done = await write.submit_async(events, scope=caller.scope)
+                done = await submit(events, scope=caller.scope)
             except OutOfScope as exc:
                 await run_in_threadpool(log_append_refused, guard, caller, exc, events)
                 raise
-            telemetry.current().appended(done)
-            response.status_code = _status(done)
-            return [a.to_dict() for a in done]
+            appended(done)
+            return answer(done)
 
         route(append_async)
     else:
         append_fn = write  # narrowed to AppendFn for the closure
 
-        def append(body: RawBody, caller: Caller, response: Response) -> list[dict[str, Any]]:
+        def append_now(body: bytes, caller: Principal) -> list[Written]:
             events = events_of(body, caller)
             try:
                 done = append_fn(events, scope=caller.scope)
@@ -188,8 +210,13 @@ def router(write: AppendFn | AsyncAppend, settings: Settings, guard: Guard) -> A
                 log_append_refused(guard, caller, exc, events)
                 raise
             telemetry.current().appended(done)
-            response.status_code = _status(done)
-            return [a.to_dict() for a in done]
+            return done
+
+        async def append(request: Request) -> Response:
+            body = await raw_body(request)
+            caller = caller_of(request)
+            # parsing, the append's transaction and a refusal's log entry in a worker thread
+            return answer(await run_in_threadpool(append_now, body, caller))
 
         route(append)
     return api

@@ -3,7 +3,9 @@
 event on its own against the store and the file's earlier events), keeping only a compact
 state per seeker (:mod:`timeline.bulk.state`).
 
-Per line: the same reading and parsing (pydantic at the edge, the same messages), the same
+Per line: the same reading and parsing (the msgspec fast path of
+:mod:`timeline.vocabulary.fast`, which gives what pydantic's :func:`parse_event` gives or leaves
+the line to it: the same events, the same messages), the same
 recorded-time limits and person refs (:meth:`Appender.prepare`), the same repeat rule (a
 stored or earlier id is a duplicate if the content is the same, else a conflict), the same
 ``expected_version`` check and the domain's own timeline rules
@@ -35,6 +37,7 @@ from timeline.domain.timeline_rules import check_event, check_first
 from timeline.jsonl import BOM, LineError, read_jsonl
 from timeline.store.index import IndexRow
 from timeline.vocabulary import EventValidationError, ParsedEvent, parse_event
+from timeline.vocabulary.fast import parse_line
 
 BLOCK = 5_000
 _STARTED, _ENDED = EventType.JOB_SEARCH_STARTED, EventType.JOB_SEARCH_ENDED
@@ -108,7 +111,12 @@ class Validator:
 
     def read(self, number: int, raw: bytes) -> ParsedEvent | None:
         """The event of one line (without its BOM), or None with its problems noted: the fast
-        way first; a line it refuses is read again by :func:`read_jsonl` for the message."""
+        path first (:func:`~timeline.vocabulary.fast.parse_line`), then ``json.loads`` and
+        :func:`parse_event` for a line it does not vouch for; a line these refuse is read again
+        by :func:`read_jsonl` for the message."""
+        event = parse_line(raw, allow_test_identity_codes=self.allow_test_codes)
+        if event is not None:
+            return event
         try:
             return self._parse(json.loads(raw.decode("utf-8")))
         except (ValueError, LineError, RecursionError):
@@ -267,6 +275,10 @@ class Validator:
 
 def read_event(raw: bytes, *, allow_test_codes: bool) -> ParsedEvent:
     """The event of a line the validation pass read without a problem."""
+    raw = raw.removeprefix(BOM)
+    event = parse_line(raw, allow_test_identity_codes=allow_test_codes)
+    if event is not None:
+        return event
     value = json.loads(raw.removeprefix(BOM).decode("utf-8"))
     return parse_event(value, allow_test_identity_codes=allow_test_codes)
 

@@ -2,8 +2,16 @@
 in memory, as if another ruleset had been in force, and reported beside the figures under the
 rulesets that were (docs/whatif.md)."""
 
+from projections.whatif.cache import WhatifCache, cache_for
 from projections.whatif.draft import DraftError, parse_draft
-from projections.whatif.log import LogRead, area_filter, read_log, seeker_pairs, whatif_report
+from projections.whatif.log import (
+    LogRead,
+    area_filter,
+    read_log,
+    read_window,
+    seeker_pairs,
+    whatif_report,
+)
 from projections.whatif.replay import (
     MIN_CELL,
     Report,
@@ -20,12 +28,15 @@ __all__ = [
     "LogRead",
     "Report",
     "Scenario",
+    "WhatifCache",
     "Window",
     "area_filter",
+    "cache_for",
     "pairs",
     "parse_draft",
     "plausible",
     "read_log",
+    "read_window",
     "replay",
     "seeker_pairs",
     "whatif_report",

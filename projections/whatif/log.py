@@ -1,10 +1,19 @@
-"""The what-if's reads: every seeker's facts from the event log, through a port the application
-satisfies (its recorder's notifications and its mapper, as the projections' runner reads them;
-one seeker's facts as ``TimelineApp.facts`` gives them). No projection table is read."""
+"""The what-if's reads: the facts of the seekers with a spell in a window from the event log,
+through a port the application satisfies (its recorder's notifications and its mapper, as the
+projections' runner reads them; seekers' stored events from its event index, as the projections
+read them again; one seeker's facts as ``TimelineApp.facts`` gives them). No projection table is
+read.
+
+:func:`read_window` is what a run reads: the spell events of every seeker (the log's topic
+selection: the store sends nothing else), then the stored events of the seekers with a spell in
+the window only (one indexed range read each), kept between runs in a :class:`WhatifCache`.
+:func:`read_log` reads the whole log in position order (a reference, and the benchmark's
+baseline)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,8 +21,9 @@ from eventsourcing.utils import get_topic
 
 from projections.outcomes.areas import load_areas
 from projections.runtime.decode import FactDecoder
-from projections.runtime.log import Decoder, Notifications
+from projections.runtime.log import Decoder, Notifications, PositionIndex
 from projections.runtime.quarantine import is_poison
+from projections.whatif.cache import SeekerFacts, WhatifCache, cache_for
 from projections.whatif.figures import AreaFilter
 from projections.whatif.replay import MIN_CELL, Report, Scenario, Window, pairs, replay
 from timeline.domain.event_types import EventType
@@ -21,6 +31,8 @@ from timeline.domain.facts import Fact, effective_facts
 from timeline.domain.timeline import Timeline
 
 PAGE = 10_000
+#: seekers whose stored events are read in one statement (on PostgreSQL; SQLite reads each)
+SEEKER_PAGE = 500
 
 
 class WhatifLog(Protocol):
@@ -33,6 +45,9 @@ class WhatifLog(Protocol):
 
     @property
     def mapper(self) -> Decoder: ...
+
+    @property
+    def index(self) -> PositionIndex: ...
 
     def facts(self, seeker_id: str) -> list[Fact]: ...
 
@@ -109,9 +124,102 @@ def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> 
     return LogRead(out, events, len(bad))
 
 
-def _decode(decoder: FactDecoder, n: Any) -> Fact | None:
+def read_window(
+    app: WhatifLog,
+    window: Window,
+    cache: WhatifCache | None = None,
+    *,
+    page: int = PAGE,
+    seeker_page: int = SEEKER_PAGE,
+) -> LogRead:
+    """The facts of every seeker with a job-search spell active in ``window`` (as
+    :func:`read_log` with a window gives them, without the log positions), read with as little
+    as the window needs:
+
+    1. the start, end, correction and retraction events after the cache's position, selected
+       by topic in the store (the other events are not sent), decoded and kept by seeker;
+    2. the seekers with a spell in the window found from those alone (a correction that makes
+       another event a start or an end keeps the seeker, to be safe);
+    3. their stored events after the version the cache holds for them (one indexed range read
+       a seeker; none when nothing was appended to the log since they were read), decoded once.
+
+    ``cache`` (default: none kept) is brought up to the log's last position. ``events`` counts
+    the events read from the store by this call; ``unreadable`` the events of the seekers
+    returned that could not be decoded (left out, as the projections quarantine them)."""
+    cache = cache if cache is not None else WhatifCache()
+    decoder = FactDecoder(app.mapper)
+    with cache.lock:
+        top = app.recorder.max_notification_id() or 0
+        if top < cache.position:  # the log went backwards: another store behind the same app
+            cache.clear()
+        events = _catch_up_spells(app, decoder, cache, top, page)
+        stale: dict[str, int] = {}
+        found: dict[str, SeekerFacts] = {}
+        for sid, spell_facts in cache.spell_facts.items():
+            if not _may_be_active(spell_facts, window):
+                continue
+            entry = cache.get(sid)
+            if entry is not None and entry.checked >= top:
+                found[sid] = entry
+            else:
+                stale[sid] = entry.version if entry is not None else 0
+        ids = list(stale)
+        for i in range(0, len(ids), seeker_page):
+            chunk = {sid: stale[sid] for sid in ids[i : i + seeker_page]}
+            stored = app.index.select_events_after(chunk)
+            for sid, after in chunk.items():
+                new = stored.get(sid, [])
+                events += len(new)
+                found[sid] = entry = _extended(cache.get(sid), decoder, new, after, top)
+                cache.put(sid, entry)
+    facts = {sid: list(e.facts) for sid, e in found.items()}
+    return LogRead(facts, events, sum(e.unreadable for e in found.values()))
+
+
+def _catch_up_spells(
+    app: WhatifLog, decoder: FactDecoder, cache: WhatifCache, top: int, page: int
+) -> int:
+    """Read the spell events after ``cache.position`` up to ``top`` into the cache; how many."""
+    after, read = cache.position, 0
+    topics = sorted(_SPELL_TOPICS)
+    while after < top:
+        notifications = app.recorder.select_notifications(
+            after, page, top, topics, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        read += len(notifications)
+        for n in notifications:
+            fact = _decode(decoder, n)
+            if fact is None:
+                cache.unreadable.add(n.id)
+            else:
+                cache.spell_facts.setdefault(fact.seeker_id, []).append(fact)
+        after = notifications[-1].id
+    cache.position = top
+    return read
+
+
+def _extended(
+    entry: SeekerFacts | None, decoder: FactDecoder, stored: Sequence[Any], after: int, top: int
+) -> SeekerFacts:
+    """``entry`` (the seeker's facts up to version ``after``) with the ``stored`` events after
+    it decoded, known complete up to log position ``top``."""
+    facts = list(entry.facts) if entry is not None else []
+    unreadable = entry.unreadable if entry is not None else 0
+    for s in stored:
+        fact = _decode(decoder, s, None)
+        if fact is None:
+            unreadable += 1
+        else:
+            facts.append(fact)
+    version = stored[-1].originator_version if stored else after
+    return SeekerFacts(version, top, tuple(facts), unreadable)
+
+
+def _decode(decoder: FactDecoder, n: Any, position: int | None = -1) -> Fact | None:
     try:
-        return decoder.fact(n, n.id)
+        return decoder.fact(n, n.id if position == -1 else position)
     except Exception as exc:
         if not is_poison(exc):
             raise
@@ -134,10 +242,17 @@ def _may_be_active(spell_facts: list[Fact], window: Window) -> bool:
 
 
 def whatif_report(
-    app: WhatifLog, scenario: Scenario, *, area: str | None = None, min_cell: int = MIN_CELL
+    app: WhatifLog,
+    scenario: Scenario,
+    *,
+    area: str | None = None,
+    min_cell: int = MIN_CELL,
+    cache: WhatifCache | None = None,
 ) -> Report:
-    """Read the log and replay it under ``scenario`` (see :func:`replay`)."""
-    found = read_log(app, scenario.window)
+    """Read the seekers of the window (:func:`read_window`, through ``cache``: by default the
+    one kept for ``app`` in this process) and replay them under ``scenario`` (see
+    :func:`replay`)."""
+    found = read_window(app, scenario.window, cache if cache is not None else cache_for(app))
     return replay(found.facts, scenario, area=area_filter(area), min_cell=min_cell)
 
 

@@ -8,6 +8,7 @@ The facts come from the caller (``projections.whatif.log`` reads them from the e
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +18,16 @@ from projections.outcomes.months import first_day, last_day, month_of, months_be
 from projections.whatif.figures import ROWS, AreaFilter, Key, Seeker, Tally, figures, hidden
 from timeline.domain.calendar import MONDAY_TO_FRIDAY, WorkingDayCalendar
 from timeline.domain.facts import Fact, effective_facts, spells
-from timeline.domain.rules import KINDS, Obligation, Ruleset, Rulesets, evaluate, in_force_instead
+from timeline.domain.rules import (
+    KINDS,
+    RULES,
+    Obligation,
+    Ruleset,
+    Rulesets,
+    evaluate,
+    in_force_instead,
+)
+from timeline.domain.rules.history import History, SpellFacts, build_history
 from timeline.vocabulary import EARLIEST_DAY, LATEST_DAY
 
 MIN_CELL = 5  # as the statistics (OutcomeSettings.min_cell, STATISTICS.md)
@@ -96,6 +106,43 @@ class Scenario:
         actual = evaluate(facts, self.on, self.rulesets, self.calendar)
         return actual, evaluate(facts, self.on, self.whatif, self.calendar)
 
+    def both_for_window(
+        self, facts: Sequence[Fact], whatif: Rulesets | None = None
+    ) -> tuple[list[Obligation], list[Obligation]]:
+        """What :meth:`both` gives of the obligations that may fall due in the window, for
+        less: the seeker's history (effective facts, spells, meetings by spell) is built once
+        and judged under both rulesets, a spell that starts after the window is not evaluated
+        (every obligation of a spell falls due on or after its first day), and a spell that
+        ended before the window is evaluated once for both (every day its rules look up a
+        ruleset for lies between its start and its end, and before the window the two agree).
+        ``whatif``: :attr:`whatif`, when the caller has it already."""
+        first, last = self.window.first_day, self.window.last_day
+        history = build_history(facts, self.on, self.rulesets, self.calendar)
+        other = copy.copy(history)
+        other.rulesets = whatif if whatif is not None else self.whatif
+        actual: list[Obligation] = []
+        instead: list[Obligation] = []
+        for part in history.spells:
+            spell = part.spell
+            if spell.started_on > last:
+                break  # (spells come in order)
+            found = _judged(history, part)
+            actual.extend(found)
+            if spell.ended_on is not None and spell.ended_on < first:
+                instead.extend(found)
+            else:
+                instead.extend(_judged(other, part))
+        return actual, instead
+
+
+def _judged(history: History, part: SpellFacts) -> list[Obligation]:
+    """One spell's obligations, as :func:`timeline.domain.rules.evaluate` lists them."""
+    found: list[Obligation] = []
+    for rule in RULES:
+        found.extend(rule(history, part))
+    found.sort(key=Obligation.sort_key)
+    return found
+
 
 @dataclass
 class Report:
@@ -145,8 +192,9 @@ def replay(
             continue
         events += len(facts)
         seeker = Seeker(sid, effective)
-        actual.add(seeker, evaluate(facts, scenario.on, scenario.rulesets, scenario.calendar))
-        whatif.add(seeker, evaluate(facts, scenario.on, whatif_rulesets, scenario.calendar))
+        mine, theirs = scenario.both_for_window(facts, whatif_rulesets)
+        actual.add(seeker, mine)
+        whatif.add(seeker, theirs)
     persons = len(actual.seekers | whatif.seekers)
     return Report(
         ruleset=scenario.ruleset.id,

@@ -162,6 +162,9 @@ def test_rotation_leaves_only_the_new_master_key_needed(
     assert main(["history", seekers[0], "--db", url, "--purpose", "test"]) == 2
     err = capsys.readouterr().err
     assert "timeline history:" in err and "wrong master key" in err and "Traceback" not in err
+    assert main(["verify", "--db", url]) == 2  # not "every seeker broken": the key is wrong
+    err = capsys.readouterr().err
+    assert "wrong master key" in err and "BROKEN" not in err
     assert main(["keys", "rotate", "--db", url]) == 2  # neither key opens them: nothing written
     assert "wrong master key" in capsys.readouterr().err
 

@@ -105,6 +105,54 @@ def _sizes(tree: Path, label: str, demo: Path) -> None:
             print(f"      state column avg       {avg}")
             print(f"    timeline_event_index     {per_event('public.timeline_event_index')}")
             print(f"    timeline_seeker_keys     {per_event('timeline_keys.timeline_seeker_keys')}")
+        if tree == HERE:
+            _codec(url)
+
+
+def _codec(url: str, rounds: int = 3) -> None:
+    """CPU per event of the mapper on the demo's events (in this process, this tree): the
+    library's JSON (form 1) against form 2 (sealing included), encode and decode, rounds
+    alternating; the figures of the best round."""
+    from eventsourcing.persistence import Mapper  # noqa: PLC0415 - this tree's code, here only
+
+    from timeline.application import TimelineApp  # noqa: PLC0415
+    from timeline.settings import Settings  # noqa: PLC0415
+
+    os.environ["TIMELINE_MASTER_KEY"] = BENCH_MASTER_KEY
+    app = TimelineApp(settings=Settings(database_url=url))
+    try:
+        stored = list(app.recorder.select_notifications(1, 1_000_000))
+        events = [app.mapper.to_domain_event(n) for n in stored]
+        mapper = app.mapper
+        form1 = [Mapper.to_stored_event(mapper, e) for e in events]
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for name, work in (
+                ("encode form 1", lambda: [Mapper.to_stored_event(mapper, e) for e in events]),
+                ("encode form 2", lambda: [mapper.to_stored_event(e) for e in events]),
+                ("decode form 1", lambda: [mapper.to_domain_event(s) for s in form1]),
+                ("decode form 2", lambda: [mapper.to_domain_event(s) for s in stored]),
+            ):
+                t0 = time.perf_counter()
+                work()
+                per = (time.perf_counter() - t0) / len(events) * 1e6
+                best[name] = min(best.get(name, per), per)
+    finally:
+        app.close()
+    sealed = sum(1 for n in stored if _has_personal(n.state))
+    print(
+        f"    mapper, µs/event (best of {rounds}, {len(events):,} demo events, "
+        f"{sealed / len(events):.0%} with a sealed part):"
+    )
+    for what in ("encode", "decode"):
+        one, two = best[f"{what} form 1"], best[f"{what} form 2"]
+        print(f"      {what}: form 1 {one:.1f}, form 2 {two:.1f} (ratio {two / one:.2f})")
+
+
+def _has_personal(state: bytes) -> bool:
+    from timeline.store import form2  # noqa: PLC0415
+
+    return bool(form2.parse(state).personal)
 
 
 _APPEND = re.compile(r"\(a\) HTTP append.*?\s([\d,]+) \(p99 (\d+) ms\)\s+([\d,]+) pgbench")

@@ -155,7 +155,7 @@ def _has_personal(state: bytes) -> bool:
     return bool(form2.parse(state).personal)
 
 
-_APPEND = re.compile(r"\(a\) HTTP append.*?\s([\d,]+) \(p99 (\d+) ms\)\s+([\d,]+) pgbench")
+_APPEND = re.compile(r"\(a\) HTTP append.*? ours ([\d,]+) \(p99 (\d+) ms\)\s+baseline ([\d,]+) pgbench")
 
 
 def _http(tree: Path, args: argparse.Namespace) -> tuple[float, float, int]:

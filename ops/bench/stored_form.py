@@ -155,7 +155,9 @@ def _has_personal(state: bytes) -> bool:
     return bool(form2.parse(state).personal)
 
 
-_APPEND = re.compile(r"\(a\) HTTP append.*? ours ([\d,]+) \(p99 (\d+) ms\)\s+baseline ([\d,]+) pgbench")
+_APPEND = re.compile(
+    r"\(a\) HTTP append.*? ours ([\d,]+) \(p99 (\d+) ms\)\s+baseline ([\d,]+) pgbench"
+)
 
 
 def _http(tree: Path, args: argparse.Namespace) -> tuple[float, float, int]:
@@ -194,45 +196,55 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="HTTP rounds of each tree")
     parser.add_argument("--http-requests", type=int, default=6000)
     parser.add_argument("--http-seconds", type=float, default=20)
-    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-http", action="store_true", help="the sizes only")
+    parser.add_argument("--http-only", action="store_true", help="the HTTP rounds only")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base or _base_tree(Path(tmp))
-        demo = Path(tmp) / "demo.jsonl"
-        _run(
-            HERE,
-            "-m",
-            "timeline.cli.main",
-            "demo",
-            "--seekers",
-            str(args.seekers),
-            "--seed",
-            "1",
-            "--out",
-            str(demo),
-            "--quiet",
-        )
-        lines = demo.read_bytes().count(b"\n")
-        print(f"demo: {args.seekers:,} seekers, seed 1, {lines:,} lines")
-        _sizes(base, "before (form 1, the library's JSON)", demo)
-        _sizes(HERE, "form 2", demo)
+        if not args.http_only:
+            _demo_sizes(base, Path(tmp), args.seekers)
         if args.skip_http:
             return
-        results: dict[str, list[tuple[float, float, int]]] = {"before": [], "form 2": []}
-        for i in range(args.rounds):
-            for label, tree in (("before", base), ("form 2", HERE)):
-                found = _http(tree, args)
-                results[label].append(found)
-                print(
-                    f"HTTP append round {i + 1} {label:<7} {found[0]:,.0f} ev/s "
-                    f"(p99 {found[2]} ms; pgbench 1-row INSERT {found[1]:,.0f} tps)"
-                )
-        med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
-        print(
-            f"HTTP append median: before {med['before']:,.0f} ev/s, form 2 "
-            f"{med['form 2']:,.0f} ev/s, ratio {med['form 2'] / med['before']:.2f}"
-        )
+        _http_rounds(base, args)
+
+
+def _demo_sizes(base: Path, tmp: Path, seekers: int) -> None:
+    demo = tmp / "demo.jsonl"
+    _run(
+        HERE,
+        "-m",
+        "timeline.cli.main",
+        "demo",
+        "--seekers",
+        str(seekers),
+        "--seed",
+        "1",
+        "--out",
+        str(demo),
+        "--quiet",
+    )
+    lines = demo.read_bytes().count(b"\n")
+    print(f"demo: {seekers:,} seekers, seed 1, {lines:,} lines")
+    _sizes(base, "before (form 1, the library's JSON)", demo)
+    _sizes(HERE, "form 2", demo)
+
+
+def _http_rounds(base: Path, args: argparse.Namespace) -> None:
+    results: dict[str, list[tuple[float, float, int]]] = {"before": [], "form 2": []}
+    for i in range(args.rounds):
+        for label, tree in (("before", base), ("form 2", HERE)):
+            found = _http(tree, args)
+            results[label].append(found)
+            print(
+                f"HTTP append round {i + 1} {label:<7} {found[0]:,.0f} ev/s "
+                f"(p99 {found[2]} ms; pgbench 1-row INSERT {found[1]:,.0f} tps)"
+            )
+    med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    print(
+        f"HTTP append median: before {med['before']:,.0f} ev/s, form 2 "
+        f"{med['form 2']:,.0f} ev/s, ratio {med['form 2'] / med['before']:.2f}"
+    )
 
 
 if __name__ == "__main__":

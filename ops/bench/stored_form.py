@@ -120,6 +120,10 @@ def _codec(url: str, rounds: int = 3) -> None:
 
     os.environ["TIMELINE_MASTER_KEY"] = BENCH_MASTER_KEY
     app = TimelineApp(settings=Settings(database_url=url))
+    if url == "memory:":
+        from timeline.demo import generate, load_demo  # noqa: PLC0415
+
+        load_demo(app, None, generate(seekers=100, seed=1))
     try:
         stored = list(app.recorder.select_notifications(1, 1_000_000))
         events = [app.mapper.to_domain_event(n) for n in stored]
@@ -198,8 +202,17 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=20)
     parser.add_argument("--skip-http", action="store_true", help="the sizes only")
     parser.add_argument("--http-only", action="store_true", help="the HTTP rounds only")
+    parser.add_argument(
+        "--codec-only",
+        action="store_true",
+        help="the mapper's CPU per event only, on a 100-seeker demo in memory",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    if args.codec_only:
+        print("mapper on a 100-seeker demo (seed 1) in the memory store")
+        _codec("memory:", rounds=5)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base or _base_tree(Path(tmp))
         if not args.http_only:

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.factories import event, new_seeker
+from tests.stored import clear_changed
 from timeline.application import TimelineApp
 from timeline.auth import TokenRegistry
 from timeline.cli.main import build_parser, main
 from timeline.clock import FixedClock
+from timeline.domain.event_types import EventType
 from timeline.settings import Settings
 
 
@@ -58,6 +60,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "erase",
         "erasures",
         "retention",
+        "keys",
     }
     for name, sub in commands.items():
         assert sub.description, name
@@ -113,10 +116,9 @@ def test_verify_is_clean_then_names_a_tampered_seeker(
     clean = json.loads(capsys.readouterr().out)
     assert (clean["ok"], clean["seekers_checked"], clean["broken"]) == (True, 1, 0)
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
-        conn.execute(
-            "UPDATE stored_events SET state = replace(state, 'phone', 'video') "
-            "WHERE originator_version = 2"
-        )
+        [(state,)] = conn.execute("SELECT state FROM stored_events WHERE originator_version = 2")
+        altered = clear_changed(bytes(state), EventType.MEETING_HELD, channel="video")
+        conn.execute("UPDATE stored_events SET state = ? WHERE originator_version = 2", [altered])
     assert main(["verify", "--db", db, "--quiet"]) == 1
     captured = capsys.readouterr()
     assert f"seeker {seeker} version 2" in captured.err

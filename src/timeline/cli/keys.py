@@ -16,53 +16,42 @@ from timeline.store.keys import KeyRing, new_master_key
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``keys`` subcommand and its own subcommands."""
-    keys = subparsers.add_parser(
+    """Add the ``keys`` subcommand."""
+    p = add_command(
+        subparsers,
         "keys",
-        help="the seekers' data keys: status, rotate the master key, make a master key",
-        description="Every seeker's personal fields are sealed with a data key of its own, "
-        "wrapped by the master key TIMELINE_MASTER_KEY and kept outside the data backup "
-        "(SQLite: <store>.keys.db beside the store; PostgreSQL: the schema timeline_keys, or "
-        "<schema>_keys; TIMELINE_KEYS_URL elsewhere). See docs/storage.md.",
+        "the seekers' data keys: status, rotate the master key, make a master key",
+        "Every seeker's personal fields are sealed with a data key of its own, wrapped by the "
+        "master key TIMELINE_MASTER_KEY and kept outside the data backup (SQLite: "
+        "<store>.keys.db beside the store; PostgreSQL: the schema timeline_keys, or "
+        "<schema>_keys; TIMELINE_KEYS_URL elsewhere; docs/storage.md). ACTION is one of: "
+        "status — count the keys by key version and by the master key that wraps them "
+        "(current = TIMELINE_MASTER_KEY, previous = TIMELINE_MASTER_KEY_PREVIOUS, neither: "
+        "these cannot be opened) and the erased seekers, with where the keys live and the "
+        "current master key's id (8 bytes of a hash, never the key); "
+        "rotate — with the new key in TIMELINE_MASTER_KEY and the old one in "
+        "TIMELINE_MASTER_KEY_PREVIOUS, re-wrap every data key under the new key (batches of "
+        "1,000, each committed: a second run finishes an interrupted rotation and changes "
+        "nothing after a complete one; the events are not touched; a key neither master key "
+        "opens stops it with an error naming the seeker), then drop "
+        "TIMELINE_MASTER_KEY_PREVIOUS everywhere; "
+        "new-master — print a new master key (base64 of 32 random bytes) for the secret "
+        "store, never to be kept beside the data or its backups.",
     )
-    sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
+    p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
+    p.add_argument("--json", action="store_true", help="status: one JSON object, for scripts")
+    p.set_defaults(func=cmd_keys)
 
-    p = add_command(
-        sub,
-        "status",
-        "how many data keys, by key version and by master key; how many seekers are erased",
-        "Count the key table's rows: keys by key version, by the master key that wraps them "
-        "(current = TIMELINE_MASTER_KEY, previous = TIMELINE_MASTER_KEY_PREVIOUS, other = "
-        "neither: these cannot be opened), and erased seekers (their keys destroyed). Prints "
-        "where the keys live and the current master key's id (8 bytes of a hash, never the "
-        "key). --json prints one JSON object.",
-    )
-    p.add_argument("--json", action="store_true", help="one JSON object, for scripts")
-    p.set_defaults(func=cmd_status)
 
-    p = add_command(
-        sub,
-        "rotate",
-        "re-wrap every data key under the current master key",
-        "Rotate the master key: set TIMELINE_MASTER_KEY to the new key and "
-        "TIMELINE_MASTER_KEY_PREVIOUS to the old one, run this, then drop "
-        "TIMELINE_MASTER_KEY_PREVIOUS everywhere. Every data key wrapped by the old key is "
-        "unwrapped with it and wrapped again with the new one (in batches of 1,000, each "
-        "committed; running it again finishes an interrupted rotation and changes nothing "
-        "after a complete one). The sealed events are not touched. A key opened by neither "
-        "master key stops the rotation with an error naming the seeker. Prints how many keys "
-        "were re-wrapped.",
-    )
-    p.set_defaults(func=cmd_rotate)
+ACTIONS = ("status", "rotate", "new-master")
 
-    p = sub.add_parser(
-        "new-master",
-        help="print a new random master key (base64 of 32 bytes)",
-        description="Print a new master key for TIMELINE_MASTER_KEY: base64 of 32 random bytes "
-        "from the operating system. Keep it in the secret store, never beside the data or "
-        "its backups: without it no personal field can be read.",
-    )
-    p.set_defaults(func=cmd_new_master)
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    if args.action == "new-master":
+        return cmd_new_master(args)
+    if args.action == "rotate":
+        return cmd_rotate(args)
+    return cmd_status(args)
 
 
 def _ring(args: argparse.Namespace) -> KeyRing:

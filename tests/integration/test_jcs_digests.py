@@ -13,18 +13,22 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import UUID
 
 import jcs  # an independent RFC 8785 implementation (not the one the service uses)
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from tests.factories import default_data, envelope, event, new_seeker
 from tests.integration.test_tamper_evidence import Execute, _executor, _id
+from tests.stored import as_form1, clear_changed
 from timeline.application import TimelineApp
 from timeline.audit.export import export_seeker
 from timeline.audit.verify import verify_all, verify_seeker
 from timeline.bootstrap import bootstrap
 from timeline.bulk import import_file
 from timeline.clock import FixedClock
+from timeline.domain.event_types import EventType
 from timeline.settings import Settings
 
 Store = tuple[Callable[..., TimelineApp], Execute, str, str]
@@ -57,12 +61,13 @@ def store(
         app.close()
 
 
-def _as_the_previous_code_stored(execute: Execute, events: str) -> None:
-    """Take ``digest_algorithm`` out of every algorithm-1 stored event: what the code before
-    JCS wrote (its events had no such field)."""
-    rows = execute(f"SELECT originator_id, originator_version, state FROM {events}", ())
-    for originator, version, state in rows:
-        raw = bytes(state)  # type: ignore[arg-type]
+def _as_the_previous_code_stored(app: TimelineApp, execute: Execute, events: str) -> None:
+    """Every algorithm-1 stored event as the code before JCS wrote it: the library's JSON
+    (form 1) without ``digest_algorithm`` (its events had no such field)."""
+    rows = execute(f"SELECT originator_id, originator_version, topic, state FROM {events}", ())
+    for originator, version, topic, state in rows:
+        uuid = originator if isinstance(originator, UUID) else UUID(str(originator))
+        raw = as_form1(app, StoredEvent(uuid, int(version), str(topic), bytes(state)))  # type: ignore[call-overload, arg-type]
         if raw.endswith(OLD_KEY):
             execute(
                 f"UPDATE {events} SET state=%s WHERE originator_id=%s AND originator_version=%s",
@@ -78,8 +83,8 @@ def _mixed(store: Store, clock: FixedClock) -> tuple[TimelineApp, str]:
     old.append([event("job_search_started", seeker)])
     clock.advance(hours=1)
     old.append([event("meeting_held", seeker, {"kind": "initial_interview", "channel": "phone"})])
+    _as_the_previous_code_stored(old, execute, events)
     old.close()
-    _as_the_previous_code_stored(execute, events)
     new = make()
     clock.advance(hours=1)
     new.append([event("coach_assigned", seeker, {"coach_id": "coach-7"})])
@@ -97,7 +102,11 @@ def test_old_and_new_digests_chain_on_one_seeker_and_verify(
         f"SELECT state FROM {events} WHERE originator_id=%s ORDER BY originator_version",
         (_id(app, seeker),),
     )
-    assert [b"digest_algorithm" in bytes(s) for (s,) in states] == [False, False, True, True]  # type: ignore[arg-type]
+    raw = [bytes(s) for (s,) in states]  # type: ignore[call-overload]
+    # the previous code's JSON without the field; form 2 with the algorithm in its second byte
+    assert [s[:1] for s in raw] == [b"{", b"{", b"\x02", b"\x02"]
+    assert [b"digest_algorithm" in s for s in raw[:2]] == [False, False]
+    assert [s[1] for s in raw[2:]] == [2, 2]
     digests = [r.digest for r in app.index.index_for_seeker(seeker)]
     assert [len(d) for d in digests[:2]] == [64, 64]
     assert all(d.startswith("jcs:") and len(d) == 68 for d in digests[2:])
@@ -115,8 +124,12 @@ def test_altered_content_is_caught_under_either_algorithm(
         f"SELECT state FROM {events} WHERE originator_id=%s AND originator_version=%s",
         (_id(app, seeker), version),
     )
-    altered = bytes(state).replace(b"phone", b"video")  # type: ignore[arg-type]
-    assert altered != bytes(state)  # type: ignore[arg-type]
+    raw = bytes(state)  # type: ignore[arg-type]
+    if version == 2:  # the previous code's JSON
+        altered = raw.replace(b"phone", b"video")
+    else:  # form 2: the channel's code in the clear part
+        altered = clear_changed(raw, EventType.CONTACT_MADE, channel="video")
+    assert altered != raw
     execute(
         f"UPDATE {events} SET state=%s WHERE originator_id=%s AND originator_version=%s",
         (altered, _id(app, seeker), version),
@@ -150,7 +163,9 @@ def test_a_digest_relabelled_to_the_other_algorithm_is_caught(
         f"SELECT state FROM {events} WHERE originator_id=%s AND originator_version=4",
         (_id(app, seeker),),
     )
-    flipped = bytes(state).replace(b'"digest_algorithm":2', b'"digest_algorithm":1')  # type: ignore[arg-type]
+    raw = bytes(state)  # type: ignore[arg-type]
+    assert raw[:2] == b"\x02\x02"  # form 2, algorithm 2
+    flipped = b"\x02\x01" + raw[2:]
     execute(
         f"UPDATE {events} SET state=%s WHERE originator_id=%s AND originator_version=4",
         (flipped, _id(app, seeker)),
@@ -167,8 +182,8 @@ def test_a_retry_of_an_event_stored_under_algorithm_1_is_a_duplicate(
     first = event("job_search_started", seeker)
     old = make(digest_algorithm=1)
     old.append([first])
+    _as_the_previous_code_stored(old, execute, events)
     old.close()
-    _as_the_previous_code_stored(execute, events)
     [answer] = make().append([first])
     assert answer.duplicate and answer.version == 1
 

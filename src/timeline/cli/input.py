@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from timeline.domain.errors import TimelineError
 from timeline.jsonl import BOM, LineError, read_jsonl
 from timeline.settings import Settings, database
+from timeline.store.keys import MasterKeyError, SeekerErased
 from timeline.vocabulary import parse_instant
 
 T = TypeVar("T")
@@ -144,7 +145,7 @@ def municipality(value: str) -> str:
 
 def user_error(exc: BaseException) -> str | None:
     """The message for an exception that is the user's to fix; None for a bug."""
-    if isinstance(exc, UsageError | TimelineError):
+    if isinstance(exc, UsageError | TimelineError | MasterKeyError | SeekerErased):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename is not None:
         # a file or directory the user named: missing, unreadable, unwritable, a directory…

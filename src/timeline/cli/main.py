@@ -13,6 +13,7 @@ from timeline.cli import (
     audit,
     erasure,
     events,
+    keys,
     obligations,
     projections,
     stats,
@@ -34,6 +35,7 @@ GROUPS: tuple[ModuleType, ...] = (
     stats,  # stats
     whatif,  # whatif
     status,  # status
+    keys,  # keys status, rotate, new-master
     admin,  # serve, token, demo
 )
 

@@ -140,10 +140,15 @@ class TimelineMapper(Mapper[UUID]):
                 f"{version}: {e}"
             )
             raise MapperDeserialisationError(msg) from e
+        # (in the order the events' own construction gives their fields)
         event_state: dict[str, Any] = {
             "originator_id": seeker_id,
             "originator_version": version,
             "timestamp": content.recorded_at,
+        }
+        if cls is Timeline.Opened:
+            event_state["originator_topic"] = content.originator_topic or _TIMELINE_TOPIC
+        event_state |= {
             "event_id": content.event_id,
             "occurred_at": content.occurred_at,
             "occurred_on": content.occurred_on,
@@ -152,8 +157,6 @@ class TimelineMapper(Mapper[UUID]):
             "data": content.data,
             "digest_algorithm": content.digest_algorithm,
         }
-        if cls is Timeline.Opened:
-            event_state["originator_topic"] = content.originator_topic or _TIMELINE_TOPIC
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event  # type: ignore[no-any-return]

@@ -150,7 +150,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("erase", ["{unknown}", *ERASE, "--yes"], "no timeline for seeker"),
     ("erase", ["{seeker}", "--reason", " ", "--authority", "a", "--yes"], "--reason: must not be"),
     ("erase", ["{seeker}", *ERASE], "pass --yes to confirm when not at a terminal"),
-    ("erasures", ["--reapply", "now"], "unrecognized arguments: now"),
+    ("erasures", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
     ("retention", ["--older-than", "5 years", "--dry-run"], "--older-than: '5 years' is not a"),
     ("retention", ["--dry-run", "--apply"], "argument --apply: not allowed with argument"),
     ("retention", ["--now", "2025-06-01T12:00:00", "--dry-run"], "no UTC offset"),

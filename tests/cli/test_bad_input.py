@@ -86,6 +86,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, url_for: Callable[[str
 
 
 YEAR = ["--from", "2025-01", "--to", "2025-12"]
+ERASE = ["--reason", "wrongly registered", "--authority", "DPO 7"]
 # (command, arguments, what the message must say); --db {db} is added to each
 CASES: list[tuple[str, list[str], str]] = [
     ("import", ["{tmp}/missing.jsonl"], "missing.jsonl: No such file or directory"),
@@ -147,6 +148,15 @@ CASES: list[tuple[str, list[str], str]] = [
     ("whatif", ["--ruleset-file", "{tmp}/a-file", *YEAR], "(file): not TOML"),
     ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--seeker", "{unknown}"], "no timeline for"),
     ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--plot", "{unwritable}"], "Not a dir"),
+    ("erase", ["not-a-uuid", *ERASE, "--yes"], "argument SEEKER_ID: 'not-a-uuid' is not a seeker"),
+    ("erase", ["{unknown}", *ERASE, "--yes"], "no timeline for seeker"),
+    ("erase", ["{seeker}", "--reason", " ", "--authority", "a", "--yes"], "--reason: must not be"),
+    ("erase", ["{seeker}", *ERASE], "pass --yes to confirm when not at a terminal"),
+    ("erasures", ["--db", "sqlite:////no/such/directory/t.db"], "no directory /no/such/directory"),
+    ("retention", ["--older-than", "5 years", "--dry-run"], "--older-than: '5 years' is not a"),
+    ("retention", ["--dry-run", "--apply"], "argument --apply: not allowed with argument"),
+    ("retention", ["--now", "2025-06-01T12:00:00", "--dry-run"], "no UTC offset"),
+    ("retention", [], "one of the arguments --dry-run --apply is required"),
 ]
 
 
@@ -210,6 +220,9 @@ RUNS = {
     "demo": ["--seekers", "1", "--seed", "2"],
     "stats": ["--from", "2025-01", "--to", "2025-02"],
     "whatif": ["--ruleset", "FI-2026-01", *YEAR],
+    "erase": ["{seeker}", *ERASE, "--yes"],
+    "erasures": [],
+    "retention": ["--dry-run"],
 }
 
 

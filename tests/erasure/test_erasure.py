@@ -6,6 +6,7 @@ the register detected, reruns idempotent."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_erase_keeps_the_proof_and_hides_the_payload(
     before = [e.to_dict() for e in services.app.history(gone)]
     assert services.app.lookup_person(VALID_CODE) == [gone]
     clock.advance(days=1)
-    day = (clock() - __import__("datetime").timedelta(days=1)).astimezone(HELSINKI).date()
+    day = (clock() - timedelta(days=1)).astimezone(HELSINKI).date()
     sealed = [services.digests.seal(day).to_dict()]
 
     outcome = _erase(services, gone)
@@ -88,7 +89,7 @@ def test_erase_keeps_the_proof_and_hides_the_payload(
     assert with_digests.ok, with_digests.to_dict()
     # the day of the erasure is sealed with the register's head (format 3), and verifies
     clock.advance(days=1)
-    sealed.append(services.digests.seal(day + __import__("datetime").timedelta(days=1)).to_dict())
+    sealed.append(services.digests.seal(day + timedelta(days=1)).to_dict())
     assert sealed[-1]["format"] == 3 and sealed[-1]["erasure_seq"] == 1
     assert services.digests.check(sealed) == []
 
@@ -236,7 +237,7 @@ def test_the_register_is_append_only_and_tampering_is_detected(
     _erase(services, b)
     clock.advance(days=1)
     day = services.erasures.entries()[0].erased_at[:10]
-    kept = [services.digests.seal(__import__("datetime").date.fromisoformat(day)).to_dict()]
+    kept = [services.digests.seal(date.fromisoformat(day)).to_dict()]
     with pytest.raises(Exception, match="append-only"), services.db.transaction() as tx:
         tx.execute("UPDATE timeline_erasures SET reason = 'x' WHERE seq = 1")
     with pytest.raises(Exception, match="append-only"), services.db.transaction() as tx:
@@ -277,3 +278,22 @@ def test_verify_accepts_a_cleared_person_ref_only_for_erased_seekers(
             tx.execute(sql, [other])
     report = verify_store(services.app, services.access_log, services.digests)
     assert [(b.seeker_id, b.fields) for b in report.broken] == [(other, ("person_ref",))]
+
+
+def test_digests_of_format_2_kept_from_before_still_verify(
+    make_services: MakeServices, clock: FixedClock
+) -> None:
+    services = make_services()
+    _seeker(services)
+    clock.advance(days=1)
+    day = (clock() - timedelta(days=1)).astimezone(HELSINKI).date()
+    head = services.access_log.scan().head_at_end_of(day)
+    old = services.digests.compute(day, format=2, access_log=head).to_dict()
+    assert old["format"] == 2 and "erasure_seq" not in old  # exported as format 2 was
+    _erase(services, _seeker(services))  # the register changes after: no matter to format 2
+    assert services.digests.check([old]) == []
+    altered = {**old, "events": old["events"] + 1}
+    assert services.digests.check([altered]) == [
+        f"{day}: the kept digest's signature does not verify (wrong key, or the kept copy was "
+        "edited)"
+    ]

@@ -637,7 +637,8 @@ def test_digests_kept_in_the_table_before_format_2_keep_their_format(
         services.digests.seal(date(2025, 6, 2))
         kept = [d.to_dict() for d in services.digests.kept()]
         assert kept[0] == old  # exported as it always was
-        assert kept[1]["format"] == 2 and kept[1]["access_log_seq"] == 0
+        assert kept[1]["format"] == 3 and kept[1]["access_log_seq"] == 0
+        assert kept[1]["erasure_seq"] == 0  # (the erasure register is sealed since format 3)
         assert services.digests.check(kept) == []
         services.close()
 

@@ -13,6 +13,7 @@ from timeline.auth import token_hash
 from timeline.settings import DEV_DIGEST_KEY, DEV_PERSON_KEY, Settings
 
 KEY = "k" * 32
+MASTER_KEY = "bWFzdGVyIGtleSBvZiB0aGlydHktdHdvIGJ5dGVzISE="  # base64 of 32 bytes
 TOKENS = json.dumps([{"name": "w", "sha256": token_hash("t"), "role": "writer", "scope": "*"}])
 
 
@@ -26,6 +27,7 @@ def production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIMELINE_PERSON_KEY", KEY)
     monkeypatch.setenv("TIMELINE_DIGEST_KEY", KEY.upper())
     monkeypatch.setenv("TIMELINE_TOKENS", TOKENS)
+    monkeypatch.setenv("TIMELINE_MASTER_KEY", MASTER_KEY)
 
 
 def _refused(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> str:
@@ -113,3 +115,25 @@ def test_development_keeps_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("TIMELINE_ENVIRONMENT", "development")
     monkeypatch.setenv("TIMELINE_TOKENS", "[]")
     assert Settings().digest_key_bytes == DEV_DIGEST_KEY.encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "must be set in production"),
+        ("   ", "must be set in production"),
+        ("not base64!", "not base64"),
+        ("c2hvcnQ=", "base64 of 32 bytes; it decodes to 5"),
+    ],
+)
+def test_production_refuses_a_missing_or_malformed_master_key(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, reason: str
+) -> None:
+    message = _refused(monkeypatch, TIMELINE_MASTER_KEY=value)
+    assert "TIMELINE_MASTER_KEY" in message
+    assert reason in message
+
+
+def test_a_malformed_previous_master_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refused(monkeypatch, TIMELINE_MASTER_KEY_PREVIOUS="QUJD")
+    assert "TIMELINE_MASTER_KEY_PREVIOUS must be base64 of 32 bytes; it decodes to 3" in message

@@ -26,6 +26,7 @@ from timeline.application import TimelineApp
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, content_digest, iso_utc
 from timeline.domain.timeline import Timeline, event_content, wire_type
 from timeline.store.index import IndexRow
+from timeline.store.keys import MasterKeyError
 
 #: Index fields recomputed from the stored event and compared, in the order they are reported.
 #: (``digest`` and ``hash`` are reported with their own wording, after the plain values.)
@@ -141,6 +142,8 @@ def verify_seeker(app: TimelineApp, seeker_id: str) -> Break | None:
         row = rows.pop(version, None)
         try:
             event = app.mapper.to_domain_event(item)
+        except MasterKeyError:
+            raise  # the wrong master key: no seeker is broken, the whole run cannot read
         except Exception as exc:
             event_id = row.event_id if row else None
             return Break(seeker_id, version, event_id, f"stored bytes unreadable: {exc}")

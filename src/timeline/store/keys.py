@@ -92,7 +92,7 @@ def dev_key_file(settings: Settings) -> Path | None:
     (``timeline.db`` → ``timeline.master-key``), in the working directory for PostgreSQL;
     None for the memory store (a random key in the process)."""
     db = database(settings.database_url)
-    if db.kind == "memory":
+    if db.kind == "memory" or db.path == ":memory:":
         return None
     if db.kind == "sqlite":
         path = Path(db.path)
@@ -137,7 +137,7 @@ def master_keys(settings: Settings) -> tuple[bytes, bytes | None]:
         raise MasterKeyError("TIMELINE_MASTER_KEY must be set in production")
     path = dev_key_file(settings) if settings.keys_url is None else None
     if path is None:
-        if database(settings.database_url).kind == "memory" and settings.keys_url is None:
+        if settings.keys_url is None:  # the store lives in this process only
             return secrets.token_bytes(KEY_BYTES), previous
         msg = "TIMELINE_MASTER_KEY must be set when TIMELINE_KEYS_URL is set"
         raise MasterKeyError(msg)
@@ -434,7 +434,7 @@ def key_table(settings: Settings, *, create: bool = True) -> KeyTable:
     not there (False on a read-only standby)."""
     url = settings.keys_url
     db = database(url if url is not None else settings.database_url)
-    if db.kind == "memory":
+    if db.kind == "memory" or db.path == ":memory:":
         return MemoryKeyTable()
     if db.kind == "sqlite":
         if url is not None:

@@ -1,0 +1,191 @@
+"""Stored form 2 against the code before it, in the same run: the events table's bytes per
+event on a demo imported into PostgreSQL, and the HTTP append rate (bench.py's figure (a)),
+runs of the two trees alternating.
+
+    python ops/bench/stored_form.py [--base DIR] [--seekers 1000] [--rounds 2]
+        [--http-requests 6000] [--http-seconds 20]
+
+``--base``: a checkout of the code before form 2 (default: ``git archive`` of the merge base
+with ``main`` into a temporary directory). Both trees run with this checkout's interpreter and
+packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on 127.0.0.1:5432 (user postgres,
+trust auth; TIMELINE_TEST_PG_* override); every database is made here and dropped at the end.
+Prints, per tree: events, the events table's total bytes (heap with TOAST and indexes) per
+event and the ``state`` column's average; the index table's; the key table's (form 2); then
+each HTTP round and the medians, with the ratio form 2 / before."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import admin, db_url, machine, scratch_database
+
+HERE = Path(__file__).resolve().parents[2]
+#: a fixed master key, for the benchmark's throwaway databases only
+BENCH_MASTER_KEY = "YmVuY2htYXJrIG9ubHk6IG5ldmVyIGEgcmVhbCBrISE="
+
+
+def _env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
+    env["PYTHONPATH"] = f"{tree / 'src'}{os.pathsep}{tree}"
+    env["TIMELINE_MASTER_KEY"] = BENCH_MASTER_KEY
+    return env
+
+
+def _run(tree: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and scripts
+        [sys.executable, *args],
+        env=_env(tree),
+        cwd=cwd or tree,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed ({tree}):\n{done.stderr[-3000:]}")
+    return done
+
+
+def _base_tree(tmp: Path) -> Path:
+    base = subprocess.run(  # noqa: S603 - git, fixed arguments
+        ["git", "-C", str(HERE), "merge-base", "HEAD", "main"],  # noqa: S607
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    out = tmp / "base"
+    out.mkdir()
+    archive = subprocess.run(  # noqa: S603
+        ["git", "-C", str(HERE), "archive", base],  # noqa: S607
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)  # noqa: S603, S607
+    print(f"before: {base[:12]} (merge base with main)")
+    return out
+
+
+def _sizes(tree: Path, label: str, demo: Path) -> None:
+    with scratch_database("timeline_form") as dbname:
+        url = db_url(dbname)
+        t0 = time.perf_counter()
+        _run(tree, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet")
+        seconds = time.perf_counter() - t0
+        with admin(dbname) as conn:
+            conn.execute("VACUUM ANALYZE")
+            events, state, topic = conn.execute(
+                "SELECT count(*), avg(octet_length(state)), avg(octet_length(topic)) "
+                "FROM timeline_events"
+            ).fetchone()  # type: ignore[misc]
+            n = int(events)  # type: ignore[call-overload]
+
+            def per_event(table: str) -> str:
+                found = conn.execute(
+                    "SELECT pg_total_relation_size(c.oid), pg_table_size(c.oid), "
+                    "pg_indexes_size(c.oid) FROM pg_class c JOIN pg_namespace s "
+                    "ON s.oid = c.relnamespace WHERE s.nspname || '.' || c.relname = %s",
+                    [table],
+                ).fetchone()
+                if found is None:
+                    return "-"
+                total, heap, indexes = (int(x) for x in found)  # type: ignore[call-overload]
+                return f"{total / n:,.0f} B ({heap / n:,.0f} + indexes {indexes / n:,.0f})"
+
+            print(f"{label}: {n:,} events imported in {seconds:.1f} s")
+            print(f"    timeline_events          {per_event('public.timeline_events')}")
+            avg = f"{float(state):,.1f} B; topic {float(topic):,.1f} B"  # type: ignore[arg-type]
+            print(f"      state column avg       {avg}")
+            print(f"    timeline_event_index     {per_event('public.timeline_event_index')}")
+            print(f"    timeline_seeker_keys     {per_event('timeline_keys.timeline_seeker_keys')}")
+
+
+_APPEND = re.compile(r"\(a\) HTTP append.*?\s([\d,]+) \(p99 (\d+) ms\)\s+([\d,]+) pgbench")
+
+
+def _http(tree: Path, args: argparse.Namespace) -> tuple[float, float, int]:
+    """(our ev/s, pgbench 1-row INSERT tps, p99 ms) of one bench.py (a) run of ``tree``."""
+    out = _run(
+        tree,
+        str(tree / "ops" / "bench" / "bench.py"),
+        "--only",
+        "a",
+        "--events",
+        "2000",
+        "--http-requests",
+        str(args.http_requests),
+        "--http-seconds",
+        str(args.http_seconds),
+        "--pgbench-seconds",
+        "5",
+        cwd=Path(tempfile.gettempdir()),
+    ).stdout
+    found = _APPEND.search(out)
+    if found is None:
+        sys.exit(f"bench.py printed no append figure:\n{out}")
+    return (
+        float(found[1].replace(",", "")),
+        float(found[3].replace(",", "")),
+        int(found[2]),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", type=Path, help="a checkout of the code before form 2")
+    parser.add_argument("--seekers", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2, help="HTTP rounds of each tree")
+    parser.add_argument("--http-requests", type=int, default=6000)
+    parser.add_argument("--http-seconds", type=float, default=20)
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.base or _base_tree(Path(tmp))
+        demo = Path(tmp) / "demo.jsonl"
+        _run(
+            HERE,
+            "-m",
+            "timeline.cli.main",
+            "demo",
+            "--seekers",
+            str(args.seekers),
+            "--seed",
+            "1",
+            "--out",
+            str(demo),
+            "--quiet",
+        )
+        lines = demo.read_bytes().count(b"\n")
+        print(f"demo: {args.seekers:,} seekers, seed 1, {lines:,} lines")
+        _sizes(base, "before (form 1, the library's JSON)", demo)
+        _sizes(HERE, "form 2", demo)
+        if args.skip_http:
+            return
+        results: dict[str, list[tuple[float, float, int]]] = {"before": [], "form 2": []}
+        for i in range(args.rounds):
+            for label, tree in (("before", base), ("form 2", HERE)):
+                found = _http(tree, args)
+                results[label].append(found)
+                print(
+                    f"HTTP append round {i + 1} {label:<7} {found[0]:,.0f} ev/s "
+                    f"(p99 {found[2]} ms; pgbench 1-row INSERT {found[1]:,.0f} tps)"
+                )
+        med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+        print(
+            f"HTTP append median: before {med['before']:,.0f} ev/s, form 2 "
+            f"{med['form 2']:,.0f} ev/s, ratio {med['form 2'] / med['before']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

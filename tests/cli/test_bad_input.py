@@ -145,6 +145,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("whatif", ["--ruleset-file", "{tmp}/a-file", *YEAR], "(file): not TOML"),
     ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--seeker", "{unknown}"], "no timeline for"),
     ("whatif", ["--ruleset", "FI-2026-01", *YEAR, "--plot", "{unwritable}"], "Not a dir"),
+    ("migrate-store", ["--to", "3"], "argument --to: invalid choice"),
+    ("migrate-store", ["--to", "1"], "--to 1: this build writes stored form 2"),
+    ("migrate-store", ["--to", "2", "--batch", "0"], "argument --batch: '0' is not a whole number"),
+    ("migrate-store", ["--to", "2", "--db", "memory:"], "not a SQLite or PostgreSQL database"),
 ]
 
 
@@ -207,6 +211,7 @@ RUNS = {
     "demo": ["--seekers", "1", "--seed", "2"],
     "stats": ["--from", "2025-01", "--to", "2025-02"],
     "whatif": ["--ruleset", "FI-2026-01", *YEAR],
+    "migrate-store": ["--to", "2"],
 }
 
 

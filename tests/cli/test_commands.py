@@ -55,6 +55,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "quarantine",
         "whatif",
         "status",
+        "migrate-store",
     }
     for name, sub in commands.items():
         assert sub.description, name

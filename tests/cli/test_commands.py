@@ -61,6 +61,7 @@ def test_every_command_has_help_that_explains_it() -> None:
         "erasures",
         "retention",
         "keys",
+        "migrate-store",
     }
     for name, sub in commands.items():
         assert sub.description, name

@@ -284,3 +284,25 @@ def test_a_killed_migration_run_again_completes(
     assert [r for r in after if r[0] <= sealed[-1][0]] == sealed  # the done part untouched
     assert verify(capsys, url)["seekers_checked"] == len(EXPECTED["heads"])
     assert answers(url)["heads"] == EXPECTED["heads"]
+
+
+def test_a_state_in_no_known_form_stops_the_migration_before_its_chunk(
+    v1_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = v1_store
+    position = 250  # in the third chunk of 100
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("UPDATE stored_events SET state = x'00ff' WHERE rowid = ?", [position])
+    else:
+        with psycopg.connect(pg.admin_dsn(url.rsplit("/", 1)[1])) as conn:
+            conn.execute(
+                "UPDATE timeline_events SET state = '\\x00ff' WHERE notification_id = %s",
+                [position],
+            )
+    code, out, err = run(capsys, "migrate-store", "--to", "2", "--batch", "100", "--db", url)
+    assert code == 2 and out == ""
+    assert f"position {position} " in err and "no known stored form (first byte 00)" in err
+    forms = [state[:1] for _, _, _, _, state in raw_rows(url)]
+    assert forms[:200] == [b"\x02"] * 200  # the chunks before it were migrated and committed
+    assert set(forms[200:]) == {b"{", b"\x00"}  # its own chunk and the rest were not

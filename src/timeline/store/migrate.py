@@ -45,7 +45,9 @@ DEFAULT_BATCH = 2_000
 
 
 class MigrationRefused(TimelineError):
-    """The store cannot be migrated as asked (the message says why); nothing was written."""
+    """The store cannot be migrated as asked (the message says why). Nothing of the chunk at
+    hand was written; chunks committed before stay (in form ``to``, complete), and a rerun
+    resumes after them once the cause is fixed."""
 
 
 def stored_form(state: bytes) -> int | None:
@@ -230,7 +232,8 @@ def migrate_store(
     events a transaction (see the module's text). ``mapper`` must write form ``to``: what it
     writes is what is stored. With ``dry_run`` nothing is written (no key is made either):
     the events that would be rewritten are counted. ``progress(n)`` is told of each ``n``
-    events examined. ``clock`` times the run (a duration, not a moment)."""
+    positions passed (events, but for gaps the sequence left). ``clock`` times the run (a
+    duration, not a moment)."""
     writer = check(recorder, mapper, to=to, batch=batch)
     run = Migration(to=to, dry_run=dry_run, size_of=writer.size_of)
     started = clock()
@@ -259,9 +262,9 @@ def migrate_store(
             writer.rewrite(reencode(mapper, todo))
         run.rewritten += len(todo)
         run.examined += len(chunk)
+        if progress is not None:  # (positions passed: the bar's total is the last position)
+            progress(chunk[-1].id - after)
         after = chunk[-1].id
-        if progress is not None:
-            progress(len(chunk))
     run.size_after = writer.size()
     run.seconds = clock() - started
     return run

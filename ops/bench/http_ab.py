@@ -15,7 +15,8 @@ same server, one event per request, ``--batch`` events per request (``ops/bench/
 makes fresh envelopes per request). It prints every run's figure and the load average, then per
 tree the median and range over the rounds: requests/s (events/s for batches), append ÷ no-op,
 p50/p99 latency. ``--profile DIR`` also records, for the last round, a py-spy flame graph of each
-server under the 1-event load (``DIR/LABEL.svg``; py-spy must be installed).
+server's thread holding the GIL under the 1-event and the batched load
+(``DIR/LABEL-single.svg``, ``DIR/LABEL-batch.svg``; py-spy must be installed).
 
 Needs PostgreSQL (``TIMELINE_TEST_PG_*``, as the tests) and ``wrk`` (Debian package ``wrk``)."""
 
@@ -169,6 +170,35 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def profiler(
+    pid: int, tree: Tree, args: argparse.Namespace, profile: Path | None, run: str
+) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server's thread holding the GIL during a measured run (where its
+    CPU goes), into ``profile/LABEL-RUN.FORMAT``; None when not profiling."""
+    if profile is None:
+        return None
+    return subprocess.Popen(  # noqa: S603 - py-spy on our own server
+        [
+            args.py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, args.seconds - 1)),
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--gil",
+            "--format",
+            args.profile_format,
+            "-o",
+            str(profile / f"{tree.label}-{run}.{args.profile_format}"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def measure(tree: Tree, args: argparse.Namespace, profile: Path | None) -> None:
     port = free_port()
     server = start(tree, port)
@@ -190,32 +220,14 @@ def measure(tree: Tree, args: argparse.Namespace, profile: Path | None) -> None:
         run_wrk(port, "/bench/noop", tree.pool, 1, 2, args)  # warm-up
         run_wrk(port, "/v1/events", tree.pool, 1, 2, args)
         noop = timed("noop", "/bench/noop", 1)
-        spy = None
-        if profile is not None:
-            spy = subprocess.Popen(  # noqa: S603 - py-spy on our own server
-                [
-                    args.py_spy,
-                    "record",
-                    "--pid",
-                    str(server.pid),
-                    "--duration",
-                    str(max(1, args.seconds - 1)),
-                    "--rate",
-                    "200",
-                    "--nonblocking",
-                    "--gil",
-                    "--format",
-                    args.profile_format,
-                    "-o",
-                    str(profile / f"{tree.label}.{args.profile_format}"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        spy = profiler(server.pid, tree, args, profile, "single")
         single = timed("single", "/v1/events", 1)
         if spy is not None:
             spy.wait(60)
+        spy = profiler(server.pid, tree, args, profile, "batch")
         batched = timed("batch", "/v1/events", args.batch)
+        if spy is not None:
+            spy.wait(60)
     finally:
         stats = group_stats(stop_server(server))
     for name, r in (("noop", noop), ("single", single), ("batch", batched)):

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import MakeServices, bearer
 from tests.factories import envelope, new_seeker
 from timeline.api import create_app
+from timeline.api.schemas import Appended
 from timeline.clock import FixedClock
 from timeline.group_commit import GroupCommitter
 
@@ -70,6 +71,23 @@ def test_a_batch_answers_per_event_in_order(client: TestClient) -> None:
     more = client.post("/v1/events", json=[*batch, envelope("coach_assigned", s)])
     assert more.status_code == 201
     assert [a["duplicate"] for a in more.json()] == [True, True, False]
+
+
+def test_the_append_answer_is_the_documented_schema_as_json(client: TestClient) -> None:
+    """The route writes its answer itself (no response-model pass): each item still has
+    exactly the fields of the OpenAPI document's `Appended`, of their types, as JSON."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Appended"]
+    types = {"string": str, "integer": int, "boolean": bool}
+    body = [envelope("job_search_started", new_seeker())]
+    for status in (201, 200):  # new, then every event a duplicate
+        r = client.post("/v1/events", json=body)
+        assert r.status_code == status
+        assert r.headers["content-type"] == "application/json"
+        [item] = r.json()
+        assert set(item) == set(schema["properties"]) == set(schema["required"])
+        for name, value in item.items():
+            assert type(value) is types[schema["properties"][name]["type"]], name
+        assert Appended.model_validate(item).duplicate is (status == 200)
 
 
 def test_invalid_events_are_422_problems_naming_the_index_and_field(client: TestClient) -> None:

@@ -15,6 +15,8 @@ from timeline.audit import verify_export
 from timeline.domain.canonical import (
     JCS,
     LEGACY,
+    _plain,
+    _plain_any,
     canonical_bytes,
     content_digest,
     digest_algorithm,
@@ -56,6 +58,30 @@ def test_the_services_jcs_is_the_rfc8785_packages_on_either_path(content: dict) 
             jcs_bytes(content)
         return
     assert jcs_bytes(content) == expected
+
+
+class _Text(str):
+    pass
+
+
+#: beyond what an event holds: fractions, any integer, tuples, a str subclass as key or value
+anything = st.recursive(
+    scalars | st.floats() | st.integers() | st.builds(_Text, texts),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner)
+        | st.dictionaries(keys | st.builds(_Text, keys), inner, max_size=6)
+    ),
+    max_leaves=20,
+)
+
+
+@given(anything)
+def test_the_walk_that_picks_the_encoder_judges_every_value_as_the_plain_recursion(
+    value: object,
+) -> None:
+    """The stack walk (:func:`_plain`, on every digest) and the recursive definition agree."""
+    assert _plain(value) == _plain_any(value)
 
 
 @given(st.dictionaries(keys, values, max_size=6))

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from typing import IO, Any, cast
-from uuid import UUID
 
 from timeline.bulk.rows import Accepted, Record, RowEncoder
-from timeline.bulk.state import STORED, IdTable, SeekerState
+from timeline.bulk.state import STORED, IdTable, SeekerState, id_bytes
 from timeline.decisions import Appender, Decisions, TimelineStore, event_digest, version_conflict
 from timeline.domain.canonical import GENESIS_HASH, chain_hash, iso_utc
 from timeline.domain.errors import Conflict, InvalidEvent, SeekerGone
@@ -188,7 +187,7 @@ class Validator:
         if ref is not None:
             data["person_ref"] = ref
         stored = known.get(event.event_id)
-        key = UUID(event.event_id).bytes
+        key = id_bytes(event.event_id)
         earlier = None if stored is not None else self._earlier(event, key)
         if stored is not None or earlier is not None:
             Decisions._repeat(event, data, stored, earlier, 1, None)  # raises if not the same
@@ -290,6 +289,6 @@ def _same(fact: Fact) -> Fact:
 def _state_of(timeline: Timeline) -> SeekerState:
     state = SeekerState(str(timeline.id), 0, timeline.chain_head)
     for fact in timeline.facts:
-        key = UUID(fact.event_id).bytes
+        key = id_bytes(fact.event_id)
         state.add(key, fact.type, fact.data, STORED, partial(_same, fact))
     return state

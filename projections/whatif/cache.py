@@ -37,6 +37,10 @@ class SeekerFacts:
     facts: tuple[Fact, ...]
     #: how many of the seeker's events up to ``version`` could not be decoded (left out)
     unreadable: int = 0
+    #: how many were left undecoded as of a type the what-if does not read
+    unread: int = 0
+    #: the events the seeker's corrections named when these were read (decoded whatever type)
+    corrected: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -32,8 +32,6 @@ from timeline.domain.facts import Fact, effective_facts
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
 
 PAGE = 10_000
-#: seekers whose stored events are read in one statement (on PostgreSQL; SQLite reads each)
-SEEKER_PAGE = 500
 
 
 class WhatifLog(Protocol):
@@ -147,18 +145,17 @@ def read_window(
     cache: WhatifCache | None = None,
     *,
     page: int = PAGE,
-    seeker_page: int = SEEKER_PAGE,
 ) -> LogRead:
     """The facts of every seeker with a job-search spell active in ``window`` (as
-    :func:`read_log` with a window gives them, without the log positions), read with as little
-    as the window needs:
+    :func:`read_log` with a window gives them), read with as little as the window needs:
 
     1. the start, end, correction and retraction events after the cache's position, selected
        by topic in the store (the other events are not sent), decoded and kept by seeker;
     2. the seekers with a spell in the window found from those alone (a correction that makes
        another event a start or an end keeps the seeker, to be safe);
-    3. their stored events after the version the cache holds for them (one indexed range read
-       a seeker; none when nothing was appended to the log since they were read), decoded once
+    3. their stored events with their positions (one indexed range read a seeker; none when
+       nothing was appended to the log since they were read), those after the version the
+       cache holds for them decoded
        — but for the events of :data:`UNREAD_TYPES` no correction names: only counted.
 
     ``cache`` (default: none kept) is brought up to the log's last position. ``events`` counts
@@ -185,17 +182,14 @@ def read_window(
                 found[sid] = entry
             else:
                 stale[sid] = entry.version if entry is not None else 0
-        ids = list(stale)
-        for i in range(0, len(ids), seeker_page):
-            chunk = {sid: stale[sid] for sid in ids[i : i + seeker_page]}
-            stored = app.index.select_events_after(chunk)
-            for sid, after in chunk.items():
-                new = stored.get(sid, [])
-                events += len(new)
-                corrected = _corrected(cache.spell_facts[sid])
-                entry = cache.get(sid) if after else None
-                found[sid] = entry = _extended(entry, decoder, new, after, top, corrected)
-                cache.put(sid, entry)
+        for sid, after in stale.items():
+            # (one indexed range read; the stream's id is converted once, not once a row)
+            new = [n for n in app.index.seeker_notifications(sid) if n.originator_version > after]
+            events += len(new)
+            corrected = _corrected(cache.spell_facts[sid])
+            entry = cache.get(sid) if after else None
+            found[sid] = entry = _extended(entry, decoder, new, after, top, corrected)
+            cache.put(sid, entry)
     facts = {sid: list(e.facts) for sid, e in found.items()}
     counts = {sid: len(e.facts) + e.unread for sid, e in found.items()}
     return LogRead(facts, events, sum(e.unreadable for e in found.values()), counts)
@@ -251,7 +245,7 @@ def _extended(
         if skip and s.topic in _UNREAD_TOPICS and _event_id(s.state) not in corrected:
             unread += 1
             continue
-        fact = _decode(decoder, s, None)
+        fact = _decode(decoder, s)
         if fact is None:
             unreadable += 1
         else:
@@ -270,9 +264,9 @@ def _event_id(state: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _decode(decoder: FactDecoder, n: Any, position: int | None = -1) -> Fact | None:
+def _decode(decoder: FactDecoder, n: Any) -> Fact | None:
     try:
-        return decoder.fact(n, n.id if position == -1 else position)
+        return decoder.fact(n, n.id)
     except Exception as exc:
         if not is_poison(exc):
             raise

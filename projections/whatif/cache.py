@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 from timeline.domain.facts import Fact
 
-#: the facts kept between runs by default: about 1.5 KB each (a decoded fact with its data),
-#: so some 450 MB at most; the 3,000-seeker demo's seekers active in a year have ~165,000
-MAX_FACTS = 300_000
+#: the facts kept between runs by default: about 1.8 KB each (a decoded fact with its data;
+#: measured with tracemalloc on the demo's), so some 360 MB at most; the 3,000-seeker demo's
+#: seekers active in a year have ~125,000 facts read (~165,000 events)
+MAX_FACTS = 200_000
 
 
 @dataclass

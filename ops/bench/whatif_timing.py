@@ -7,15 +7,17 @@ on a demo store, this tree beside a baseline tree (main, say), alternating, on t
 
 Per round and per tree (the order of the trees swapped every round):
 
-- ``cli``: the command's wall clock as a fresh process (``python -c 'timeline.cli.main'`` with
-  the tree first on ``PYTHONPATH``), its JSON report kept;
+- ``cli``: the command's wall clock and CPU time as a fresh process (``python -c
+  'timeline.cli.main'`` with the tree first on ``PYTHONPATH``, run in it), its JSON report kept;
 - ``http``: a fresh process that builds the services and the API (``timeline.api.create_app``)
   and asks ``GET /v1/stats/whatif`` twice: the first request, and the second (warm: what a
-  server answers the next analyst) in the same process.
+  server answers the next analyst) in the same process, each with its wall clock and the
+  process's CPU time.
 
 Every report of both trees must be the same (same figures from the same store): the script
 fails otherwise. It prints one JSON line per measurement, then the medians, ranges and the
-load average (``/proc/loadavg``) over the run. Timing lives here, not in the tests: a
+load average (``/proc/loadavg``) over the run. On a shared machine the CPU times are the
+steadier figure: the wall clock grows with the load average. Timing lives here, not in the tests: a
 wall-clock limit fails under load. Goal (issue 14 §3): a year of a 3,000-seeker demo in
 seconds."""
 
@@ -25,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,8 +55,13 @@ def _digest(report: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_cli(tree: Path, url: str) -> tuple[float, dict[str, Any]]:
-    """The command's wall clock as a fresh process, and its report."""
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_cli(tree: Path, url: str) -> tuple[float, float, dict[str, Any]]:
+    """The command's wall clock as a fresh process, its CPU time, and its report."""
     args = [
         sys.executable,
         "-c",
@@ -73,19 +81,20 @@ def run_cli(tree: Path, url: str) -> tuple[float, dict[str, Any]]:
         "json",
     ]
     env = {**os.environ, "PYTHONPATH": _pythonpath(tree)}
-    started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, check=False)  # noqa: S603
-    seconds = time.perf_counter() - started
+    cpu, started = _children_cpu(), time.perf_counter()
+    # (run in the tree: the current directory comes first on the child's path)
+    done = subprocess.run(args, env=env, cwd=tree, capture_output=True, check=False)  # noqa: S603
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"{tree}: whatif exited {done.returncode}: {done.stderr.decode()}")
-    return seconds, json.loads(done.stdout)
+    return seconds, cpu, json.loads(done.stdout)
 
 
 def run_http(tree: Path, url: str) -> dict[str, Any]:
     """A fresh process answering the route twice (see :func:`http_child`)."""
     args = [sys.executable, str(Path(__file__).resolve()), "--child-http", "--db", url]
     env = {**os.environ, "PYTHONPATH": _pythonpath(tree)}
-    done = subprocess.run(args, env=env, capture_output=True, check=False)  # noqa: S603
+    done = subprocess.run(args, env=env, cwd=tree, capture_output=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise RuntimeError(f"{tree}: the HTTP child exited {done.returncode}: {done.stderr!r}")
     found: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
@@ -110,11 +119,12 @@ def http_child(url: str) -> None:
     try:
         client = TestClient(create_app(services))
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        times, bodies = [], []
+        times, cpus, bodies = [], [], []
         for _ in range(2):
-            started = time.perf_counter()
+            cpu, started = time.process_time(), time.perf_counter()
             r = client.get("/v1/stats/whatif", params=QUERY, headers=headers)
             times.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
             if r.status_code != 200:
                 raise RuntimeError(f"{r.status_code}: {r.text}")
             bodies.append(r.json())
@@ -127,6 +137,8 @@ def http_child(url: str) -> None:
             {
                 "first_s": round(times[0], 3),
                 "second_s": round(times[1], 3),
+                "first_cpu_s": round(cpus[0], 3),
+                "second_cpu_s": round(cpus[1], 3),
                 "digest": _digest(bodies[0]),
                 "module": projections.whatif.__file__,
             }
@@ -159,7 +171,18 @@ def _summary(values: list[float]) -> dict[str, float]:
 def bench(url: str, baseline: Path | None, rounds: int) -> None:
     trees = {"this": HERE, **({"baseline": baseline} if baseline else {})}
     times: dict[str, dict[str, list[float]]] = {
-        name: {"cli_s": [], "http_first_s": [], "http_second_s": []} for name in trees
+        name: {
+            k: []
+            for k in (
+                "cli_s",
+                "cli_cpu_s",
+                "http_first_s",
+                "http_second_s",
+                "http_first_cpu_s",
+                "http_second_cpu_s",
+            )
+        }
+        for name in trees
     }
     digests: set[str] = set()
     loads = [_load()]
@@ -167,20 +190,25 @@ def bench(url: str, baseline: Path | None, rounds: int) -> None:
     for i in range(rounds):
         order = list(trees) if i % 2 == 0 else list(reversed(trees))
         for name in order:
-            seconds, report = run_cli(trees[name], url)
+            seconds, cpu, report = run_cli(trees[name], url)
             digests.add(_digest(report))
             http = run_http(trees[name], url)
             digests.add(http["digest"])
             loads.append(_load())
-            times[name]["cli_s"].append(seconds)
-            times[name]["http_first_s"].append(http["first_s"])
-            times[name]["http_second_s"].append(http["second_s"])
+            found = times[name]
+            found["cli_s"].append(seconds)
+            found["cli_cpu_s"].append(cpu)
+            for key in ("first_s", "second_s", "first_cpu_s", "second_cpu_s"):
+                found[f"http_{key}"].append(http[key])
             line = {
                 "round": i + 1,
                 "tree": name,
                 "cli_s": round(seconds, 2),
-                "http_first_s": http["first_s"],
-                "http_second_s": http["second_s"],
+                "cli_cpu_s": round(cpu, 2),
+                **{
+                    f"http_{k}": http[k]
+                    for k in ("first_s", "second_s", "first_cpu_s", "second_cpu_s")
+                },
                 "load_1m": loads[-1][0],
                 "seekers": report["seekers"],
                 "events_of_active_seekers": report["events"],
@@ -195,6 +223,11 @@ def bench(url: str, baseline: Path | None, rounds: int) -> None:
         summary["ratio_cli"] = round(
             statistics.median(times["baseline"]["cli_s"])
             / statistics.median(times["this"]["cli_s"]),
+            1,
+        )
+        summary["ratio_cli_cpu"] = round(
+            statistics.median(times["baseline"]["cli_cpu_s"])
+            / statistics.median(times["this"]["cli_cpu_s"]),
             1,
         )
         summary["ratio_http_second"] = round(

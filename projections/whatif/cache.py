@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 from timeline.domain.facts import Fact
 
-#: the facts kept between runs by default: about 1.5 KB each (a decoded fact with its data),
-#: so some 450 MB at most; the 3,000-seeker demo's seekers active in a year have ~165,000
-MAX_FACTS = 300_000
+#: the facts kept between runs by default: about 1.8 KB each (a decoded fact with its data;
+#: measured with tracemalloc on the demo's), so some 360 MB at most; the 3,000-seeker demo's
+#: seekers active in a year have ~125,000 facts read (~165,000 events)
+MAX_FACTS = 200_000
 
 
 @dataclass
@@ -37,6 +38,10 @@ class SeekerFacts:
     facts: tuple[Fact, ...]
     #: how many of the seeker's events up to ``version`` could not be decoded (left out)
     unreadable: int = 0
+    #: how many were left undecoded as of a type the what-if does not read
+    unread: int = 0
+    #: the events the seeker's corrections named when these were read (decoded whatever type)
+    corrected: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from projections.outcomes.areas import Areas
-from projections.outcomes.months import month_of
+from projections.outcomes.months import first_day, last_day, month_of
 from projections.outcomes.suppression import suppress, suppress_derived
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact
@@ -121,14 +121,12 @@ class Tally:
         """Count a seeker's obligations that fall due in the window (shortfalls: whose review
         period ends in it), in the area, and are owed (not ``not_required``)."""
         sid = seeker.seeker_id
-        months = self.months
+        lo, hi = first_day(self.months[0]), last_day(self.months[-1])
         for o in obligations:
             day = o.period_end if o.kind == "requirement_shortfall" else o.due_on
-            if day is None or o.status == "not_required":
+            if day is None or o.status == "not_required" or not lo <= day <= hi:
                 continue
             month = month_of(day)
-            if month < months[0] or month > months[-1]:
-                continue
             if self.area is not None and not self.area.covers(seeker.municipality_on(day), day):
                 continue
             self.seekers.add(sid)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventsourcing.utils import get_topic
+from orjson import loads
 
 from projections.outcomes.areas import load_areas
 from projections.runtime.decode import FactDecoder
@@ -28,11 +29,9 @@ from projections.whatif.figures import AreaFilter
 from projections.whatif.replay import MIN_CELL, Report, Scenario, Window, pairs, replay
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, effective_facts
-from timeline.domain.timeline import Timeline
+from timeline.domain.timeline import EVENT_CLASSES, Timeline
 
 PAGE = 10_000
-#: seekers whose stored events are read in one statement (on PostgreSQL; SQLite reads each)
-SEEKER_PAGE = 500
 
 
 class WhatifLog(Protocol):
@@ -65,6 +64,20 @@ _SPELL_TOPICS = frozenset(
     )
 )
 _SPELL_TYPES = (EventType.JOB_SEARCH_STARTED, EventType.JOB_SEARCH_ENDED)
+#: the types neither the rules nor the figures read (contacts, meetings booked, services):
+#: :func:`read_window` counts their events without decoding them, unless a correction of the
+#: seeker names the event (it may turn it into a type they read). The what-if's tests judge
+#: the demo's seekers both ways and find the same obligations.
+UNREAD_TYPES = frozenset(
+    {
+        EventType.CONTACT_MADE,
+        EventType.MEETING_SCHEDULED,
+        EventType.SERVICE_REFERRED,
+        EventType.SERVICE_STARTED,
+        EventType.SERVICE_ENDED,
+    }
+)
+_UNREAD_TOPICS = frozenset(get_topic(EVENT_CLASSES[t]) for t in UNREAD_TYPES)
 
 
 @dataclass
@@ -75,6 +88,8 @@ class LogRead:
     facts: dict[str, list[Fact]]
     events: int
     unreadable: int
+    #: (:func:`read_window`) the readable events of each seeker, those left undecoded included
+    counts: dict[str, int] | None = None
 
 
 def read_log(app: WhatifLog, window: Window | None = None, page: int = PAGE) -> LogRead:
@@ -130,22 +145,23 @@ def read_window(
     cache: WhatifCache | None = None,
     *,
     page: int = PAGE,
-    seeker_page: int = SEEKER_PAGE,
 ) -> LogRead:
     """The facts of every seeker with a job-search spell active in ``window`` (as
-    :func:`read_log` with a window gives them, without the log positions), read with as little
-    as the window needs:
+    :func:`read_log` with a window gives them), read with as little as the window needs:
 
     1. the start, end, correction and retraction events after the cache's position, selected
        by topic in the store (the other events are not sent), decoded and kept by seeker;
     2. the seekers with a spell in the window found from those alone (a correction that makes
        another event a start or an end keeps the seeker, to be safe);
-    3. their stored events after the version the cache holds for them (one indexed range read
-       a seeker; none when nothing was appended to the log since they were read), decoded once.
+    3. their stored events with their positions (one indexed range read a seeker; none when
+       nothing was appended to the log since they were read), those after the version the
+       cache holds for them decoded
+       — but for the events of :data:`UNREAD_TYPES` no correction names: only counted.
 
     ``cache`` (default: none kept) is brought up to the log's last position. ``events`` counts
     the events read from the store by this call; ``unreadable`` the events of the seekers
-    returned that could not be decoded (left out, as the projections quarantine them)."""
+    returned that could not be decoded (left out, as the projections quarantine them);
+    ``counts`` each seeker's readable events (decoded or left unread)."""
     cache = cache if cache is not None else WhatifCache()
     decoder = FactDecoder(app.mapper)
     with cache.lock:
@@ -159,21 +175,31 @@ def read_window(
             if not _may_be_active(spell_facts, window):
                 continue
             entry = cache.get(sid)
+            corrected = _corrected(spell_facts)
+            if entry is not None and not corrected <= entry.corrected:
+                entry = None  # a new correction may name an event left unread: read again
             if entry is not None and entry.checked >= top:
                 found[sid] = entry
             else:
                 stale[sid] = entry.version if entry is not None else 0
-        ids = list(stale)
-        for i in range(0, len(ids), seeker_page):
-            chunk = {sid: stale[sid] for sid in ids[i : i + seeker_page]}
-            stored = app.index.select_events_after(chunk)
-            for sid, after in chunk.items():
-                new = stored.get(sid, [])
-                events += len(new)
-                found[sid] = entry = _extended(cache.get(sid), decoder, new, after, top)
-                cache.put(sid, entry)
+        for sid, after in stale.items():
+            # (one indexed range read; the stream's id is converted once, not once a row)
+            new = [n for n in app.index.seeker_notifications(sid) if n.originator_version > after]
+            events += len(new)
+            corrected = _corrected(cache.spell_facts[sid])
+            entry = cache.get(sid) if after else None
+            found[sid] = entry = _extended(entry, decoder, new, after, top, corrected)
+            cache.put(sid, entry)
     facts = {sid: list(e.facts) for sid, e in found.items()}
-    return LogRead(facts, events, sum(e.unreadable for e in found.values()))
+    counts = {sid: len(e.facts) + e.unread for sid, e in found.items()}
+    return LogRead(facts, events, sum(e.unreadable for e in found.values()), counts)
+
+
+def _corrected(spell_facts: Sequence[Fact]) -> frozenset[str]:
+    """The events the seeker's corrections name."""
+    return frozenset(
+        str(f.data["corrects_event_id"]) for f in spell_facts if f.type == EventType.CORRECTION
+    )
 
 
 def _catch_up_spells(
@@ -201,25 +227,46 @@ def _catch_up_spells(
 
 
 def _extended(
-    entry: SeekerFacts | None, decoder: FactDecoder, stored: Sequence[Any], after: int, top: int
+    entry: SeekerFacts | None,
+    decoder: FactDecoder,
+    stored: Sequence[Any],
+    after: int,
+    top: int,
+    corrected: frozenset[str],
 ) -> SeekerFacts:
     """``entry`` (the seeker's facts up to version ``after``) with the ``stored`` events after
-    it decoded, known complete up to log position ``top``."""
+    it decoded (those of :data:`UNREAD_TYPES` only counted, unless ``corrected`` names them),
+    known complete up to log position ``top``."""
     facts = list(entry.facts) if entry is not None else []
     unreadable = entry.unreadable if entry is not None else 0
+    unread = entry.unread if entry is not None else 0
+    skip = decoder.fast  # (another stored form: every event is decoded)
     for s in stored:
-        fact = _decode(decoder, s, None)
+        if skip and s.topic in _UNREAD_TOPICS and _event_id(s.state) not in corrected:
+            unread += 1
+            continue
+        fact = _decode(decoder, s)
         if fact is None:
             unreadable += 1
         else:
             facts.append(fact)
     version = stored[-1].originator_version if stored else after
-    return SeekerFacts(version, top, tuple(facts), unreadable)
+    return SeekerFacts(version, top, tuple(facts), unreadable, unread, corrected)
 
 
-def _decode(decoder: FactDecoder, n: Any, position: int | None = -1) -> Fact | None:
+def _event_id(state: bytes) -> str | None:
+    """The event id of a stored state the fast decoder reads (None if it cannot be read here:
+    the event is then decoded, and kept out if it cannot be)."""
     try:
-        return decoder.fact(n, n.id if position == -1 else position)
+        found = loads(state)["event_id"]
+    except Exception:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _decode(decoder: FactDecoder, n: Any) -> Fact | None:
+    try:
+        return decoder.fact(n, n.id)
     except Exception as exc:
         if not is_poison(exc):
             raise
@@ -253,7 +300,9 @@ def whatif_report(
     one kept for ``app`` in this process) and replay them under ``scenario`` (see
     :func:`replay`)."""
     found = read_window(app, scenario.window, cache if cache is not None else cache_for(app))
-    return replay(found.facts, scenario, area=area_filter(area), min_cell=min_cell)
+    return replay(
+        found.facts, scenario, area=area_filter(area), min_cell=min_cell, counts=found.counts
+    )
 
 
 def seeker_pairs(app: WhatifLog, seeker_id: str, scenario: Scenario) -> list[dict[str, Any]]:

@@ -107,17 +107,30 @@ class Scenario:
         return actual, evaluate(facts, self.on, self.whatif, self.calendar)
 
     def both_for_window(
-        self, facts: Sequence[Fact], whatif: Rulesets | None = None
+        self,
+        facts: Sequence[Fact],
+        whatif: Rulesets | None = None,
+        *,
+        effective: Sequence[Fact] | None = None,
     ) -> tuple[list[Obligation], list[Obligation]]:
         """What :meth:`both` gives of the obligations that may fall due in the window, for
         less: the seeker's history (effective facts, spells, meetings by spell) is built once
         and judged under both rulesets, a spell that starts after the window is not evaluated
         (every obligation of a spell falls due on or after its first day), and a spell that
         ended before the window is evaluated once for both (every day its rules look up a
-        ruleset for lies between its start and its end, and before the window the two agree).
-        ``whatif``: :attr:`whatif`, when the caller has it already."""
+        ruleset for lies between its start and its end, and before the window the two agree),
+        and no review period, intensified period or job-search conversation that begins after
+        the window is made (``History.until``: each falls due on or after its first day).
+        ``whatif``: :attr:`whatif`, and ``effective``: ``effective_facts(facts)``, when the
+        caller has them already."""
         first, last = self.window.first_day, self.window.last_day
-        history = build_history(facts, self.on, self.rulesets, self.calendar)
+        if effective is None:
+            history = build_history(facts, self.on, self.rulesets, self.calendar)
+        else:
+            history = build_history(
+                effective, self.on, self.rulesets, self.calendar, effective=True
+            )
+        history.until = last
         other = copy.copy(history)
         other.rulesets = whatif if whatif is not None else self.whatif
         actual: list[Obligation] = []
@@ -179,9 +192,11 @@ def replay(
     *,
     area: AreaFilter | None = None,
     min_cell: int = MIN_CELL,
+    counts: Mapping[str, int] | None = None,
 ) -> Report:
     """The what-if over every seeker whose spell is active in the window (in ``area``, judged by
-    the municipality on each obligation's due day)."""
+    the municipality on each obligation's due day). ``counts``: each seeker's events, when
+    some were left out of ``facts_by_seeker`` unread (the report names how many events)."""
     months = scenario.window.months
     actual, whatif = Tally(months, area), Tally(months, area)
     whatif_rulesets = scenario.whatif
@@ -190,9 +205,9 @@ def replay(
         effective = effective_facts(facts)
         if not scenario.window.active(effective):
             continue
-        events += len(facts)
+        events += counts[sid] if counts is not None else len(facts)
         seeker = Seeker(sid, effective)
-        mine, theirs = scenario.both_for_window(facts, whatif_rulesets)
+        mine, theirs = scenario.both_for_window(facts, whatif_rulesets, effective=effective)
         actual.add(seeker, mine)
         whatif.add(seeker, theirs)
     persons = len(actual.seekers | whatif.seekers)

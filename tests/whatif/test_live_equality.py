@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from projections.obligations import ObligationsView
-from projections.whatif import Scenario, Window, read_log, replay, whatif_report
+from projections.whatif import Scenario, Window, read_log, read_window, replay, whatif_report
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.demo import generate, load_demo
@@ -54,14 +54,18 @@ def test_the_ruleset_in_force_replays_to_the_live_projection(demo: TimelineApp) 
         assert len(active) >= 10
         assert all(found[s] == everything[s] for s in active)
 
+        window = read_window(demo, WINDOW)  # what the report reads: fewer facts, same verdicts
+        assert set(window.facts) == active
         for seeker_id in sorted(active):
             actual, whatif = scenario.both(found[seeker_id])
             live = view.for_seeker(seeker_id, on)
             assert [o.to_dict() for o in whatif] == live, seeker_id
             assert whatif == actual
+            assert scenario.both(window.facts[seeker_id]) == (actual, whatif), seeker_id
 
         report = whatif_report(demo, scenario)
         assert report.rows == replay(found, scenario).rows
+        assert report.events == sum(len(found[s]) for s in active)
         shown = [r for r in report.rows if r["actual"] is not None]
         assert shown and all(r["whatif"] == r["actual"] and r["change"] in (0, None) for r in shown)
         assert (

@@ -45,8 +45,14 @@ def add_months(day: date, months: int) -> date:
     the target month has none (30 Nov + 3 months = 28 Feb; 31 Jan + 3 months = 30 Apr) (s. 3)."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
-    last = _stdlib_calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(day.day, last))
+    d = day.day
+    if d > 28:  # (only then can the target month be too short: its length, without a weekday)
+        last = _MONTH_DAYS[month0] + (month0 == 1 and _stdlib_calendar.isleap(year))
+        d = min(d, last)
+    return date(year, month0 + 1, d)
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 @dataclass(frozen=True)

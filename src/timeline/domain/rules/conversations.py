@@ -84,7 +84,8 @@ def job_search_conversations(history: History, part: SpellFacts) -> list[Obligat
     initial interview or the previous job-search conversation; the first conversation held
     after the anchor meets it and becomes the next anchor. The chain stops at the first one not
     yet met. One whose due day finds the seeker in a status the ruleset does not name is
-    ``not_required`` and the next is counted from its due day."""
+    ``not_required`` and the next is counted from its due day. (None is begun after
+    ``history.until``: each falls due after its anchor.)"""
     first = job_search_anchor(history, part)
     if first is None:
         return []
@@ -92,10 +93,11 @@ def job_search_conversations(history: History, part: SpellFacts) -> list[Obligat
     ended_on = part.spell.ended_on
     held = part.meetings("job_search_conversation")
     days = [m.occurred_on for m in held]
+    last = min(history.on, history.until or date.max)
     out: list[Obligation] = []
     for _ in range(MAX_CHAIN):
         rs = history.rulesets.in_force_on(anchor)
-        if rs is None or anchor > history.on:
+        if rs is None or anchor > last:
             break
         due = history.calendar.months_deadline(anchor, rs.job_search_conversation_interval_months)
         i = bisect.bisect_right(days, anchor)

@@ -63,6 +63,11 @@ class History:
     #: event id -> the days on which a ``decision_recorded`` named it among its basis
     reviewed_on: dict[str, list[date]]
     _run_starts: list[date] = field(default_factory=list)
+    #: a caller that reads only the obligations due up to this day (the what-if's window) sets
+    #: it: the rules then leave out the review periods, intensified periods and job-search
+    #: conversations that begin after it (each falls due on or after its first day). None:
+    #: every obligation up to ``on``.
+    until: date | None = None
 
     def __post_init__(self) -> None:
         self._run_starts = [r.started_on for r in self.runs]
@@ -77,21 +82,27 @@ class History:
 
 
 def build_history(
-    facts: Iterable[Fact], on: date, rulesets: Rulesets, calendar: WorkingDayCalendar
+    facts: Iterable[Fact],
+    on: date,
+    rulesets: Rulesets,
+    calendar: WorkingDayCalendar,
+    *,
+    effective: bool = False,
 ) -> History:
-    """Apply corrections and retractions, keep what occurred on or before ``on``, and index it."""
-    effective = [f for f in effective_facts(facts) if f.occurred_on <= on]
-    seeker_ids = {f.seeker_id for f in effective}
+    """Apply corrections and retractions, keep what occurred on or before ``on``, and index it.
+    ``effective``: ``facts`` are already :func:`effective_facts`' answer (not made again)."""
+    kept = [f for f in (facts if effective else effective_facts(facts)) if f.occurred_on <= on]
+    seeker_ids = {f.seeker_id for f in kept}
     if len(seeker_ids) > 1:
         raise ValueError("facts of more than one seeker")
-    found = spells(effective)
+    found = spells(kept)
     parts: list[SpellFacts] = []
     for i, spell in enumerate(found):
         parts.append(SpellFacts(spell, found[i - 1] if i else None))
     starts = [s.started_on for s in found]
     runs: list[StatusRun] = []
     reviewed: dict[str, list[date]] = {}
-    for fact in effective:
+    for fact in kept:
         status = fact.data.get("labour_market_status")
         if fact.type in _STATUS_SETTERS and status:
             if not runs or runs[-1].status != status:

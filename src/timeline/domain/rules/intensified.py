@@ -23,12 +23,13 @@ _ONE_DAY = timedelta(days=1)
 
 
 def intensified_periods(history: History, part: SpellFacts) -> list[Obligation]:
-    """Windows start at anchor + k x ``every`` months (k = 1, 2, …) up to the evaluation day;
-    the anchor is the spell start or the initial interview (``intensified_period_anchor``, [P],
-    from the ruleset in force at the spell start). A window is judged by the ruleset in force on
-    its first day and needs ``conversations`` meetings of the listed kinds inside it (its last
-    day moved to a working day); it is only generated when the seeker's status on its first day
-    is one the ruleset names."""
+    """Windows start at anchor + k x ``every`` months (k = 1, 2, …) up to the evaluation day
+    (or the spell end, or ``history.until``); the anchor is the spell start or the initial
+    interview (``intensified_period_anchor``, [P], from the ruleset in force at the spell
+    start). A window is judged by the ruleset in force on its first day and needs
+    ``conversations`` meetings of the listed kinds inside it (its last day moved to a working
+    day); it is only generated when the seeker's status on its first day is one the ruleset
+    names."""
     spell = part.spell
     first = history.rulesets.in_force_on(spell.started_on)
     if first is None or first.intensified_period_every_months <= 0:
@@ -39,10 +40,11 @@ def intensified_periods(history: History, part: SpellFacts) -> list[Obligation]:
     anchor_day, anchor_id = anchor
     every = first.intensified_period_every_months
     out: list[Obligation] = []
+    last = min(history.on, spell.ended_on or history.on, history.until or date.max)
     k = 1
     while True:
         start = add_months(anchor_day, k * every)
-        if start > history.on or (spell.ended_on is not None and start > spell.ended_on):
+        if start > last:
             break
         k += 1
         rs = history.rulesets.in_force_on(start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
@@ -96,6 +97,18 @@ def status_on(
 
 
 def confidence_of(assumptions: Iterable[str]) -> str:
+    if isinstance(assumptions, tuple):
+        return _confidence(assumptions)
+    return _worst(assumptions)
+
+
+@functools.lru_cache(maxsize=4096)
+def _confidence(assumptions: tuple[str, ...]) -> str:
+    """(The few distinct tuples of assumptions come again with every obligation.)"""
+    return _worst(assumptions)
+
+
+def _worst(assumptions: Iterable[str]) -> str:
     worst = "C"
     for text in assumptions:
         tag = text[-2]
@@ -115,7 +128,8 @@ def obligation(
     **values: Any,
 ) -> Obligation:
     """Build an obligation naming its ruleset and rule, with the assumptions of ``params``."""
-    assumptions = (*ruleset.assumptions(params), *extra_assumptions)
+    found = ruleset.assumptions(params)
+    assumptions = (*found, *extra_assumptions) if extra_assumptions else found
     return Obligation(
         seeker_id=seeker_id,
         kind=kind,

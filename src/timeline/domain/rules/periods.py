@@ -63,12 +63,13 @@ def _value_at(points: list[tuple[date, Fact | None]], day: date) -> Fact | None:
 
 def review_periods(history: History, part: SpellFacts) -> Iterator[ReviewPeriod]:
     """Consecutive periods from the plan up to the one containing the evaluation day (or the
-    spell end). A period cut short by a new requirement decision is waived ("superseded")."""
+    spell end, or ``history.until``). A period cut short by a new requirement decision is
+    waived ("superseded")."""
     origin = _origin(history, part)
     if origin is None:
         return
     points = requirement_segments(part, origin)
-    last = min(history.on, part.spell.ended_on or history.on)
+    last = min(history.on, part.spell.ended_on or history.on, history.until or date.max)
     count = 0
     for i, (seg_start, decision) in enumerate(points):
         seg_end = points[i + 1][0] - _ONE_DAY if i + 1 < len(points) else date.max

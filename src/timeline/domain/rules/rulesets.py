@@ -93,12 +93,21 @@ class Ruleset:
         return self.tags.get(name, "C")
 
     def assumptions(self, names: Iterable[str]) -> tuple[str, ...]:
-        """``name=value [P]`` for each [P]/[R] parameter among ``names``."""
-        return tuple(
-            f"{self.id}.{n}={_show(getattr(self, n))} [{self.tag(n)}]"
-            for n in names
-            if self.tag(n) != "C"
-        )
+        """``name=value [P]`` for each [P]/[R] parameter among ``names``. (Remembered by
+        ``names`` on the ruleset, a frozen value: every obligation asks.)"""
+        key = names if isinstance(names, tuple) else tuple(names)
+        memo: dict[tuple[str, ...], tuple[str, ...]] | None = self.__dict__.get("_assumptions")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_assumptions", memo)  # a memo on a frozen value
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = tuple(
+                f"{self.id}.{n}={_show(getattr(self, n))} [{self.tag(n)}]"
+                for n in key
+                if self.tag(n) != "C"
+            )
+        return found
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Ruleset:
         """A copy with [P]/[R] parameters replaced; overriding a [C] parameter is refused."""

@@ -30,6 +30,7 @@ from projections.whatif.replay import MIN_CELL, Report, Scenario, Window, pairs,
 from timeline.domain.event_types import EventType
 from timeline.domain.facts import Fact, effective_facts
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
+from timeline.store import form2
 
 PAGE = 10_000
 
@@ -258,6 +259,8 @@ def _event_id(state: bytes) -> str | None:
     """The event id of a stored state the fast decoder reads (None if it cannot be read here:
     the event is then decoded, and kept out if it cannot be)."""
     try:
+        if state[:1] == bytes([form2.FORM]):  # stored form 2: the id is in its envelope
+            return form2.parse(state).event_id
         found = loads(state)["event_id"]
     except Exception:
         return None

@@ -40,7 +40,7 @@ class BulkProjection(Projection, Protocol):
 
     def load(self, tx: Tx, facts: Sequence[Fact]) -> None: ...
 
-    def settle(self, tx: Tx, position: int) -> bool:
+    def settle(self, tx: Tx, position: int, page: int) -> bool:
         """Bring one page of stale rows up to date as of log ``position``; True if more
         remain."""
         ...

@@ -22,6 +22,11 @@ __all__ = ["LostRace", "Runner"]
 _SCHEMA_LOCK = 0x7469_6D65_6C69  # ("timeli"): the advisory lock of making projection tables
 
 
+#: seekers evaluated in one settle transaction (PostgreSQL; SQLite: see ``settle``)
+SETTLE_PAGE = 2000
+SETTLE_PAGE_SQLITE = 200
+
+
 class LostRace(Exception):
     """Another worker advanced the projection first; this batch was rolled back."""
 
@@ -151,7 +156,10 @@ class Runner:
         more = True
         while more:
             with self.db.transaction() as tx:
-                more = projection.settle(tx, self.tracking.position(tx, lock=True))
+                # SQLite has one writer: a page is one write transaction that every request's
+                # access-log entry waits for, so its pages are small (issue 10 §6's reads)
+                page = SETTLE_PAGE_SQLITE if tx.dialect == "sqlite" else SETTLE_PAGE
+                more = projection.settle(tx, self.tracking.position(tx, lock=True), page)
 
     def catch_up(
         self,

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,6 +103,13 @@ class Tx:
                 )
 
 
+#: a SQLite write transaction held longer than this (s) is followed by a pause (see transaction)
+YIELD_AFTER = 0.05
+#: the longest such pause (s): longer than the busy handler's longest poll interval (100 ms),
+#: so a process waiting to write polls at least once while the lock is free
+YIELD_MAX = 0.12
+
+
 @dataclass(frozen=True)
 class PoolSpec:
     """A PostgreSQL connection pool of a :class:`SideDatabase`: its name (in /ready and in
@@ -182,12 +190,21 @@ class SideDatabase:
             return
         with self._lock:
             self._sqlite.execute("BEGIN IMMEDIATE")
+            began = time.perf_counter()
             try:
                 yield Tx(self._sqlite, "sqlite")
             except BaseException:
                 self._sqlite.execute("ROLLBACK")
                 raise
             self._sqlite.execute("COMMIT")
+            held = time.perf_counter() - began
+            if held > YIELD_AFTER:
+                # SQLite has one writer and its busy handler polls (every 100 ms at most): a
+                # process that commits a long write and begins the next at once (the jobs
+                # catching up, in several threads) can starve another process's short write (a
+                # request's access-log entry) for seconds. Pausing, still holding this
+                # process's lock so its other threads wait too, gives the waiters their turn.
+                time.sleep(min(YIELD_MAX, held / 2))
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -103,8 +103,9 @@ class Tx:
                 )
 
 
-#: a SQLite write transaction held longer than this (s) is followed by a pause (see transaction)
-YIELD_AFTER = 0.05
+#: a SQLite write transaction held longer than this (s) is followed by a pause (see transaction);
+#: shorter ones (a request's, a test's) pay nothing
+YIELD_AFTER = 0.25
 #: the longest such pause (s): longer than the busy handler's longest poll interval (100 ms),
 #: so a process waiting to write polls at least once while the lock is free
 YIELD_MAX = 0.12

@@ -360,3 +360,30 @@ def test_text_with_every_kind_of_character_round_trips() -> None:
         EventType.CONTACT_MADE, {"channel": "phone", "direction": "inbound", "purpose": text}, 2
     )
     assert vars(mapper.to_domain_event(mapper.to_stored_event(event))) == vars(event)
+
+
+def test_every_code_of_the_vocabulary_has_its_stored_number() -> None:
+    """The code lists are written out, not derived from the vocabulary's ``Literal``s: a
+    stored number must mean the same for ever, whatever order the vocabulary later lists its
+    codes in. So a code added to the vocabulary must be appended to its list here too (until
+    then it is stored verbatim: lossless, but larger)."""
+    from typing import get_args
+
+    from timeline.vocabulary import fields
+
+    pairs = {
+        "LabourMarketStatus": (fields.LabourMarketStatus, form2.LMS),
+        "ContactChannel": (fields.ContactChannel, form2.CHANNEL),
+        "MeetingKind": (fields.MeetingKind, form2.MEETING),
+        "MissReason": (fields.MissReason, form2.MISS),
+        "PlanKind": (fields.PlanKind, form2.PLAN),
+        "ApplicationKind": (fields.ApplicationKind, form2.APPLICATION),
+        "ServiceType": (fields.ServiceType, form2.SERVICE),
+        "EndReason": (fields.EndReason, form2.END),
+    }
+    missing = {
+        name: sorted(set(get_args(literal)) - set(codes))
+        for name, (literal, codes) in pairs.items()
+        if set(get_args(literal)) - set(codes)
+    }
+    assert missing == {}

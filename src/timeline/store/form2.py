@@ -60,6 +60,8 @@ TAG_BYTES: Final = 16
 EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 # -- codes (stable, append-only: a code once written means the same for ever) -----------------
+# (written out rather than taken from the vocabulary's Literals, whose order may change;
+# tests/unit/test_form2.py checks that every vocabulary code has its number here)
 
 TYPE_CODES: Final[dict[EventType, int]] = {
     EventType.JOB_SEARCH_STARTED: 1,

@@ -164,6 +164,11 @@ class ObligationsProjection:
         tx.execute(t.PENDING_DONE, [t.ids(list(pending))])
         return len(rows) == page
 
+    def unsettled(self, tx: Tx, cap: int) -> int:
+        """Seekers loaded in bulk and not yet evaluated (up to ``cap``): every partition's."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM obligations_pending LIMIT {tx.sql.P}) p"
+        return int(tx.execute(sql, [cap])[0][0])
+
     def _reevaluate_paged(
         self,
         tx: Tx,

@@ -140,6 +140,11 @@ class OutcomesProjection:
             self.publish(tx, position, horizon)
         return False
 
+    def unsettled(self, tx: Tx, cap: int) -> int:
+        """Seekers loaded in bulk and not yet recomputed (up to ``cap``)."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM outcomes_work_pending LIMIT {tx.sql.P}) p"
+        return int(tx.execute(sql, [cap])[0][0])
+
     def apply(self, tx: Tx, facts: Sequence[Fact]) -> None:
         touched = self._keep_seekers(tx, facts)
         upto = max(f.position or 0 for f in facts)  # the log as applied once this batch is

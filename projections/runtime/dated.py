@@ -144,6 +144,12 @@ class DatedView:
         partitions (:mod:`projections.runtime.tracking`)."""
         return self.runner.position()
 
+    def unsettled(self, cap: int = 100_000) -> int:
+        """Seekers loaded in bulk whose rows wait for the settle pass (up to ``cap``): after a
+        backlog was caught up in bulk, the position is at the log's end before they are."""
+        with self.db.read() as tx:
+            return self.dated.unsettled(tx, cap)
+
     def quarantine(self, limit: int | None = None) -> list[Entry]:
         """What this projection could not apply (``projections.runtime.quarantine``), by
         position."""

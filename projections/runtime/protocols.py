@@ -45,6 +45,11 @@ class BulkProjection(Projection, Protocol):
         remain."""
         ...
 
+    def unsettled(self, tx: Tx, cap: int) -> int:
+        """How many seekers were loaded and wait for :meth:`settle` (counted up to ``cap``):
+        their rows are not up to date yet, whatever the tracking position says."""
+        ...
+
 
 class DayKeyed(BulkProjection, Protocol):
     """A bulk projection evaluated for one day that only moves forward (the obligations'

@@ -129,6 +129,17 @@ def readiness(
             reasons.append(f"projection {name}: its lag cannot be read: {exc}")
             continue
         entry: dict[str, Any] = {"position": position, "behind": behind}
+        try:
+            unsettled = view.unsettled()
+        except Exception as exc:
+            reasons.append(f"projection {name}: its unsettled seekers cannot be read: {exc}")
+            continue
+        if unsettled:
+            entry["unsettled"] = unsettled
+            reasons.append(
+                f"projection {name}: {unsettled} seekers loaded in bulk are not evaluated yet "
+                "(the settle pass after a catch-up is running)"
+            )
         if behind > settings.ready_max_lag_events:
             lag = (clock() - recorded).total_seconds() if recorded else 0.0
             entry["lag_seconds"] = round(lag, 1)

@@ -75,6 +75,32 @@ def test_ready_names_each_projection_that_lags_and_turns_ready_once_caught_up(
     assert r.json()["checks"]["projections"]["outcomes"] == {"position": 3, "behind": 0}
 
 
+def test_seekers_loaded_in_bulk_keep_it_not_ready_until_they_are_evaluated(
+    make_services: MakeServices,
+) -> None:
+    """A backlog caught up in bulk moves the position to the log's end before the settle pass
+    has evaluated its seekers: until it has, their obligations are missing, so not ready."""
+    services = make_services()
+    client = TestClient(create_app(services))
+    _lagging(services, n=4)
+    services.outcomes.catch_up()
+    runner = services.obligations.runner
+    assert runner.step(1000, bulk=True) == 4  # loaded, not evaluated
+    r = client.get("/ready")
+    assert r.status_code == 503
+    assert r.json()["reasons"] == [
+        "projection obligations: 4 seekers loaded in bulk are not evaluated yet "
+        "(the settle pass after a catch-up is running)"
+    ]
+    assert r.json()["checks"]["projections"]["obligations"] == {
+        "position": 4,
+        "behind": 0,
+        "unsettled": 4,
+    }
+    runner.settle()
+    assert client.get("/ready").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("behind", "seconds", "ready"),
     [

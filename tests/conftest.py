@@ -26,6 +26,30 @@ TEST_MASTER_KEY = "dGVzdHMgb25seTogbmV2ZXIgYSByZWFsIG1hc3RlciE="
 os.environ.setdefault("TIMELINE_MASTER_KEY", TEST_MASTER_KEY)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--serial",
+        choices=("include", "exclude", "only"),
+        default="include",
+        help="tests marked serial measure a latency bound and must not share the machine with "
+        "other tests: `exclude` them (the parallel run of ./run test), run `only` them (its "
+        "second run, alone), or `include` them (default)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = config.getoption("--serial")
+    if mode == "include":
+        return
+    want = mode == "only"
+    keep, drop = [], []
+    for item in items:
+        (keep if (item.get_closest_marker("serial") is not None) == want else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     with pg.temporary_database() as name:

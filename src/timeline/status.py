@@ -50,6 +50,7 @@ class ProjectionState:
     quarantined: int
     stale_seekers: int
     rebuild: RebuildState | None
+    unsettled_seekers: int = 0  # loaded in bulk, not yet evaluated (the settle pass)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class ProjectionState:
             "lag_seconds": self.lag_seconds,
             "quarantined": self.quarantined,
             "stale_seekers": self.stale_seekers,
+            "unsettled_seekers": self.unsettled_seekers,
             "rebuild": self.rebuild.to_dict() if self.rebuild else None,
         }
 
@@ -108,7 +110,14 @@ class Picture:
             entries, stale = view.quarantine_counts()
             out.append(
                 ProjectionState(
-                    name, position, behind, round(seconds, 3), entries, stale, rebuilds.get(name)
+                    name,
+                    position,
+                    behind,
+                    round(seconds, 3),
+                    entries,
+                    stale,
+                    rebuilds.get(name),
+                    view.unsettled(),
                 )
             )
         return out

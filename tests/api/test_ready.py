@@ -15,6 +15,7 @@ from timeline.api import create_app
 from timeline.bootstrap import Services, bootstrap, jobs_services
 from timeline.clock import FixedClock
 from timeline.settings import Settings
+from timeline.status import Picture
 
 
 def _refuse(*_: Any, **__: Any) -> Any:
@@ -97,8 +98,14 @@ def test_seekers_loaded_in_bulk_keep_it_not_ready_until_they_are_evaluated(
         "behind": 0,
         "unsettled": 4,
     }
+    picture = {p.name: p for p in Picture.of(services).projections()}  # status and metrics
+    assert (picture["obligations"].unsettled_seekers, picture["outcomes"].unsettled_seekers) == (
+        4,
+        0,
+    )
     runner.settle()
     assert client.get("/ready").status_code == 200
+    assert Picture.of(services).projections()[0].unsettled_seekers == 0
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,12 @@ class StoreCollector:
                 "Seekers whose rows in the projection are stale because of quarantined events.",
                 labels=["projection"],
             ),
+            "unsettled_seekers": GaugeMetricFamily(
+                "timeline_projection_unsettled_seekers",
+                "Seekers a bulk catch-up loaded whose rows the settle pass has not evaluated "
+                "yet (counted up to 100,000); /ready is 503 while any are.",
+                labels=["projection"],
+            ),
         }
         rebuild = {
             "running": GaugeMetricFamily(

@@ -7,7 +7,7 @@ import json
 import re
 import time
 from base64 import b64encode
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -557,7 +557,12 @@ _LAYOUT1_FIT = (
 
 
 def convert_index_layout(
-    conn: Any, schema: str, *, events_table: str = "timeline_events", dry_run: bool = False
+    conn: Any,
+    schema: str,
+    *,
+    events_table: str = "timeline_events",
+    dry_run: bool = False,
+    say: Callable[[str], object] | None = None,
 ) -> IndexConversion:
     """Convert ``schema``'s index table from layout 1 to layout 2 in place, in one transaction
     on ``conn`` (a psycopg connection, not in a transaction), under the library's ``EXCLUSIVE``
@@ -567,7 +572,8 @@ def convert_index_layout(
     every row is then compared, column by column as the service reads it, with the old one,
     and the old table dropped. Refused (:class:`IndexConversionRefused`, nothing changed) if a
     value would not read back the same. Nothing to do for a table already in layout 2 or no
-    table; ``dry_run`` counts the rows and changes nothing."""
+    table; ``dry_run`` counts the rows and changes nothing. ``say`` is told what is about to
+    be done, once the rows are counted."""
     started = time.perf_counter()
     ident = Identifier(schema)
     table = SQL("{}.{}").format(ident, Identifier(INDEX_TABLE))
@@ -587,9 +593,9 @@ def convert_index_layout(
         curs.execute(SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
         for column, unfit in _LAYOUT1_FIT:
             curs.execute(
-                SQL("SELECT position FROM {} WHERE " + unfit + " ORDER BY position LIMIT 5").format(
-                    table
-                )
+                SQL("SELECT position FROM {} WHERE ").format(table)
+                + SQL(unfit)  # (not formatted: a regular expression's braces)
+                + SQL(" ORDER BY position LIMIT 5")
             )
             bad = [r[0] for r in curs.fetchall()]
             if bad:
@@ -604,6 +610,11 @@ def convert_index_layout(
         if dry_run:
             run.seconds = time.perf_counter() - started
             return run
+        if say is not None:
+            say(
+                f"converting the index table {schema}.{INDEX_TABLE} to layout {INDEX_LAYOUT}: "
+                f"{run.rows:,} rows, one transaction"
+            )
         # the old table and its indexes out of the names' way, then the recorder's own DDL
         curs.execute(
             "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "

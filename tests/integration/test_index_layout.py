@@ -69,7 +69,7 @@ def _connect(url: str) -> psycopg.Connection[Any]:
 
 def _sql(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     with _connect(url) as conn:
-        cur = conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = conn.execute(sql, params)
         return cur.fetchall() if cur.description else []
 
 
@@ -145,7 +145,7 @@ def written(postgres_url: str, clock: FixedClock) -> tuple[str, list[tuple[Any, 
         settings = Settings(
             database_url=postgres_url,
             environment="test",
-            digest_algorithm=algorithm,  # type: ignore[arg-type]
+            digest_algorithm=algorithm,
         )
         app = TimelineApp(settings=settings, clock=clock)
         for seeker in seekers:

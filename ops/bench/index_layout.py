@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,170 @@ def _per_event(found: dict[str, Any], table: str) -> str:
     )
 
 
+#: The code before layout 2's column list (its SELECT_COLUMNS) and insert casts (INDEX_TYPES)
+BEFORE_COLUMNS = (
+    "event_id::text, seeker_id::text, version, position, type, occurred_at, occurred_on::text, "
+    "recorded_at, digest, hash, person_ref"
+)
+BEFORE_TYPES = (
+    "uuid", "uuid", "bigint", "bigint", "text", "text", "date", "timestamptz", "text", "text",
+    "text",
+)  # fmt: skip
+
+
+Side = tuple[Any, str, list[str]]  # (connection, its SELECT column list, its insert values)
+FEED = "SELECT {cols} FROM timeline_event_index WHERE position > %s ORDER BY position LIMIT 1000"
+PER_SEEKER = {
+    "as-of read of a seeker (index_as_of)": (
+        "SELECT {cols} FROM timeline_event_index WHERE seeker_id = %s AND version <= "
+        "(SELECT max(version) FROM timeline_event_index WHERE seeker_id = %s AND "
+        "recorded_at <= now()) ORDER BY version",
+        2,
+    ),
+    "events with index of a seeker (events_with_index)": (
+        "SELECT e.topic, e.state, {cols} FROM timeline_event_index JOIN timeline_events e "
+        "ON e.originator_id = seeker_id AND e.originator_version = version "
+        "WHERE seeker_id = %s ORDER BY version",
+        1,
+    ),
+}
+
+
+def _per_seeker(side: Side, sql: str, n: int, picks: list[str]) -> float:
+    conn, cols, _ = side
+    statement = sql.replace("{cols}", cols)
+    t0 = time.perf_counter()
+    for s in picks:
+        conn.execute(statement, (s,) * n).fetchall()
+    return (time.perf_counter() - t0) / len(picks) * 1000
+
+
+def _feed(side: Side) -> float:
+    conn, cols, _ = side
+    statement = FEED.replace("{cols}", cols)
+    t0 = time.perf_counter()
+    after = 0
+    while page := conn.execute(statement, (after,)).fetchall():
+        after = int(page[-1][3])
+    return (time.perf_counter() - t0) * 1000
+
+
+def _insert(side: Side) -> float:
+    """µs per row of one 1,000-row JSON insert (rolled back), of rows like the stored ones."""
+    from timeline.store.index import INDEX_COLUMNS  # noqa: PLC0415 - this tree
+
+    conn, cols, values = side
+    page = conn.execute(FEED.replace("{cols}", cols), (0,)).fetchall()  # (the API's values)
+    rows = []
+    for r in page:
+        row = [v if isinstance(v, int | str | None) else str(v) for v in r]
+        row[0], row[2], row[3] = str(uuid.uuid4()), row[2] + 10**6, row[3] + 10**9
+        rows.append(row)
+    insert = (
+        f"INSERT INTO timeline_event_index ({','.join(INDEX_COLUMNS)}) SELECT "
+        f"{','.join(values)} FROM jsonb_array_elements(%s::jsonb) r"
+    )
+    t0 = time.perf_counter()
+    with conn.transaction(force_rollback=True):
+        conn.execute(insert, (json.dumps(rows),))
+    return (time.perf_counter() - t0) * 1e6 / len(rows)
+
+
+def interleaved(before_db: str, after_db: str, rounds: int, seekers: int) -> None:
+    """The index's own statements, the code before's SQL on its layout-1 table against this
+    code's on layout 2, in this process, alternating: wall time of the server's work and the
+    driver's (the Python around them is the same in both trees)."""
+    from timeline.store.postgres import INDEX_VALUES, SELECT_COLUMNS  # noqa: PLC0415
+
+    with admin(before_db) as b, admin(after_db) as a:
+        sides: dict[str, Side] = {
+            "before": (b, BEFORE_COLUMNS, [f"(r->>{i})::{t}" for i, t in enumerate(BEFORE_TYPES)]),
+            "after": (a, SELECT_COLUMNS.as_string(None), list(INDEX_VALUES)),
+        }
+        ids = sorted(
+            str(r[0]) for r in a.execute("SELECT DISTINCT seeker_id FROM timeline_event_index")
+        )
+        picks = ids[:: max(1, len(ids) // seekers)][:seekers]
+        times: dict[str, dict[str, list[float]]] = {}
+        for n in range(rounds):
+            for label in ("before", "after") if n % 2 == 0 else ("after", "before"):
+                side = sides[label]
+                found = {
+                    name: _per_seeker(side, sql, k, picks) for name, (sql, k) in PER_SEEKER.items()
+                }
+                found["feed: the whole index in pages of 1,000 (index_after_position)"] = _feed(
+                    side
+                )
+                found["insert of 1,000 rows as one JSON array, µs per row"] = _insert(side)
+                for name, value in found.items():
+                    times.setdefault(name, {}).setdefault(label, []).append(value)
+    print(
+        f"\nthe index's statements, alternating, {rounds} rounds, {len(picks)} seekers "
+        f"(load average {_load()}); medians, ms unless said:"
+    )
+    for name, by in times.items():
+        old, new = statistics.median(by["before"]), statistics.median(by["after"])
+        print(f"  {name}: before {old:.3f}, after {new:.3f} (ratio {new / old:.2f})")
+
+
+def _round(
+    round_: int,
+    label: str,
+    tree: Path,
+    demo: Path,
+    line: float,
+    args: argparse.Namespace,
+    fig: dict[str, list[float]],
+) -> None:
+    """One import of the demo by ``tree`` into a new database: its bytes, the import's time
+    and the reads through the index; for the code before, then its table converted."""
+    with scratch_database("timeline_layout") as dbname:
+        url = db_url(dbname)
+        print(f"\nround {round_ + 1}, {label}: load average {_load()}")
+        _, wall, cpu = _run(
+            tree, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet"
+        )
+        found = sizes(dbname)
+        n = found["events"]
+        both = found["timeline_events"]["total"] + found["timeline_event_index"]["total"]
+        print(f"  import: {wall:.1f} s wall, {cpu / n * 1e6:.0f} µs CPU/event (client)")
+        print(f"  timeline_events      {_per_event(found, 'timeline_events')}")
+        print(f"  timeline_event_index {_per_event(found, 'timeline_event_index')}")
+        print(f"  both: {both / n:.0f} B/event = {both / n / line:.2f} × the JSON line")
+        fig.setdefault("import s", []).append(wall)
+        fig.setdefault("import client CPU µs/event", []).append(cpu / n * 1e6)
+        out, _, _ = _run(tree, "-c", READS, url, str(args.reads))
+        reads = json.loads(out)
+        assert reads["code"].startswith(str(tree)), reads["code"]
+        for name, value in reads.items():
+            if isinstance(value, list):
+                per = reads["picks"] if "verify" not in name and "feed" not in name else 1
+                ms = value[0] / per * 1000
+                fig.setdefault(f"{name} ms", []).append(ms)
+                print(f"  {name}: {ms:.2f} ms wall" + (" per seeker" if per > 1 else ""))
+        if label == "before":
+            # the table the code before wrote, converted by this code
+            out, wall, _ = _run(
+                HERE,
+                "-m",
+                "timeline.cli.main",
+                "migrate-store",
+                "--to",
+                "2",
+                "--db",
+                url,
+                "--quiet",
+            )
+            index = json.loads(out)["index_table"]
+            converted = sizes(dbname)
+            print(
+                f"  migrate-store: index layout {index['layout_before']} → "
+                f"{index['layout_after']}, {index['converted']:,} rows in "
+                f"{index['seconds']:.1f} s (run {wall:.1f} s); then:"
+            )
+            print(f"  timeline_event_index {_per_event(converted, 'timeline_event_index')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -175,6 +340,15 @@ def main() -> None:
     parser.add_argument("--seekers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--reads", type=int, default=300, help="seekers read as of a moment")
+    parser.add_argument(
+        "--sql-rounds",
+        type=int,
+        default=0,
+        help="then this many rounds of the index's statements alone, interleaved (0: none)",
+    )
+    parser.add_argument(
+        "--sql-only", action="store_true", help="only the interleaved statements' phase"
+    )
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -197,65 +371,31 @@ def main() -> None:
         line = demo.stat().st_size / lines
         print(f"demo: {lines:,} events, JSON line {line:.0f} B (--seekers {args.seekers} --seed 1)")
         trees = {"before": base, "after": HERE}
+        if args.sql_rounds:
+            with (
+                scratch_database("timeline_layout") as before_db,
+                scratch_database("timeline_layout") as after_db,
+            ):
+                for db, tree in ((before_db, base), (after_db, HERE)):
+                    _run(
+                        tree,
+                        "-m",
+                        "timeline.cli.main",
+                        "import",
+                        str(demo),
+                        "--db",
+                        db_url(db),
+                        "--quiet",
+                    )
+                    sizes(db)  # (VACUUM ANALYZE)
+                interleaved(before_db, after_db, args.sql_rounds, args.reads)
+            if args.sql_only:
+                return
         figures: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
         for round_ in range(args.rounds):
             order = list(trees.items()) if round_ % 2 == 0 else list(reversed(trees.items()))
             for label, tree in order:
-                with scratch_database("timeline_layout") as dbname:
-                    url = db_url(dbname)
-                    print(f"\nround {round_ + 1}, {label}: load average {_load()}")
-                    _, wall, cpu = _run(
-                        tree, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet"
-                    )
-                    found = sizes(dbname)
-                    n = found["events"]
-                    both = (
-                        found["timeline_events"]["total"] + found["timeline_event_index"]["total"]
-                    )
-                    print(f"  import: {wall:.1f} s wall, {cpu / n * 1e6:.0f} µs CPU/event (client)")
-                    print(f"  timeline_events      {_per_event(found, 'timeline_events')}")
-                    print(f"  timeline_event_index {_per_event(found, 'timeline_event_index')}")
-                    print(f"  both: {both / n:.0f} B/event = {both / n / line:.2f} × the JSON line")
-                    fig = figures[label]
-                    fig.setdefault("import s", []).append(wall)
-                    fig.setdefault("import client CPU µs/event", []).append(cpu / n * 1e6)
-                    out, _, _ = _run(tree, "-c", READS, url, str(args.reads))
-                    reads = json.loads(out)
-                    assert reads["code"].startswith(str(tree)), reads["code"]
-                    for name, value in reads.items():
-                        if isinstance(value, list):
-                            per = (
-                                reads["picks"] if "verify" not in name and "feed" not in name else 1
-                            )
-                            ms = value[0] / per * 1000
-                            fig.setdefault(f"{name} ms", []).append(ms)
-                            print(
-                                f"  {name}: {ms:.2f} ms wall" + (" per seeker" if per > 1 else "")
-                            )
-                    if label == "before":
-                        # the table the code before wrote, converted by this code
-                        out, wall, _ = _run(
-                            HERE,
-                            "-m",
-                            "timeline.cli.main",
-                            "migrate-store",
-                            "--to",
-                            "2",
-                            "--db",
-                            url,
-                            "--quiet",
-                        )
-                        index = json.loads(out)["index_table"]
-                        converted = sizes(dbname)
-                        print(
-                            f"  migrate-store: index layout {index['layout_before']} → "
-                            f"{index['layout_after']}, {index['converted']:,} rows in "
-                            f"{index['seconds']:.1f} s (run {wall:.1f} s); then:"
-                        )
-                        print(
-                            "  timeline_event_index "
-                            f"{_per_event(converted, 'timeline_event_index')}"
-                        )
+                _round(round_, label, tree, demo, line, args, figures[label])
         print("\nmedians (before → after, ratio):")
         for name in figures["after"]:
             b, a = (

@@ -20,7 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, TupleRow, tuple_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composable, Identifier, Literal
 from psycopg.types.json import Json
 
 from timeline.domain.canonical import JCS_PREFIX, iso_utc
@@ -558,6 +558,25 @@ _LAYOUT1_FIT = (
 )
 
 
+def _refuse_unfit(curs: Cursor[TupleRow], schema: str, table: Composable) -> None:
+    """:class:`IndexConversionRefused` naming the first rows with a value layout 2 cannot
+    hold exactly."""
+    for column, unfit in _LAYOUT1_FIT:
+        curs.execute(
+            SQL("SELECT position FROM {} WHERE ").format(table)
+            + SQL(unfit)  # (not formatted: a regular expression's braces)
+            + SQL(" ORDER BY position LIMIT 5")
+        )
+        bad = [r[0] for r in curs.fetchall()]
+        if bad:
+            raise IndexConversionRefused(
+                f"{schema}.{INDEX_TABLE}: the {column} of the rows at positions "
+                f"{', '.join(map(str, bad))} is not what this service stores there (altered "
+                "rows?); layout 2 could not hold it exactly, so nothing was converted: run "
+                "`timeline verify` and restore those rows from a backup first"
+            )
+
+
 def convert_index_layout(
     conn: Any,
     schema: str,
@@ -593,20 +612,10 @@ def convert_index_layout(
         events = SQL("{}.{}").format(ident, Identifier(events_table))
         curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events))
         curs.execute(SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
-        for column, unfit in _LAYOUT1_FIT:
-            curs.execute(
-                SQL("SELECT position FROM {} WHERE ").format(table)
-                + SQL(unfit)  # (not formatted: a regular expression's braces)
-                + SQL(" ORDER BY position LIMIT 5")
-            )
-            bad = [r[0] for r in curs.fetchall()]
-            if bad:
-                raise IndexConversionRefused(
-                    f"{schema}.{INDEX_TABLE}: the {column} of the rows at positions "
-                    f"{', '.join(map(str, bad))} is not what this service stores there (altered "
-                    "rows?); layout 2 could not hold it exactly, so nothing was converted: run "
-                    "`timeline verify` and restore those rows from a backup first"
-                )
+        if index_layout(curs, schema) != 1:  # (another run converted it while this one waited)
+            run.layout_before = run.layout_after = index_layout(curs, schema)
+            return run
+        _refuse_unfit(curs, schema, table)
         curs.execute(SQL("SELECT count(*) FROM {}").format(table))
         run.rows = int(curs.fetchone()[0])
         if dry_run:

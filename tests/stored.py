@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from timeline.application import TimelineApp
 from timeline.domain.event_types import EventType
 from timeline.store import form2
+from timeline.store.postgres import digest_bytes
 
 
 def clear_changed(state: bytes, type_: EventType, **changes: Any) -> bytes:
@@ -37,3 +38,19 @@ def as_form1(app: TimelineApp, stored: StoredEvent) -> bytes:
     """The state the library's own mapper writes for the event ``stored`` records (form 1,
     JSON): what the code before form 2 stored."""
     return Mapper.to_stored_event(app.mapper, app.mapper.to_domain_event(stored)).state  # type: ignore[arg-type]
+
+
+def index_value(kind: str, column: str, value: Any) -> Any:
+    """The value an administrator writes into the index table's ``column`` for the service to
+    read ``value`` there: itself on SQLite; on PostgreSQL (layout 2, docs/storage.md) a
+    digest, hash or ``person_ref`` as its bytes and the type as its code. A value ``bytes``
+    already (one no append writes) is written as it is."""
+    if kind != "postgres" or value is None or isinstance(value, bytes):
+        return value
+    if column == "digest":
+        return digest_bytes(value)
+    if column in ("hash", "person_ref"):
+        return bytes.fromhex(value)
+    if column == "type":
+        return form2.TYPE_CODES[EventType(value)]
+    return value

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import event, new_seeker
+from tests.stored import index_value
 from timeline.audit.checks import verify_store
 from timeline.audit.digests import EMPTY_ROOT, merkle_root
 from timeline.audit.export import export_seeker
@@ -70,7 +71,7 @@ def test_kept_digests_prove_an_unchanged_log_and_name_the_altered_day(
         tx.execute(
             f"UPDATE timeline_event_index SET hash = {tx.sql.P} WHERE seeker_id = {tx.sql.P} "
             "AND version = 3",
-            ["f" * 64, seeker],
+            [index_value(services.db.dialect, "hash", "f" * 64), seeker],
         )
     report = verify_store(services.app, services.access_log, services.digests, kept_digests=kept)
     assert any(p.startswith("2025-06-03") for p in report.digest_problems)
@@ -170,7 +171,8 @@ def test_the_nightly_job_seals_finished_days_and_verifies(
     assert [d.day for d in services.digests.kept()] == ["2025-06-03", "2025-06-04", "2025-06-05"]
     with services.db.transaction() as tx:
         tx.execute(
-            f"UPDATE timeline_event_index SET digest = {tx.sql.P} WHERE version = 1", ["0" * 64]
+            f"UPDATE timeline_event_index SET digest = {tx.sql.P} WHERE version = 1",
+            [index_value(services.db.dialect, "digest", "0" * 64)],
         )
     clock.advance(days=1)
     assert nightly() == "failed"

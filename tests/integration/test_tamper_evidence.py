@@ -19,7 +19,7 @@ import pytest
 
 from tests import pg
 from tests.factories import VALID_CODE, event, new_seeker
-from tests.stored import clear_changed
+from tests.stored import clear_changed, index_value
 from timeline.application import TimelineApp
 from timeline.audit.checks import Report, verify_store
 from timeline.audit.digests import day_bounds, merkle_root
@@ -179,7 +179,7 @@ def test_rewriting_an_index_digest_breaks_the_chain(
     seeker = _three_events(app, clock)
     execute(
         "UPDATE timeline_event_index SET digest=%s WHERE version=1 AND seeker_id=%s",
-        ("0" * 64, seeker),
+        (index_value(_kind(app), "digest", "0" * 64), seeker),
     )
     broken = verify_seeker(app, seeker)
     assert broken is not None
@@ -187,6 +187,10 @@ def test_rewriting_an_index_digest_breaks_the_chain(
 
 
 # -- the index against the stored events, field by field (issue 10 §5) ----------------------------
+
+
+def _kind(app: TimelineApp) -> str:
+    return "sqlite" if "sqlite" in app.settings.database_url else "postgres"
 
 
 def _swap_positions(execute: Execute, events: str, kind: str, a: object, c: object) -> None:
@@ -274,7 +278,7 @@ def test_altering_any_index_column_is_detected_and_named(
     other = _three_events(app, clock)
     execute(
         f"UPDATE timeline_event_index SET {column}=%s WHERE seeker_id=%s AND version=2",
-        (ALTERED[column], seeker),
+        (index_value(_kind(app), column, ALTERED[column]), seeker),
     )
     broken = [b for b in verify_all(app) if b.seeker_id == seeker]
     assert len(broken) == 1, list(verify_all(app))
@@ -292,9 +296,9 @@ def test_editing_the_index_type_changes_the_history_and_is_detected(
     app.append([event("job_search_started", seeker)])
     app.append([event("contact_made", seeker, {"channel": "phone", "direction": "outbound"})])
     execute(
-        "UPDATE timeline_event_index SET type='meeting_held', occurred_on='2025-05-30' "
+        "UPDATE timeline_event_index SET type=%s, occurred_on='2025-05-30' "
         "WHERE seeker_id=%s AND version=2",
-        (seeker,),
+        (index_value(_kind(app), "type", "meeting_held"), seeker),
     )
     # the attack works: the history shows what the index says
     shown = app.history(seeker)[1].to_dict()
@@ -603,7 +607,7 @@ def test_digests_exported_before_format_2_still_verify_what_they_covered(sealed:
     # the event log of day 3 altered, in the index
     sealed.execute(
         "UPDATE timeline_event_index SET hash=%s WHERE seeker_id=%s AND version=3",
-        ("f" * 64, sealed.seeker),
+        (index_value(sealed.kind, "hash", "f" * 64), sealed.seeker),
     )
     [problem] = services.digests.check(old)
     assert problem.startswith("2025-06-03: the event log no longer matches")
@@ -656,9 +660,10 @@ def test_an_index_value_no_append_writes_is_named_by_the_digests_not_a_crash(
     sealed: Sealed,
 ) -> None:
     old = [_format_1(sealed.services, date(2025, 6, 3))]
+    # (PostgreSQL holds bytes there: one byte is as far from what an append writes)
     sealed.execute(
-        "UPDATE timeline_event_index SET hash='f' WHERE seeker_id=%s AND version=3",
-        (sealed.seeker,),
+        "UPDATE timeline_event_index SET hash=%s WHERE seeker_id=%s AND version=3",
+        ("f" if sealed.kind == "sqlite" else b"\x0f", sealed.seeker),
     )
     for kept in (sealed.kept, old):
         problems = sealed.services.digests.check(kept)

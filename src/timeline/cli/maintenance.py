@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -11,7 +12,15 @@ from timeline.cli import input as cli_input
 from timeline.cli import progress
 from timeline.cli.input import add_command
 from timeline.cli.wiring import services
-from timeline.store.migrate import DEFAULT_BATCH, FORMS, check, migrate_store
+from timeline.store.migrate import (
+    DEFAULT_BATCH,
+    FORMS,
+    check,
+    check_target,
+    convert_index,
+    migrate_store,
+)
+from timeline.store.postgres import tolerating_index_layout_1
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +36,9 @@ def register(subparsers: Any) -> None:
         "exported before still pass. Before: stop every writer (the service, the jobs' "
         "process, imports) and take a backup (pg_dump, or a copy of the SQLite file); set "
         "TIMELINE_MASTER_KEY (and TIMELINE_KEYS_URL) as the service has them: each seeker's "
-        "data key is made there. It is "
+        "data key is made there. On PostgreSQL it first converts the event index table to "
+        "layout 2 (hashes as bytes, the type as its code: the service refuses layout 1), in "
+        "one transaction, values unchanged; printed as index_table. It is "
         "resumable: a rerun (after a crash, or Ctrl-C) skips the events already in form "
         "--to; a second run rewrites nothing. After: run `timeline verify`. On PostgreSQL "
         "the old row versions stay in the table until `VACUUM (FULL) timeline_events` or "
@@ -58,7 +69,19 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_migrate_store(args: argparse.Namespace) -> int:
-    with services(args) as built:
+    check_target(args.to)  # (before anything is converted)
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"timeline migrate-store: {text}", file=sys.stderr)
+
+    index = convert_index(cli_input.settings(args), dry_run=args.dry_run, say=say)
+    if index is not None and index.layout_before == 1 and not args.dry_run:
+        say(f"index table converted to layout 2 in {index.seconds:.1f} s")
+    # (a dry run leaves a layout-1 index: its services read the events table only)
+    unconverted = index is not None and index.layout_after == 1
+    tolerate = tolerating_index_layout_1() if unconverted else contextlib.nullcontext()
+    with tolerate, services(args) as built:
         recorder = built.app.recorder
         check(recorder, built.app.mapper, to=args.to, batch=args.batch)  # (before the bar)
         total = recorder.max_notification_id() or 0
@@ -72,7 +95,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 progress=shown.update,
             )
-    print(json.dumps(run.to_dict()))
+    print(json.dumps({**run.to_dict(), "index_table": index and index.to_dict()}))
     if not args.dry_run and run.rewritten:
         print(
             "timeline migrate-store: done; now run `timeline verify` (and `--digests FILE` "

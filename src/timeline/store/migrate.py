@@ -17,7 +17,12 @@ rerun starts again from the first position and finds the committed chunks done.
 The stored forms, told apart by the state's first byte (ops/adr/0009-stored-form-v2.md):
 
 - form 1: the library's JSON object of the event's attributes (``{``);
-- form 2: ``0x02``, then a clear part and a personal part sealed with a per-seeker key."""
+- form 2: ``0x02``, then a clear part and a personal part sealed with a per-seeker key.
+
+On PostgreSQL the index table is first brought to the layout this build reads (layout 2:
+hashes as bytes, the type as its code; :func:`convert_index`), in one transaction of its own,
+before the services are built — they refuse a layout-1 table. Its values do not change: the
+service reads the same text from either layout."""
 
 from __future__ import annotations
 
@@ -31,10 +36,15 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 
 from timeline.domain.errors import TimelineError
+from timeline.settings import Settings, database
 from timeline.store import form2
 from timeline.store.keys import SeekerErased
 from timeline.store.mapper import TimelineMapper
-from timeline.store.postgres import TimelinePostgresRecorder
+from timeline.store.postgres import (
+    IndexConversion,
+    TimelinePostgresRecorder,
+    convert_index_layout,
+)
 from timeline.store.sqlite import TimelineSQLiteRecorder
 
 #: The forms a state can be in, by its first byte.
@@ -205,17 +215,39 @@ def _writer(recorder: ApplicationRecorder) -> _Writer:
 def check(recorder: ApplicationRecorder, mapper: Mapper[UUID], *, to: int, batch: int) -> _Writer:
     """The rewriter of ``recorder``'s store, or :class:`MigrationRefused` when the migration
     asked for cannot run (before anything is read or written)."""
+    check_target(to, mapper_form(mapper))
+    if batch < 1:
+        raise MigrationRefused(f"--batch {batch}: must be at least 1")
+    return _writer(recorder)
+
+
+def check_target(to: int, written: int = form2.FORM) -> None:
+    """:class:`MigrationRefused` unless ``to`` is the form ``written`` (by default the one the
+    service's mapper writes): checked before anything is converted."""
     if to not in FORMS:
         raise MigrationRefused(f"--to {to}: no such stored form (known: {FORMS})")
-    written = mapper_form(mapper)
     if written != to:
         raise MigrationRefused(
             f"--to {to}: this build writes stored form {written}, so it cannot move events "
             f"into form {to}; nothing was written"
         )
-    if batch < 1:
-        raise MigrationRefused(f"--batch {batch}: must be at least 1")
-    return _writer(recorder)
+
+
+def convert_index(
+    settings: Settings, *, dry_run: bool = False, say: Callable[[str], object] | None = None
+) -> IndexConversion | None:
+    """PostgreSQL: the index table converted to the layout this build reads, in place, in one
+    transaction (:func:`timeline.store.postgres.convert_index_layout`; nothing to do when it is
+    already, or with ``dry_run``). None for SQLite and the memory store, whose index keeps its
+    layout. Runs before the services are built: they refuse a layout-1 table."""
+    db = database(settings.database_url)
+    if db.kind != "postgres":
+        return None
+    import psycopg  # noqa: PLC0415 (PostgreSQL only)
+
+    conninfo = psycopg.conninfo.make_conninfo(**db.libpq())
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return convert_index_layout(conn, db.schema, dry_run=dry_run, say=say)
 
 
 def migrate_store(

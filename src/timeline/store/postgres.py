@@ -1,5 +1,5 @@
-"""PostgreSQL: the production store. The index is written inside the library's insert
-transaction, after the table lock and the insert, when the notification ids are known."""
+"""PostgreSQL: the production store. The index is written inside the insert's transaction, by
+the statement that inserts the events, with the notification ids they were given."""
 
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
-from psycopg.rows import DictRow, TupleRow, tuple_row
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg.types.json import Json
 
 from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
 
 INDEX_TABLE = "timeline_event_index"
+#: the event's values before its index row's in an element of the insert's JSON array
+EVENT_FIELDS = 4
+BEGIN = SQL("BEGIN")
+COMMIT = SQL("COMMIT")
+OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 #: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
 #: server, which is cheaper than converting each value in Python.
 SELECT_COLUMNS = SQL(
@@ -65,21 +70,44 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         )
         self._events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
         # A save's rows go as one JSON array of arrays, decoded by the server (as jsonb: parsed
-        # once, where json's ->> parses each element again per column): one statement,
-        # and no per-value work in the driver (dumping arrays of values was most of a bulk
-        # save's time). The events keep the library's statement shape and RETURNING order.
-        self._insert_index = SQL(
-            "INSERT INTO {} ({}) SELECT {} FROM jsonb_array_elements(%s::jsonb) r"
-        ).format(
-            self._index,
-            SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
-            SQL(",").join(SQL(f"(r->>{i})::{t}") for i, t in enumerate(INDEX_TYPES)),
-        )
+        # once, where json's ->> parses each element again per column), and the events and
+        # their index rows are inserted by one statement: the index rows take the notification
+        # ids the events' insert returns (a data-modifying CTE), so nothing comes back to the
+        # client in the middle of the transaction (see insert_events). Each element is an
+        # event's originator id, version, topic and base64 state, then its index row's values
+        # in INDEX_COLUMNS order (its position left out: the event's notification id). No
+        # per-value work in the driver (dumping arrays of values was most of a bulk save's time).
         self._insert_events_json = SQL(
             "INSERT INTO {} AS t (originator_id, originator_version, topic, state) "
             "SELECT (r->>0)::{}, (r->>1)::bigint, r->>2, decode(r->>3, 'base64') "
-            "FROM jsonb_array_elements(%s::jsonb) r RETURNING notification_id"
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS s(r, n) ORDER BY n "
+            "RETURNING notification_id"
         ).format(self._events, SQL(self.datastore.originator_id_type))
+        index_values = SQL(",").join(
+            SQL("e.notification_id")
+            if column == "position"
+            else SQL(f"(s.r->>{EVENT_FIELDS + i})::{t}")
+            for i, (column, t) in enumerate(zip(INDEX_COLUMNS, INDEX_TYPES, strict=True))
+        )
+        self._insert_with_index = SQL(
+            "WITH s AS MATERIALIZED (SELECT r, n FROM jsonb_array_elements(%s::jsonb) "
+            "WITH ORDINALITY AS a(r, n)), "
+            "e AS (INSERT INTO {events} AS t (originator_id, originator_version, topic, state) "
+            "SELECT (r->>0)::{id_type}, (r->>1)::bigint, r->>2, decode(r->>3, 'base64') "
+            "FROM s ORDER BY n "
+            "RETURNING notification_id, originator_id, originator_version), "
+            "i AS (INSERT INTO {index} ({columns}) SELECT {values} FROM s JOIN e "
+            "ON e.originator_id = (s.r->>0)::{id_type} AND e.originator_version = "
+            "(s.r->>1)::bigint) "
+            "SELECT e.notification_id FROM s JOIN e ON e.originator_id = (s.r->>0)::{id_type} "
+            "AND e.originator_version = (s.r->>1)::bigint ORDER BY s.n"
+        ).format(
+            events=self._events,
+            id_type=SQL(self.datastore.originator_id_type),
+            index=self._index,
+            columns=SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
+            values=index_values,
+        )
         self._next_ids = SQL(
             "SELECT nextval(pg_get_serial_sequence({}, 'notification_id')) "
             "FROM generate_series(1, %s)"
@@ -99,27 +127,52 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             "ORDER BY e.originator_version OFFSET 0) e"
         ).format(self._events)
 
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # As the library's (table lock, notify, one INSERT … RETURNING notification_id in the
-        # order given), with the rows sent as JSON.
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        rows = [
-            [str(e.originator_id), e.originator_version, e.topic, b64encode(e.state).decode()]
-            for e in stored_events
-        ]
-        curs.execute(self._insert_events_json, [_json(rows)])
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as the library's)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        """The events (and ``index_rows``, each given the notification id of its event) in one
+        transaction, as the library's: ``lock_timeout``, ``LOCK TABLE … IN EXCLUSIVE MODE``
+        (notification ids committed in the order they are taken, for tailing readers),
+        ``NOTIFY``, then the insert; the notification ids in the order given. Raises
+        ``IntegrityError`` (nothing written) if a version or an event id is taken.
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        One round trip: ``BEGIN``, the lock, the notify, one statement inserting the events and
+        their index rows, and ``COMMIT`` go out together in a pipeline and are answered
+        together (the library's waits for the insert's ids before sending the index rows and
+        the commit, and psycopg's ``transaction()`` for its ``BEGIN``: three round trips, the
+        last two with the table locked). A statement that fails aborts the rest of the
+        flight, the ``COMMIT`` with it, and the transaction is rolled back."""
+        if not stored_events:
+            return []
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
-        if rows:
-            params = [r.as_params() for r in positioned(stored_events, ids, rows)]
-            curs.execute(self._insert_index, [_json(params)])
+        by_key = {(r.seeker_id, r.version): r for r in rows}
+        values: list[list[Any]] = []
+        for e in stored_events:
+            seeker = str(e.originator_id)
+            event: list[Any] = [seeker, e.originator_version, e.topic, b64encode(e.state).decode()]
+            if rows:
+                event += by_key[(seeker, e.originator_version)].as_params()
+            values.append(event)
+        statement = self._insert_with_index if rows else self._insert_events_json
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor() as curs,
+            conn.cursor(row_factory=tuple_row) as insert,
+        ):
+            try:
+                with conn.pipeline():  # (the connection is in autocommit: the BEGIN is ours)
+                    curs.execute(BEGIN)
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    insert.execute(statement, [_json(values)], prepare=True)
+                    curs.execute(COMMIT)
+            except BaseException:
+                if conn.info.transaction_status in OPEN:
+                    conn.rollback()  # (what the flight began and its error left open)
+                raise
+            ids = [r[0] for r in insert.fetchall()]
+        if len(ids) != len(stored_events):
+            msg = "the recorder did not return a position for every stored event"
+            raise RuntimeError(msg)
         return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as insert_events)

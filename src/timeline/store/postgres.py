@@ -15,7 +15,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 from psycopg.types.json import Json
 
 from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
@@ -26,6 +26,8 @@ EVENT_FIELDS = 4
 BEGIN = SQL("BEGIN")
 COMMIT = SQL("COMMIT")
 OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+#: the index rows of some event ids (``{cols}``, ``{index}`` formatted in)
+BY_EVENT_IDS = "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])"
 #: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
 #: server, which is cheaper than converting each value in Python.
 SELECT_COLUMNS = SQL(
@@ -118,6 +120,12 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         self._copy_index = SQL("COPY {} ({}) FROM STDIN").format(
             self._index, SQL(",").join(Identifier(c) for c in INDEX_COLUMNS)
         )
+        self._select_by_event_ids = SQL(BY_EVENT_IDS).format(cols=SELECT_COLUMNS, index=self._index)
+        # (the library's select_events for one seeker after a version, as select_events_after's)
+        self._select_one_after = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
+        ).format(self._events)
         # One index range scan per seeker: the LATERAL subquery is fenced (OFFSET 0) because
         # a plain join of the unnested pairs is planned as a merge join over the whole table.
         self._select_after = SQL(
@@ -225,10 +233,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             return [_row(r) for r in curs.fetchall()]
 
     def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
-        rows = self._select(
-            "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])",
-            [list(event_ids)],
-        )
+        rows = self._select(BY_EVENT_IDS, [list(event_ids)])
         return {r.event_id: r for r in rows}
 
     def index_for_seeker(
@@ -375,22 +380,60 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             [(seeker_id, after)] = versions.items()
             events = list(self.select_events(UUID(seeker_id), gt=after))
             return {seeker_id: events} if events else {}
-        out: dict[str, list[StoredEvent]] = {}
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,
         ):
             curs.execute(self._select_after, [list(versions), list(versions.values())])
-            key = {UUID(k): k for k in versions}  # answer under the caller's spelling
-            for r in curs.fetchall():
-                out.setdefault(key[r[0]], []).append(
-                    StoredEvent(
-                        originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3])
+            return _events_after(versions, curs.fetchall())
+
+    def read_before_append(
+        self,
+        event_ids: Sequence[str],
+        versions: Mapping[str, int],
+        also: tuple[Composed, Sequence[Any]] | None = None,
+    ) -> tuple[dict[str, IndexRow], dict[str, list[StoredEvent]], list[TupleRow]]:
+        """What deciding an append reads, in one round trip (a pipeline of statements on one
+        connection, each its own snapshot, in this order): :meth:`index_by_event_ids`,
+        :meth:`select_events_after` and the rows of ``also`` (a statement on this database
+        that the caller sends with them: the erasure register's question)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as known,
+            conn.cursor(row_factory=tuple_row) as newer,
+            conn.cursor(row_factory=tuple_row) as other,
+        ):
+            with conn.pipeline():
+                if event_ids:
+                    known.execute(self._select_by_event_ids, [list(event_ids)], prepare=True)
+                if len(versions) == 1:
+                    [(seeker_id, after)] = versions.items()
+                    newer.execute(self._select_one_after, [seeker_id, after], prepare=True)
+                elif versions:
+                    newer.execute(
+                        self._select_after, [list(versions), list(versions.values())], prepare=True
                     )
-                )
-        for events in out.values():  # each seeker's rows came in version order; make sure
-            events.sort(key=lambda e: e.originator_version)
-        return out
+                if also is not None:
+                    other.execute(also[0], also[1], prepare=True)
+            rows = [_row(r) for r in known.fetchall()] if event_ids else []
+            events = _events_after(versions, newer.fetchall()) if versions else {}
+            return {r.event_id: r for r in rows}, events, other.fetchall() if also else []
+
+
+def _events_after(
+    versions: Mapping[str, int], rows: Sequence[TupleRow]
+) -> dict[str, list[StoredEvent]]:
+    """Each seeker's stored events (rows of originator id, version, topic, state), in version
+    order, under the spelling of the seeker ids in ``versions``."""
+    out: dict[str, list[StoredEvent]] = {}
+    key = {UUID(k): k for k in versions}  # answer under the caller's spelling
+    for r in rows:
+        out.setdefault(key[r[0]], []).append(
+            StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3]))
+        )
+    for events in out.values():  # each seeker's rows came in version order; make sure
+        events.sort(key=lambda e: e.originator_version)
+    return out
 
 
 def _json(rows: Sequence[Sequence[Any]]) -> Json:

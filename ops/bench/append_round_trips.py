@@ -87,9 +87,14 @@ def install() -> None:
     original_execute = psycopg.Cursor.execute
 
     def execute(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        text = query if isinstance(query, str) else query.as_string(self.connection)
-        _log().append(" ".join(text.split())[:110])
-        _count(1)
+        if isinstance(query, bytes):
+            text = query.decode()
+        else:
+            text = query if isinstance(query, str) else query.as_string(self.connection)
+        # (one query may hold several statements: the simple protocol runs them all)
+        for statement in text.split("; "):
+            _log().append(" ".join(statement.split())[:110])
+            _count(1)
         return original_execute(self, query, params, **kwargs)
 
     psycopg.Cursor.execute = execute  # type: ignore[method-assign]

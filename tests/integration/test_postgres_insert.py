@@ -1,12 +1,13 @@
-"""The PostgreSQL recorder's insert of events with their index rows (one flight: the lock, the
+"""The PostgreSQL recorder's insert of events with their index rows (one query: the lock, the
 notify, one statement for the events and their index rows, the commit): positions in the order
-given, each index row at its event's position, and a refused insert leaves nothing behind and
-the connection usable."""
+given, each index row at its event's position, values stored as given, and a refused insert
+leaves nothing behind and the connection usable."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -138,3 +139,28 @@ def test_a_taken_version_refuses_the_whole_insert_and_the_next_one_lands(
     later = [_event(seeker, 2)]
     assert len(recorder.insert_events(later, index_rows=[_row(later[0])])) == 1
     assert _counts(recorder) == (2, 2)
+
+
+def test_values_are_stored_as_given_whatever_characters_they_hold(
+    recorder: TimelinePostgresRecorder,
+) -> None:
+    # (the insert goes as one query with its values bound as a quoted literal)
+    event = StoredEvent(
+        originator_id=uuid.uuid4(),
+        originator_version=1,
+        topic='a\'topic\\with; COMMIT; --"odd" ä€',
+        state=bytes(range(256)),
+    )
+    row = replace(
+        _row(event),
+        type="x'); DROP TABLE t; --",
+        occurred_at="2025-06-09T10:00:00+03:00",
+        digest="2:\\x00'\"",
+        hash="\\\\'",
+        person_ref="ü\u2028\t\n'",
+    )
+    [position] = recorder.insert_events([event], index_rows=[row])
+
+    [stored] = recorder.select_notifications(position, 1)
+    assert (stored.topic, stored.state) == (event.topic, event.state)
+    assert recorder.index_by_event_ids([row.event_id])[row.event_id] == row.with_position(position)

@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg import ClientCursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
@@ -110,6 +111,20 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             columns=SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
             values=index_values,
         )
+        # The insert's transaction as one script, sent as one query (the simple protocol, which
+        # runs several statements; psycopg's ClientCursor binds the JSON as a quoted literal):
+        # BEGIN, the library's lock_timeout and table lock, the notify, the insert, COMMIT.
+        prefix = [BEGIN, *self.lock_table_statements]
+        prefix.append(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
+        self._insert_scripts = {
+            indexed: SQL("; ").join([*prefix, statement, COMMIT]).as_bytes(None)
+            for indexed, statement in (
+                (True, self._insert_with_index),
+                (False, self._insert_events_json),
+            )
+        }
+        #: which of the script's results is the insert's
+        self._insert_result = len(prefix)
         self._next_ids = SQL(
             "SELECT nextval(pg_get_serial_sequence({}, 'notification_id')) "
             "FROM generate_series(1, %s)"
@@ -120,20 +135,31 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         self._copy_index = SQL("COPY {} ({}) FROM STDIN").format(
             self._index, SQL(",").join(Identifier(c) for c in INDEX_COLUMNS)
         )
-        self._select_by_event_ids = SQL(BY_EVENT_IDS).format(cols=SELECT_COLUMNS, index=self._index)
+        # (these three as bytes: read_before_append sends them together, as one query)
+        self._select_by_event_ids = (
+            SQL(BY_EVENT_IDS).format(cols=SELECT_COLUMNS, index=self._index).as_bytes(None)
+        )
         # (the library's select_events for one seeker after a version, as select_events_after's)
-        self._select_one_after = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
-        ).format(self._events)
+        self._select_one_after = (
+            SQL(
+                "SELECT originator_id, originator_version, topic, state FROM {} "
+                "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
+            )
+            .format(self._events)
+            .as_bytes(None)
+        )
         # One index range scan per seeker: the LATERAL subquery is fenced (OFFSET 0) because
         # a plain join of the unnested pairs is planned as a merge join over the whole table.
-        self._select_after = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
-            "SELECT * FROM {} e WHERE e.originator_id = k.id AND e.originator_version > k.after "
-            "ORDER BY e.originator_version OFFSET 0) e"
-        ).format(self._events)
+        self._select_after = (
+            SQL(
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
+                "SELECT * FROM {} e WHERE e.originator_id = k.id "
+                "AND e.originator_version > k.after ORDER BY e.originator_version OFFSET 0) e"
+            )
+            .format(self._events)
+            .as_bytes(None)
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as the library's)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
@@ -144,11 +170,11 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         ``IntegrityError`` (nothing written) if a version or an event id is taken.
 
         One round trip: ``BEGIN``, the lock, the notify, one statement inserting the events and
-        their index rows, and ``COMMIT`` go out together in a pipeline and are answered
-        together (the library's waits for the insert's ids before sending the index rows and
-        the commit, and psycopg's ``transaction()`` for its ``BEGIN``: three round trips, the
-        last two with the table locked). A statement that fails aborts the rest of the
-        flight, the ``COMMIT`` with it, and the transaction is rolled back."""
+        their index rows, and ``COMMIT`` go out as one query and are answered together (the
+        library's waits for the insert's ids before sending the index rows and the commit,
+        and psycopg's ``transaction()`` for its ``BEGIN``: three round trips, the last two
+        with the table locked). A statement that fails ends the query there, before the
+        ``COMMIT``, and the transaction is rolled back."""
         if not stored_events:
             return []
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
@@ -160,24 +186,19 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             if rows:
                 event += by_key[(seeker, e.originator_version)].as_params()
             values.append(event)
-        statement = self._insert_with_index if rows else self._insert_events_json
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor() as curs,
-            conn.cursor(row_factory=tuple_row) as insert,
+            ClientCursor(conn, row_factory=tuple_row) as curs,
         ):
-            try:
-                with conn.pipeline():  # (the connection is in autocommit: the BEGIN is ours)
-                    curs.execute(BEGIN)
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    insert.execute(statement, [_json(values)], prepare=True)
-                    curs.execute(COMMIT)
+            try:  # (the connection is in autocommit: the BEGIN is the script's)
+                curs.execute(self._insert_scripts[bool(rows)], [_json(values)])
             except BaseException:
                 if conn.info.transaction_status in OPEN:
-                    conn.rollback()  # (what the flight began and its error left open)
+                    conn.rollback()  # (what the script began and its error left open)
                 raise
-            ids = [r[0] for r in insert.fetchall()]
+            for _ in range(self._insert_result):
+                curs.nextset()
+            ids = [r[0] for r in curs.fetchall()]
         if len(ids) != len(stored_events):
             msg = "the recorder did not return a position for every stored event"
             raise RuntimeError(msg)
@@ -393,31 +414,37 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         versions: Mapping[str, int],
         also: tuple[Composed, Sequence[Any]] | None = None,
     ) -> tuple[dict[str, IndexRow], dict[str, list[StoredEvent]], list[TupleRow]]:
-        """What deciding an append reads, in one round trip (a pipeline of statements on one
-        connection, each its own snapshot, in this order): :meth:`index_by_event_ids`,
+        """What deciding an append reads, in one round trip (one query of several statements,
+        each its own snapshot, in this order): :meth:`index_by_event_ids`,
         :meth:`select_events_after` and the rows of ``also`` (a statement on this database
         that the caller sends with them: the erasure register's question)."""
+        parts: list[bytes] = []
+        params: list[Any] = []
+        if event_ids:
+            parts.append(self._select_by_event_ids)
+            params.append(list(event_ids))
+        if len(versions) == 1:
+            parts.append(self._select_one_after)
+            params += next(iter(versions.items()))
+        elif versions:
+            parts.append(self._select_after)
+            params += [list(versions), list(versions.values())]
+        if not parts and also is None:
+            return {}, {}, []
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as known,
-            conn.cursor(row_factory=tuple_row) as newer,
-            conn.cursor(row_factory=tuple_row) as other,
+            ClientCursor(conn, row_factory=tuple_row) as curs,
         ):
-            with conn.pipeline():
-                if event_ids:
-                    known.execute(self._select_by_event_ids, [list(event_ids)], prepare=True)
-                if len(versions) == 1:
-                    [(seeker_id, after)] = versions.items()
-                    newer.execute(self._select_one_after, [seeker_id, after], prepare=True)
-                elif versions:
-                    newer.execute(
-                        self._select_after, [list(versions), list(versions.values())], prepare=True
-                    )
-                if also is not None:
-                    other.execute(also[0], also[1], prepare=True)
-            rows = [_row(r) for r in known.fetchall()] if event_ids else []
-            events = _events_after(versions, newer.fetchall()) if versions else {}
-            return {r.event_id: r for r in rows}, events, other.fetchall() if also else []
+            if also is not None:
+                parts.append(also[0].as_bytes(conn))
+                params += also[1]
+            curs.execute(b"; ".join(parts), params)
+            results = [curs.fetchall()]
+            while curs.nextset():
+                results.append(curs.fetchall())
+        known = [_row(r) for r in results.pop(0)] if event_ids else []
+        events = _events_after(versions, results.pop(0)) if versions else {}
+        return {r.event_id: r for r in known}, events, results.pop(0) if also else []
 
 
 def _events_after(

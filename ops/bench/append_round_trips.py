@@ -8,8 +8,9 @@ seekers and appends one event to each (so every timeline is in the cache: the st
 then has ``--threads`` threads append ``--batch`` events a request through one group committer
 for ``--seconds``. It counts, in every thread that talks to the database, the round trips
 (psycopg's waits that read from the server: a statement outside a pipeline is one, a
-pipeline's flight of statements is one) and the statements, and prints per group commit: the
-round trips and statements of the writer thread, and the statements of one typical group in
+pipeline's flight or a query of several statements is one) and the statements, and prints
+per group commit: the round trips and statements of the writer thread, the requests answered a
+second and the writer's wall-clock time per group, and the statements of one typical group in
 the order they went out, each with the round trip that carried it.
 
 Run it with ``PYTHONPATH=DIR/src:DIR`` to count another tree's (before/after). Needs
@@ -142,7 +143,7 @@ def main() -> int:  # noqa: PLR0915 - one run, read top to bottom
                 [parsed(s, "job_search_started", started, start) for s in seekers[i : i + 100]]
             )
             committer.submit([parsed(s, "contact_made", on, contact) for s in seekers[i : i + 100]])
-        base_groups = committer.stats.groups
+        base_groups, base_busy = committer.stats.groups, committer.stats.busy_seconds
         with _lock:
             TOTALS.clear()
         _local.log = []
@@ -167,6 +168,7 @@ def main() -> int:  # noqa: PLR0915 - one run, read top to bottom
         for c in clients:
             c.join()
         groups = committer.stats.groups - base_groups
+        busy = committer.stats.busy_seconds - base_busy
         writer = TOTALS.get("timeline-group-commit", [0, 0])
         others = {k: v for k, v in TOTALS.items() if k != "timeline-group-commit"}
         print(
@@ -176,7 +178,9 @@ def main() -> int:  # noqa: PLR0915 - one run, read top to bottom
         )
         print(
             f"writer thread: {writer[0] / max(groups, 1):.2f} round trips and "
-            f"{writer[1] / max(groups, 1):.2f} statements per group commit"
+            f"{writer[1] / max(groups, 1):.2f} statements per group commit; "
+            f"{answered[0] / args.seconds:,.0f} requests/s; a group takes the writer "
+            f"{busy / max(groups, 1) * 1000:.2f} ms (deciding and writing, wall clock)"
         )
         if others:
             print(f"other threads (round trips, statements): {others}")

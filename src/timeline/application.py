@@ -15,9 +15,10 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import InfrastructureFactory, Mapper
+from eventsourcing.persistence import InfrastructureFactory, Mapper, StoredEvent
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
+from psycopg.sql import Composed
 
 from timeline.cache import TimelineCache
 from timeline.clock import Clock, system_clock
@@ -29,10 +30,11 @@ from timeline.domain.facts import Fact
 from timeline.domain.identity import person_ref, validate_personal_identity_code
 from timeline.domain.timeline import Timeline, fact_from_event
 from timeline.results import Appended, HistoryEntry
-from timeline.settings import Settings, libpq_extra_params, store_env
+from timeline.settings import Database, Settings, database, libpq_extra_params, store_env
 from timeline.store.index import EventIndex, IndexRow
 from timeline.store.keys import KeyRing
 from timeline.store.mapper import TimelineMapper
+from timeline.store.postgres import TimelinePostgresRecorder
 from timeline.vocabulary import ParsedEvent
 
 
@@ -41,10 +43,22 @@ class ErasedSeekers(Protocol):
 
     def erased(self, seeker_ids: Sequence[str]) -> set[str]: ...
 
+    def erased_statement(
+        self, seeker_ids: Sequence[str], location: Database
+    ) -> tuple[Composed, list[Any]] | None:
+        """:meth:`erased` as one statement another connection to ``location`` may send (its
+        rows: the erased ids), or None (then :meth:`erased`)."""
+        ...
+
 
 class _NoneErased:
     def erased(self, seeker_ids: Sequence[str]) -> set[str]:
         return set()
+
+    def erased_statement(
+        self, seeker_ids: Sequence[str], location: Database
+    ) -> tuple[Composed, list[Any]] | None:
+        return None
 
 
 class TimelineApp(Application[UUID]):
@@ -62,6 +76,8 @@ class TimelineApp(Application[UUID]):
         clock: Clock | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        #: where the store lives (the erasure register beside it is read with the events)
+        self.location = database(self.settings.database_url)
         self.clock: Clock = clock or system_clock
         self._person_key = self.settings.person_key.get_secret_value().encode("utf-8")
         full_env = store_env(self.settings.database_url, pool_size=self.settings.postgres_pool_size)
@@ -129,22 +145,58 @@ class TimelineApp(Application[UUID]):
         """Those of ``seeker_ids`` that were erased (their timelines and keys leave this
         process's caches)."""
         found = self.erasures.erased(seeker_ids) if seeker_ids else set()
-        if found:
+        self._forget(found)
+        return found
+
+    def _forget(self, erased: set[str]) -> None:
+        if erased:
             # another process erased them: forget what this one kept of them (the timeline
             # decoded with their key, the unwrapped key itself)
-            for seeker_id in found:
+            for seeker_id in erased:
                 self.cache.evict(seeker_id)
-            self.keys.evict([UUID(s) for s in found])
-        return found
+            self.keys.evict([UUID(s) for s in erased])
 
     def load_many(self, seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:
         """The timelines of ``seeker_ids`` with one read of the store: each from its copy in
         the cache (or from nothing), fast-forwarded by the events stored after it (other
         writers' too). Fast-forwarded timelines go back to the cache."""
         base = {s: self.cache.get(s) for s in dict.fromkeys(seeker_ids)}
-        newer = self.index.select_events_after(
-            {s: (t.version if t is not None else 0) for s, t in base.items()}
-        )
+        return self._fast_forward(base, self.index.select_events_after(_versions(base)))
+
+    def look_up(
+        self, event_ids: Sequence[str], seeker_ids: Sequence[str]
+    ) -> tuple[dict[str, IndexRow], set[str], dict[str, Timeline | None]]:
+        """What deciding an append needs: the index rows of those of ``event_ids`` stored,
+        those of ``seeker_ids`` erased, and the others' timelines (as :meth:`load_many`; an
+        erased seeker's is None: nothing is decided on it). On PostgreSQL with the erasure
+        register beside the events, one round trip (:meth:`TimelinePostgresRecorder.
+        read_before_append`); else :meth:`index_by_event_ids`, :meth:`erased` and
+        :meth:`load_many` in turn."""
+        seekers = list(dict.fromkeys(seeker_ids))
+        recorder = self.recorder
+        if not isinstance(recorder, TimelinePostgresRecorder):
+            known = self.index_by_event_ids(event_ids) if event_ids else {}
+            erased = self.erased(seekers) if seekers else set()
+            timelines = self.load_many([s for s in seekers if s not in erased])
+            return known, erased, {**timelines, **dict.fromkeys(erased)}
+        statement = self.erasures.erased_statement(seekers, self.location) if seekers else None
+        base = {s: self.cache.get(s) for s in seekers}
+        known, newer, rows = recorder.read_before_append(event_ids, _versions(base), statement)
+        if statement is not None:
+            erased = {str(r[0]) for r in rows}
+            self._forget(erased)
+        else:
+            erased = self.erased(seekers) if seekers else set()
+        for seeker_id in erased:  # (its events after the copy are not decoded)
+            base.pop(seeker_id, None)
+            newer.pop(seeker_id, None)
+        return known, erased, {**self._fast_forward(base, newer), **dict.fromkeys(erased)}
+
+    def _fast_forward(
+        self, base: dict[str, Timeline | None], newer: Mapping[str, Sequence[StoredEvent]]
+    ) -> dict[str, Timeline | None]:
+        """The timelines of ``base`` (copies from the cache, or None) with the events stored
+        after each applied; the fast-forwarded ones go back to the cache."""
         to_event = self.mapper.to_domain_event
         out = dict(base)
         for seeker_id, events in newer.items():
@@ -321,3 +373,8 @@ class TimelineApp(Application[UUID]):
                 }
             )
         return out
+
+
+def _versions(timelines: Mapping[str, Timeline | None]) -> dict[str, int]:
+    """The version of each timeline (0: none yet): where its fast-forward starts."""
+    return {s: (t.version if t is not None else 0) for s, t in timelines.items()}

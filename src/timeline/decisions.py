@@ -54,6 +54,14 @@ class TimelineStore(Protocol):
         them (docs/erasure.md)."""
         ...
 
+    def look_up(
+        self, event_ids: Sequence[str], seeker_ids: Sequence[str]
+    ) -> tuple[dict[str, IndexRow], set[str], dict[str, Timeline | None]]:
+        """:meth:`index_by_event_ids`, :meth:`erased` and :meth:`load_many` at once (in one
+        read where the store can): the stored ones of ``event_ids``, the erased ones of
+        ``seeker_ids``, and a timeline for each of those (None for an erased one)."""
+        ...
+
     def write(self, events: Sequence[Timeline.Event], index_rows: Sequence[IndexRow]) -> list[int]:
         """Write the events and their index rows in one transaction; the global position of
         each event, in order. Raises ``IntegrityError`` (nothing written) if another writer
@@ -98,8 +106,9 @@ class Appender:
         prepared = self.prepare(events, now)
         for attempt in range(MAX_CONCURRENCY_RETRIES):
             try:
-                decisions = self.decisions(now, [e.event_id for e, _ in prepared])
-                decisions.load([e.seeker_id for e, _ in prepared])
+                decisions = self.decisions(
+                    now, [e.event_id for e, _ in prepared], [e.seeker_id for e, _ in prepared]
+                )
                 slots = decisions.decide(prepared, scope=scope)
                 return decisions.answer(slots, decisions.save())
             except IntegrityError:
@@ -113,13 +122,27 @@ class Appender:
         self._check_times(events, now)
         return [self._with_person_ref(e) for e in events]
 
-    def decisions(self, now: datetime, event_ids: Sequence[str]) -> Decisions:
-        """A fresh set of decisions at ``now``, knowing which of ``event_ids`` are stored."""
-        known: dict[str, IndexRow] = {}
+    def decisions(
+        self, now: datetime, event_ids: Sequence[str], seeker_ids: Sequence[str] = ()
+    ) -> Decisions:
+        """A fresh set of decisions at ``now``, knowing which of ``event_ids`` are stored, with
+        the timelines of ``seeker_ids`` loaded — read together, in one round trip where the
+        store can (:meth:`TimelineStore.look_up`), when they are no more than a read's chunk."""
         ids = list(dict.fromkeys(event_ids))
+        seekers = list(dict.fromkeys(seeker_ids))
+        if seekers and len(ids) <= LOOKUP_CHUNK and len(seekers) <= LOOKUP_CHUNK:
+            known, erased, timelines = self.store.look_up(ids, seekers)
+            decisions = Decisions(self.store, now, known, digest_algorithm=self.digest_algorithm)
+            decisions.erased.update(erased)
+            decisions.aggregates.update(timelines)
+            return decisions
+        stored: dict[str, IndexRow] = {}
         for i in range(0, len(ids), LOOKUP_CHUNK):
-            known.update(self.store.index_by_event_ids(ids[i : i + LOOKUP_CHUNK]))
-        return Decisions(self.store, now, known, digest_algorithm=self.digest_algorithm)
+            stored.update(self.store.index_by_event_ids(ids[i : i + LOOKUP_CHUNK]))
+        decisions = Decisions(self.store, now, stored, digest_algorithm=self.digest_algorithm)
+        for i in range(0, len(seekers), LOOKUP_CHUNK):
+            decisions.load(seekers[i : i + LOOKUP_CHUNK])
+        return decisions
 
     def decide_each(
         self, events: Sequence[ParsedEvent]
@@ -127,10 +150,7 @@ class Appender:
         """Decide every event on its own against the store (nothing written): the refused
         ones with their reasons, and the decisions of the others, ready to save."""
         now = self.clock()
-        decisions = self.decisions(now, [e.event_id for e in events])
-        seekers = list(dict.fromkeys(e.seeker_id for e in events))
-        for i in range(0, len(seekers), LOOKUP_CHUNK):
-            decisions.load(seekers[i : i + LOOKUP_CHUNK])
+        decisions = self.decisions(now, [e.event_id for e in events], [e.seeker_id for e in events])
         refused: list[tuple[int, Exception]] = []
         for i, raw in enumerate(events):
             try:

@@ -230,9 +230,13 @@ class GroupCommitter:
             live.append(request)
         if not live:
             return
-        decisions = app.appender.decisions(now, [e.event_id for r in live for e in r.events])
-        # Every seeker of the group loaded (and fast-forwarded) with one read, not one each.
-        decisions.load([e.seeker_id for r in live for e in r.events])
+        # Which events are stored, which seekers erased, and every seeker of the group loaded
+        # (and fast-forwarded): one read for the group (one round trip on PostgreSQL).
+        decisions = app.appender.decisions(
+            now,
+            [e.event_id for r in live for e in r.events],
+            [e.seeker_id for r in live for e in r.events],
+        )
         accepted: list[_Request] = []
         for request in live:
             try:

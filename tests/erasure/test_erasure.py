@@ -6,6 +6,8 @@ the register detected, reruns idempotent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import TOKENS, MakeServices, bearer
+from tests.conftest import TOKENS, MakeServices, bearer, tokens_json
 from tests.factories import VALID_CODE, envelope, event, new_seeker
 from timeline.api import create_app
 from timeline.audit.checks import verify_store
 from timeline.audit.export import export_seeker
 from timeline.audit.verify_export import main as verify_export
-from timeline.bootstrap import Services
+from timeline.bootstrap import Services, bootstrap
 from timeline.clock import FixedClock
 from timeline.domain.errors import NotFound, SeekerGone
 from timeline.domain.zone import HELSINKI
 from timeline.erasure import Eraser
+from timeline.group_commit import GroupCommitter
+from timeline.settings import Settings
 
 MONTHS = ("2025-01", "2025-12")
 
@@ -297,3 +301,38 @@ def test_digests_of_format_2_kept_from_before_still_verify(
         f"{day}: the kept digest's signature does not verify (wrong key, or the kept copy was "
         "edited)"
     ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_seeker_erased_by_another_process_is_refused_by_a_writer_that_kept_its_timeline(
+    kind: str, url_for: Callable[[str], str], clock: FixedClock
+) -> None:
+    # Given a writer that has appended to a seeker (its timeline and key are kept in memory)
+    # and a group committer in front of it, as `timeline serve` has
+    url = url_for(kind)
+    settings = Settings(database_url=url, environment="test", tokens=tokens_json())
+    writer, other = bootstrap(settings, clock), bootstrap(settings, clock)
+    try:
+        with GroupCommitter(writer.app) as committer:
+            seeker = _seeker(writer)
+            [stored] = committer.submit([event("coach_assigned", seeker, on="2025-06-06")])
+            before = len(writer.app.index.index_for_seeker(seeker))
+            # When another process erases the seeker
+            _erase(other, seeker)
+            # Then the writer refuses a new event for it, and a retry of one stored before,
+            # and writes nothing; another seeker's request of the same group lands
+            kept = new_seeker()
+            with ThreadPoolExecutor(3) as pool:
+                new = pool.submit(committer.submit, [event("coach_assigned", seeker)])
+                again = event("coach_assigned", seeker, on="2025-06-06", event_id=stored.event_id)
+                retry = pool.submit(committer.submit, [again])
+                fine = pool.submit(committer.submit, [event("job_search_started", kept)])
+                with pytest.raises(SeekerGone):
+                    new.result()
+                with pytest.raises(SeekerGone):
+                    retry.result()
+                assert fine.result()[0].version == 1
+            assert len(writer.app.index.index_for_seeker(seeker)) == before
+    finally:
+        writer.close()
+        other.close()

@@ -285,14 +285,15 @@ def test_an_event_id_race_lost_at_the_database_rolls_back_and_is_decided_again(
     # (as when two writers race between the check and the insert)
     first, second = new_seeker(), new_seeker()
     [taken] = app.append([event("job_search_started", first)])
-    real = app.index.index_by_event_ids
+    real = app.look_up
     calls = {"n": 0}
 
-    def racing(ids: list[str]) -> object:
+    def racing(ids: list[str], seekers: list[str]) -> object:
         calls["n"] += 1
-        return {} if calls["n"] == 1 else real(ids)
+        known, erased, timelines = real(ids, seekers)
+        return ({} if calls["n"] == 1 else known), erased, timelines
 
-    monkeypatch.setattr(app.index, "index_by_event_ids", racing)
+    monkeypatch.setattr(app, "look_up", racing)
     # When the same event_id is appended for another seeker with other content
     with pytest.raises(Conflict):
         app.append([event("job_search_started", second, event_id=taken.event_id)])

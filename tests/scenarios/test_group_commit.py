@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,6 +19,7 @@ from timeline.domain.errors import Conflict, InvalidEvent, OutOfScope
 from timeline.domain.timeline import Timeline
 from timeline.group_commit import GroupCommitter
 from timeline.results import Appended
+from timeline.store.index import IndexRow
 from timeline.vocabulary import ParsedEvent
 
 
@@ -181,14 +182,15 @@ def test_a_race_lost_at_the_database_falls_back_to_one_request_at_a_time(
     # Given an event_id already stored, and the group's duplicate check misses it once
     first = new_seeker()
     [taken] = committer.submit([event("job_search_started", first)])
-    real: Callable[[list[str]], object] = app.index.index_by_event_ids  # type: ignore[assignment]
+    real = app.look_up
     calls = {"n": 0}
 
-    def racing(ids: list[str]) -> object:
+    def racing(ids: list[str], seekers: list[str]) -> object:
         calls["n"] += 1
-        return {} if calls["n"] == 1 else real(ids)
+        known, erased, timelines = real(ids, seekers)
+        return ({} if calls["n"] == 1 else known), erased, timelines
 
-    monkeypatch.setattr(app.index, "index_by_event_ids", racing)
+    monkeypatch.setattr(app, "look_up", racing)
     clash = [event("job_search_started", new_seeker(), event_id=taken.event_id)]
     fine = [event("job_search_started", new_seeker())]
     outcomes = _together(committer, [clash, fine])
@@ -263,17 +265,19 @@ def test_a_group_decided_again_after_a_lost_race_keeps_each_callers_scope(
     # committer loaded it (so the group decides on the old timeline and loses the race)
     seeker = new_seeker()
     committer.submit([_start(seeker, "398")])
-    real = app.load_many
+    real = app.look_up
     raced: list[bool] = []
 
-    def load_then_race(seeker_ids: Sequence[str]) -> dict[str, Timeline | None]:
-        loaded = real(seeker_ids)
+    def load_then_race(
+        event_ids: Sequence[str], seeker_ids: Sequence[str]
+    ) -> tuple[dict[str, IndexRow], set[str], dict[str, Timeline | None]]:
+        loaded = real(event_ids, seeker_ids)
         if not raced:
             raced.append(True)
             app.append([event("seeker_transferred", seeker, {"to_municipality": "091"})])
         return loaded
 
-    monkeypatch.setattr(app, "load_many", load_then_race)
+    monkeypatch.setattr(app, "look_up", load_then_race)
     # When Lahti's writer appends to it
     with pytest.raises(OutOfScope):
         committer.submit([event("coach_assigned", seeker)], scope=LAHTI)

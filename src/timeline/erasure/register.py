@@ -16,9 +16,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.sql import SQL, Composed, Identifier
+
 from timeline.audit.access_log import EMPTY_HEAD, Head, Scan
 from timeline.domain.canonical import GENESIS_HASH, canonical_bytes, iso_utc
 from timeline.domain.zone import HELSINKI
+from timeline.settings import Database
 from timeline.store.side import SideDatabase, Tx
 
 TABLE = "timeline_erasures"
@@ -104,6 +107,22 @@ class ErasureLookup:
             rows = self.db.query(self.db.sql.erased_among(len(chunk)), chunk)
             out.update(str(r[0]) for r in rows)
         return out
+
+    def erased_statement(
+        self, seeker_ids: Sequence[str], location: Database
+    ) -> tuple[Composed, list[Any]] | None:
+        """:meth:`erased`'s question as one statement (its rows: the erased seeker ids) for a
+        connection of the PostgreSQL database ``location`` other than this register's own (the
+        table named with its schema), so that a caller can send it with its other reads there
+        (the reads before an append's decision, :meth:`TimelineApp.look_up`); None when the
+        register is not in that database (then ask :meth:`erased`)."""
+        db = self.db
+        if db.dialect != "postgres" or db.location != location or db.schema != location.schema:
+            return None
+        statement = SQL("SELECT seeker_id FROM {}.{} WHERE seeker_id = ANY(%s)").format(
+            Identifier(db.schema), Identifier(TABLE)
+        )
+        return statement, [list(dict.fromkeys(str(s) for s in seeker_ids))]
 
     def entry_of(self, seeker_id: str) -> Erasure | None:
         rows = self.db.query(self.db.sql.ERASURE_OF, [str(seeker_id)])

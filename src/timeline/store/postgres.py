@@ -1,5 +1,5 @@
-"""PostgreSQL: the production store. The index is written inside the library's insert
-transaction, after the table lock and the insert, when the notification ids are known."""
+"""PostgreSQL: the production store. The index is written inside the insert's transaction, by
+the statement that inserts the events, with the notification ids they were given."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
-from psycopg.rows import DictRow, TupleRow, tuple_row
-from psycopg.sql import SQL, Composable, Identifier, Literal
+from psycopg import ClientCursor, Cursor
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow, tuple_row
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg.types.json import Json
 
 from timeline.domain.canonical import JCS_PREFIX, iso_utc
@@ -30,6 +31,13 @@ from timeline.store.form2 import TYPE_CODES
 from timeline.store.index import INDEX_COLUMNS, IndexRow, merge_id_pages, positioned
 
 INDEX_TABLE = "timeline_event_index"
+#: the event's values before its index row's in an element of the insert's JSON array
+EVENT_FIELDS = 4
+BEGIN = SQL("BEGIN")
+COMMIT = SQL("COMMIT")
+OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+#: the index rows of some event ids (``{cols}``, ``{index}`` formatted in)
+BY_EVENT_IDS = "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])"
 #: The index table's layout (docs/storage.md): 2 since 2026-12-02 — hashes and ``person_ref`` as
 #: 32 bytes, the type as its code, the version as an integer, fixed-width columns first. Layout
 #: 1 (before) held them as text; :func:`convert_index_layout` (``timeline migrate-store``)
@@ -90,21 +98,28 @@ SELECT_COLUMNS = SQL(
     + digest_text_sql("digest")
     + ", encode(hash, 'hex'), encode(person_ref, 'hex')"
 )
-#: The SQL of each of INDEX_COLUMNS from ``r->>i``, its text in a save's JSON array (for the
-#: one-statement insert of a save's rows).
-INDEX_VALUES = (
-    "(r->>0)::uuid",
-    "(r->>1)::uuid",
-    "(r->>2)::integer",
-    "(r->>3)::bigint",
-    type_code_sql("r->>4"),
-    "r->>5",
-    "(r->>6)::date",
-    "(r->>7)::timestamptz",
-    digest_bytes_sql("r->>8"),
-    "decode(r->>9, 'hex')",
-    "decode(r->>10, 'hex')",
-)
+
+
+def index_values_sql(element: str, first: int = 0) -> tuple[str, ...]:
+    """The SQL of each of INDEX_COLUMNS from its text in a JSON array ``element`` (an SQL
+    jsonb expression), the row's values from ``element->>first`` on: the one-statement insert
+    of a save's rows converts them to layout 2's column types there."""
+    v = [f"{element}->>{first + i}" for i in range(len(INDEX_COLUMNS))]
+    return (
+        f"({v[0]})::uuid",
+        f"({v[1]})::uuid",
+        f"({v[2]})::integer",
+        f"({v[3]})::bigint",
+        type_code_sql(v[4]),
+        v[5],
+        f"({v[6]})::date",
+        f"({v[7]})::timestamptz",
+        digest_bytes_sql(v[8]),
+        f"decode({v[9]}, 'hex')",
+        f"decode({v[10]}, 'hex')",
+    )
+
+
 #: Layout 2 (the columns in INDEX_COLUMNS order are named in every statement; stored widest
 #: fixed-width first, so no alignment padding is paid, then the variable-width ones).
 _INDEX_COLUMNS_DDL = (
@@ -134,21 +149,58 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         )
         self._events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
         # A save's rows go as one JSON array of arrays, decoded by the server (as jsonb: parsed
-        # once, where json's ->> parses each element again per column): one statement,
-        # and no per-value work in the driver (dumping arrays of values was most of a bulk
-        # save's time). The events keep the library's statement shape and RETURNING order.
-        self._insert_index = SQL(
-            "INSERT INTO {} ({}) SELECT {} FROM jsonb_array_elements(%s::jsonb) r"
-        ).format(
-            self._index,
-            SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
-            SQL(",").join(SQL(v) for v in INDEX_VALUES),
-        )
+        # once, where json's ->> parses each element again per column), and the events and
+        # their index rows are inserted by one statement: the index rows take the notification
+        # ids the events' insert returns (a data-modifying CTE), so nothing comes back to the
+        # client in the middle of the transaction (see insert_events). Each element is an
+        # event's originator id, version, topic and base64 state, then its index row's values
+        # in INDEX_COLUMNS order (its position left out: the event's notification id). No
+        # per-value work in the driver (dumping arrays of values was most of a bulk save's time).
         self._insert_events_json = SQL(
             "INSERT INTO {} AS t (originator_id, originator_version, topic, state) "
             "SELECT (r->>0)::{}, (r->>1)::bigint, r->>2, decode(r->>3, 'base64') "
-            "FROM jsonb_array_elements(%s::jsonb) r RETURNING notification_id"
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS s(r, n) ORDER BY n "
+            "RETURNING notification_id"
         ).format(self._events, SQL(self.datastore.originator_id_type))
+        index_values = SQL(",").join(
+            SQL("e.notification_id" if column == "position" else value)
+            for column, value in zip(
+                INDEX_COLUMNS, index_values_sql("s.r", EVENT_FIELDS), strict=True
+            )
+        )
+        self._insert_with_index = SQL(
+            "WITH s AS MATERIALIZED (SELECT r, n FROM jsonb_array_elements(%s::jsonb) "
+            "WITH ORDINALITY AS a(r, n)), "
+            "e AS (INSERT INTO {events} AS t (originator_id, originator_version, topic, state) "
+            "SELECT (r->>0)::{id_type}, (r->>1)::bigint, r->>2, decode(r->>3, 'base64') "
+            "FROM s ORDER BY n "
+            "RETURNING notification_id, originator_id, originator_version), "
+            "i AS (INSERT INTO {index} ({columns}) SELECT {values} FROM s JOIN e "
+            "ON e.originator_id = (s.r->>0)::{id_type} AND e.originator_version = "
+            "(s.r->>1)::bigint) "
+            "SELECT e.notification_id FROM s JOIN e ON e.originator_id = (s.r->>0)::{id_type} "
+            "AND e.originator_version = (s.r->>1)::bigint ORDER BY s.n"
+        ).format(
+            events=self._events,
+            id_type=SQL(self.datastore.originator_id_type),
+            index=self._index,
+            columns=SQL(",").join(Identifier(c) for c in INDEX_COLUMNS),
+            values=index_values,
+        )
+        # The insert's transaction as one script, sent as one query (the simple protocol, which
+        # runs several statements; psycopg's ClientCursor binds the JSON as a quoted literal):
+        # BEGIN, the library's lock_timeout and table lock, the notify, the insert, COMMIT.
+        prefix = [BEGIN, *self.lock_table_statements]
+        prefix.append(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
+        self._insert_scripts = {
+            indexed: SQL("; ").join([*prefix, statement, COMMIT]).as_bytes(None)
+            for indexed, statement in (
+                (True, self._insert_with_index),
+                (False, self._insert_events_json),
+            )
+        }
+        #: which of the script's results is the insert's
+        self._insert_result = len(prefix)
         self._next_ids = SQL(
             "SELECT nextval(pg_get_serial_sequence({}, 'notification_id')) "
             "FROM generate_series(1, %s)"
@@ -159,14 +211,31 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         self._copy_index = SQL("COPY {} ({}) FROM STDIN").format(
             self._index, SQL(",").join(Identifier(c) for c in INDEX_COLUMNS)
         )
+        # (these three as bytes: read_before_append sends them together, as one query)
+        self._select_by_event_ids = (
+            SQL(BY_EVENT_IDS).format(cols=SELECT_COLUMNS, index=self._index).as_bytes(None)
+        )
+        # (the library's select_events for one seeker after a version, as select_events_after's)
+        self._select_one_after = (
+            SQL(
+                "SELECT originator_id, originator_version, topic, state FROM {} "
+                "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
+            )
+            .format(self._events)
+            .as_bytes(None)
+        )
         # One index range scan per seeker: the LATERAL subquery is fenced (OFFSET 0) because
         # a plain join of the unnested pairs is planned as a merge join over the whole table.
-        self._select_after = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
-            "SELECT * FROM {} e WHERE e.originator_id = k.id AND e.originator_version > k.after "
-            "ORDER BY e.originator_version OFFSET 0) e"
-        ).format(self._events)
+        self._select_after = (
+            SQL(
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
+                "SELECT * FROM {} e WHERE e.originator_id = k.id "
+                "AND e.originator_version > k.after ORDER BY e.originator_version OFFSET 0) e"
+            )
+            .format(self._events)
+            .as_bytes(None)
+        )
 
     def create_table(self) -> None:
         """The library's tables and the index table (layout 2 when new); then refuses an index
@@ -178,27 +247,47 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         if layout != INDEX_LAYOUT and not _TOLERATE_LAYOUT_1.get():
             raise IndexLayoutOutdated(self.datastore.schema, layout)
 
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # As the library's (table lock, notify, one INSERT … RETURNING notification_id in the
-        # order given), with the rows sent as JSON.
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        rows = [
-            [str(e.originator_id), e.originator_version, e.topic, b64encode(e.state).decode()]
-            for e in stored_events
-        ]
-        curs.execute(self._insert_events_json, [_json(rows)])
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as the library's)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        """The events (and ``index_rows``, each given the notification id of its event) in one
+        transaction, as the library's: ``lock_timeout``, ``LOCK TABLE … IN EXCLUSIVE MODE``
+        (notification ids committed in the order they are taken, for tailing readers),
+        ``NOTIFY``, then the insert; the notification ids in the order given. Raises
+        ``IntegrityError`` (nothing written) if a version or an event id is taken.
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        One round trip: ``BEGIN``, the lock, the notify, one statement inserting the events and
+        their index rows, and ``COMMIT`` go out as one query and are answered together (the
+        library's waits for the insert's ids before sending the index rows and the commit,
+        and psycopg's ``transaction()`` for its ``BEGIN``: three round trips, the last two
+        with the table locked). A statement that fails ends the query there, before the
+        ``COMMIT``, and the transaction is rolled back."""
+        if not stored_events:
+            return []
         rows: Sequence[IndexRow] = kwargs.get("index_rows", ())
-        if rows:
-            params = [r.as_params() for r in positioned(stored_events, ids, rows)]
-            curs.execute(self._insert_index, [_json(params)])
+        by_key = {(r.seeker_id, r.version): r for r in rows}
+        values: list[list[Any]] = []
+        for e in stored_events:
+            seeker = str(e.originator_id)
+            event: list[Any] = [seeker, e.originator_version, e.topic, b64encode(e.state).decode()]
+            if rows:
+                event += by_key[(seeker, e.originator_version)].as_params()
+            values.append(event)
+        with (
+            self.datastore.get_connection() as conn,
+            ClientCursor(conn, row_factory=tuple_row) as curs,
+        ):
+            try:  # (the connection is in autocommit: the BEGIN is the script's)
+                curs.execute(self._insert_scripts[bool(rows)], [_json(values)])
+            except BaseException:
+                if conn.info.transaction_status in OPEN:
+                    conn.rollback()  # (what the script began and its error left open)
+                raise
+            for _ in range(self._insert_result):
+                curs.nextset()
+            ids = [r[0] for r in curs.fetchall()]
+        if len(ids) != len(stored_events):
+            msg = "the recorder did not return a position for every stored event"
+            raise RuntimeError(msg)
         return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # (as insert_events)
@@ -251,10 +340,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             return [_row(r) for r in curs.fetchall()]
 
     def index_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, IndexRow]:
-        rows = self._select(
-            "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])",
-            [list(event_ids)],
-        )
+        rows = self._select(BY_EVENT_IDS, [list(event_ids)])
         return {r.event_id: r for r in rows}
 
     def index_for_seeker(
@@ -403,22 +489,66 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             [(seeker_id, after)] = versions.items()
             events = list(self.select_events(UUID(seeker_id), gt=after))
             return {seeker_id: events} if events else {}
-        out: dict[str, list[StoredEvent]] = {}
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,
         ):
             curs.execute(self._select_after, [list(versions), list(versions.values())])
-            key = {UUID(k): k for k in versions}  # answer under the caller's spelling
-            for r in curs.fetchall():
-                out.setdefault(key[r[0]], []).append(
-                    StoredEvent(
-                        originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3])
-                    )
-                )
-        for events in out.values():  # each seeker's rows came in version order; make sure
-            events.sort(key=lambda e: e.originator_version)
-        return out
+            return _events_after(versions, curs.fetchall())
+
+    def read_before_append(
+        self,
+        event_ids: Sequence[str],
+        versions: Mapping[str, int],
+        also: tuple[Composed, Sequence[Any]] | None = None,
+    ) -> tuple[dict[str, IndexRow], dict[str, list[StoredEvent]], list[TupleRow]]:
+        """What deciding an append reads, in one round trip (one query of several statements,
+        each its own snapshot, in this order): :meth:`index_by_event_ids`,
+        :meth:`select_events_after` and the rows of ``also`` (a statement on this database
+        that the caller sends with them: the erasure register's question)."""
+        parts: list[bytes] = []
+        params: list[Any] = []
+        if event_ids:
+            parts.append(self._select_by_event_ids)
+            params.append(list(event_ids))
+        if len(versions) == 1:
+            parts.append(self._select_one_after)
+            params += next(iter(versions.items()))
+        elif versions:
+            parts.append(self._select_after)
+            params += [list(versions), list(versions.values())]
+        if not parts and also is None:
+            return {}, {}, []
+        with (
+            self.datastore.get_connection() as conn,
+            ClientCursor(conn, row_factory=tuple_row) as curs,
+        ):
+            if also is not None:
+                parts.append(also[0].as_bytes(conn))
+                params += also[1]
+            curs.execute(b"; ".join(parts), params)
+            results = [curs.fetchall()]
+            while curs.nextset():
+                results.append(curs.fetchall())
+        known = [_row(r) for r in results.pop(0)] if event_ids else []
+        events = _events_after(versions, results.pop(0)) if versions else {}
+        return {r.event_id: r for r in known}, events, results.pop(0) if also else []
+
+
+def _events_after(
+    versions: Mapping[str, int], rows: Sequence[TupleRow]
+) -> dict[str, list[StoredEvent]]:
+    """Each seeker's stored events (rows of originator id, version, topic, state), in version
+    order, under the spelling of the seeker ids in ``versions``."""
+    out: dict[str, list[StoredEvent]] = {}
+    key = {UUID(k): k for k in versions}  # answer under the caller's spelling
+    for r in rows:
+        out.setdefault(key[r[0]], []).append(
+            StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3]))
+        )
+    for events in out.values():  # each seeker's rows came in version order; make sure
+        events.sort(key=lambda e: e.originator_version)
+    return out
 
 
 def _json(rows: Sequence[Sequence[Any]]) -> Json:

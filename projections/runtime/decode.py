@@ -63,6 +63,7 @@ _FORM2 = bytes((form2.FORM,))
 _new_fact = object.__new__
 _from_date = date.fromisoformat
 _from_datetime = datetime.fromisoformat
+_day_date = form2.day_date
 
 
 def _fast_path_applies(mapper: object) -> bool:
@@ -165,21 +166,22 @@ def _clear_fact(stored: StoredEvent, type_: EventType, position: int | None) -> 
     """The fact of a form-2 event from its clear part alone (no key, nothing decrypted):
     its ``data`` holds the clear fields (:func:`timeline.store.form2.clear_data`), every
     field a rule, a scope or a statistic reads, so an erasure changes no projection."""
-    p = form2.parse(stored.state)
+    event_id, recorded_at, occurred_on, actor, source, occurred_at, data = form2.decode_clear(
+        stored.state, type_
+    )
     originator = stored.originator_id
-    occurred_at = p.occurred_at
     return _make(
         {
-            "event_id": p.event_id,
+            "event_id": event_id,
             "seeker_id": str(originator if isinstance(originator, UUID) else UUID(originator)),
             "type": type_,
-            "occurred_on": _from_date(p.occurred_on),
-            "recorded_at": p.recorded_at,
+            "occurred_on": _day_date(occurred_on),
+            "recorded_at": recorded_at,
             "version": stored.originator_version,
-            "data": form2.decode_data(type_, p.clear, None),
+            "data": data,
             "occurred_at": _from_datetime(occurred_at) if occurred_at else None,
-            "actor": p.actor,
-            "source": p.source,
+            "actor": actor,
+            "source": source,
             "position": position,
             "corrected_by": None,
         }

@@ -957,13 +957,6 @@ def _decode_data_fast(
     return out
 
 
-def _origin(origin: Any) -> tuple[Any, Any]:
-    if len(origin) == 4:
-        return {"id": origin[0], "role": origin[1], "organisation": origin[2]}, origin[3]
-    actor, source = origin
-    return actor, source
-
-
 #: (digest algorithm, event id, recorded at, occurred on, originator topic or None, actor,
 #: source, occurred at, data)
 Decoded = tuple[int, Any, datetime, Any, Any, Any, Any, Any, dict[str, Any]]
@@ -982,8 +975,17 @@ def decode_event(
     destroyed, and ``data`` is a :class:`ClearOnly` dict); raises as the general code does."""
     envelope, clear, part = _split(state)
     origin, occurred_at, *rest = clear
-    actor, source = _origin(origin)
+    if len(origin) == 4:
+        actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
+        source = origin[3]
+    else:
+        actor, source = origin
     event_key = envelope[0]
+    if type(event_key) is bytes and len(event_key) == 16:
+        h = event_key.hex()
+        event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    else:
+        event_id = _uuid_dec(event_key)
     personal: list[Any] | None
     if not part:
         personal = []
@@ -995,7 +997,7 @@ def decode_event(
                 parse(state), seeker_id=seeker_id, version=version, key=data_key
             )
         else:
-            bound = event_key if isinstance(event_key, bytes) else _uuid_dec(event_key)
+            bound = event_key if isinstance(event_key, bytes) else event_id
             try:
                 plain = _cipher(data_key).decrypt(
                     part[2 : 2 + NONCE_BYTES],
@@ -1010,10 +1012,11 @@ def decode_event(
                 personal = list(_DEC.decode(plain))
     else:  # plain (tests) or malformed: the general code
         personal = open_personal(parse(state), seeker_id=seeker_id, version=version, key=None)
+    stamp = envelope[1]
     return (
         state[1],
-        _uuid_dec(event_key),
-        _stamp_dec(envelope[1]),
+        event_id,
+        stamp if type(stamp) is datetime else _stamp_dec(stamp),
         _day_text(envelope[2]),
         envelope[3] if len(envelope) > 3 else None,
         actor,
@@ -1033,11 +1036,21 @@ def decode_clear(state: bytes, type_: EventType) -> Clear:
     ``decode_content(parse(state), type_, None)`` gives, as a tuple (see :data:`Clear`)."""
     envelope, clear, _ = _split(state)
     origin, occurred_at, *rest = clear
-    actor, source = _origin(origin)
+    if len(origin) == 4:
+        actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
+        source = origin[3]
+    else:
+        actor, source = origin
+    event_key, stamp, occurred_on = envelope[:3]
+    if type(event_key) is bytes and len(event_key) == 16:
+        h = event_key.hex()
+        event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    else:
+        event_id = _uuid_dec(event_key)
     return (
-        _uuid_dec(envelope[0]),
-        _stamp_dec(envelope[1]),
-        envelope[2],
+        event_id,
+        stamp if type(stamp) is datetime else _stamp_dec(stamp),
+        occurred_on,
         actor,
         source,
         occurred_at,

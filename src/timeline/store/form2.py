@@ -947,11 +947,13 @@ def _decode_data_fast(
         return decode_data(type_, clear, personal)
     clear_ops, personal_ops = _DEC_OPS[type_]
     out: dict[str, Any] = {} if personal is not None else ClearOnly()
-    for (name, dec), v in zip(clear_ops, clear[0], strict=False):
+    # (zip without strict=: the keyword alone costs ~70 ns a call; shorter values are the
+    # trailing nils dropped, as _unpack reads them)
+    for (name, dec), v in zip(clear_ops, clear[0]):  # noqa: B905
         if v is not None:
             out[name] = v if dec is None else dec(v)
     if personal:
-        for (name, dec), v in zip(personal_ops, personal[0], strict=False):
+        for (name, dec), v in zip(personal_ops, personal[0]):  # noqa: B905
             if v is not None:
                 out[name] = v if dec is None else dec(v)
     return out

@@ -4,6 +4,7 @@ runs of the two trees alternating.
 
     python ops/bench/stored_form.py [--base DIR] [--seekers 1000] [--rounds 2]
         [--http-requests 6000] [--http-seconds 20] [--codec-only [--codec-rounds 3]]
+        [--reads]
 
 ``--base``: a checkout of the code before form 2 (default: ``git archive`` of the merge base
 with ``main`` into a temporary directory). Both trees run with this checkout's interpreter and
@@ -16,7 +17,13 @@ each HTTP round and the medians, with the ratio form 2 / before.
 ``--codec-only``: the codec's CPU per event (µs, ``time.process_time``) in each tree, in a
 process of its own, the trees alternating ``--codec-rounds`` times: the mapper's encode and
 decode and the projections' ``FactDecoder``, each on the library's JSON (form 1) and on form 2,
-on a 100-seeker demo in the memory store. No PostgreSQL needed."""
+on a 100-seeker demo in the memory store. No PostgreSQL needed.
+
+``--reads``: a demo of ``--seekers`` imported once into PostgreSQL, then in each tree, in a
+process of its own, the trees alternating ``--rounds`` times: CPU µs per event (this process,
+not the server) and wall-clock events/s of every stored event read through the mapper (bench.py
+(c)'s bare read loop), the online rebuilds of obligations and statistics, and cold history
+reads (no timeline cache) of 100 seekers with and without ``as_of``."""
 
 from __future__ import annotations
 
@@ -29,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -189,6 +198,96 @@ def _codec_trees(base: Path, rounds: int) -> None:
         print(f"    {name:<14} {b:>7.1f} {a:>7.1f} {a / b:>13.2f}")
 
 
+def _reads_figures(url: str) -> dict[str, float]:
+    """This process's tree on the store at ``url``: CPU µs per event (``time.process_time``:
+    this process only, not PostgreSQL's) and wall-clock events/s of bench.py's (c) reads —
+    every stored event through the mapper (its bare read loop), the online rebuild of
+    obligations and of statistics (outcomes) — and of cold history reads (no timeline cache),
+    with and without ``as_of``, of 100 of the demo's seekers."""
+    from projections.obligations import ObligationsView  # noqa: PLC0415 - this tree's code
+    from projections.outcomes import OutcomesView  # noqa: PLC0415
+    from timeline.application import TimelineApp  # noqa: PLC0415
+    from timeline.settings import Settings  # noqa: PLC0415
+
+    os.environ["TIMELINE_MASTER_KEY"] = BENCH_MASTER_KEY
+    app = TimelineApp(settings=Settings(database_url=url))
+    cold = TimelineApp(settings=Settings(database_url=url, aggregate_cache_size=0))
+    out: dict[str, float] = {}
+
+    def timed(name: str, work: Callable[[], int]) -> None:
+        c0, w0 = time.process_time(), time.perf_counter()
+        n = work()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        out[f"{name}, CPU µs/ev"] = cpu / n * 1e6
+        out[f"{name}, wall ev/s"] = n / wall
+
+    def bare() -> int:
+        total = after = 0
+        while batch := app.recorder.select_notifications(after, 5000, inclusive_of_start=False):
+            for n in batch:
+                app.mapper.to_domain_event(n)
+            total += len(batch)
+            after = batch[-1].id
+        return total
+
+    try:
+        seekers = sorted(
+            {str(n.originator_id) for n in app.recorder.select_notifications(1, 20_000)}
+        )
+        seekers = seekers[:100]
+        at = datetime.now(UTC)
+        timed("read + mapper decode", bare)
+        timed("rebuild obligations", ObligationsView(app).rebuild)
+        timed("rebuild statistics", OutcomesView(app).rebuild)
+        timed("cold history", lambda: sum(len(cold.history(s)) for s in seekers))
+        timed("cold as-of history", lambda: sum(len(cold.history(s, as_of=at)) for s in seekers))
+    finally:
+        app.close()
+        cold.close()
+    return out
+
+
+def _reads_trees(base: Path, tmp: Path, seekers: int, rounds: int) -> None:
+    """A demo imported once (this tree; both trees store the same form), then
+    :func:`_reads_figures` of ``base`` (before) and this tree (after), each in its own
+    process, alternating ``rounds`` times; the medians and the ratios."""
+    demo = tmp / "demo.jsonl"
+    _run(
+        HERE,
+        "-m",
+        "timeline.cli.main",
+        "demo",
+        "--seekers",
+        str(seekers),
+        "--seed",
+        "1",
+        "--out",
+        str(demo),
+        "--quiet",
+    )
+    with scratch_database("timeline_form") as dbname:
+        url = db_url(dbname)
+        _run(HERE, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet")
+        with admin(dbname) as conn:
+            conn.execute("VACUUM ANALYZE")
+        print(f"demo: {seekers:,} seekers, seed 1, imported into PostgreSQL")
+        runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for i in range(rounds):
+            for label, tree in (("before", base), ("after", HERE)):
+                load = os.getloadavg()[0]
+                out = _run(tree, str(Path(__file__).resolve()), "--reads-json", url).stdout
+                figures = json.loads(out.strip().splitlines()[-1])
+                runs[label].append(figures)
+                shown = ", ".join(f"{k} {v:,.1f}" for k, v in figures.items())
+                print(f"round {i + 1} {label:<6} (load {load:.1f}): {shown}")
+    print("medians:")
+    print(f"    {'':<40} {'before':>9} {'after':>9} {'after/before':>13}")
+    for name in runs["after"][0]:
+        b = statistics.median(r[name] for r in runs["before"])
+        a = statistics.median(r[name] for r in runs["after"])
+        print(f"    {name:<40} {b:>9,.1f} {a:>9,.1f} {a / b:>13.2f}")
+
+
 def _has_personal(state: bytes) -> bool:
     from timeline.store import form2  # noqa: PLC0415
 
@@ -246,9 +345,20 @@ def main() -> None:
     )
     parser.add_argument("--codec-rounds", type=int, default=3, help="with --codec-only")
     parser.add_argument("--codec-json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reads",
+        action="store_true",
+        help="CPU per event of the mapper's read loop, the rebuilds and cold history reads "
+        "on a demo in PostgreSQL (--seekers; --rounds), before (--base) and this tree "
+        "alternating",
+    )
+    parser.add_argument("--reads-json", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.codec_json:  # one run of --codec-only, in the tree on PYTHONPATH
         print(json.dumps(_codec_figures("memory:", 3)[0]))
+        return
+    if args.reads_json:  # one run of --reads, in the tree on PYTHONPATH
+        print(json.dumps(_reads_figures(args.reads_json)))
         return
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,6 +366,9 @@ def main() -> None:
         if args.codec_only:
             print("codec on a 100-seeker demo (seed 1) in the memory store")
             _codec_trees(base, args.codec_rounds)
+            return
+        if args.reads:
+            _reads_trees(base, Path(tmp), args.seekers, args.rounds)
             return
         if not args.http_only:
             _demo_sizes(base, Path(tmp), args.seekers)

@@ -32,7 +32,13 @@ not know and every explicit null: the form is lossless and nothing unknown is ev
 Evolution: fields and codes are appended, never reordered; a new layout is a new form byte.
 
 An event whose personal part cannot be opened (its seeker's key was destroyed) decodes into its
-clear fields only, its ``data`` a :class:`ClearOnly` dict: :func:`is_erased` says so."""
+clear fields only, its ``data`` a :class:`ClearOnly` dict: :func:`is_erased` says so.
+
+Two codes read and write these bytes: the general functions (:func:`encode`, :func:`parse`,
+:func:`open_personal`, :func:`decode_content`, :func:`decode_data`), the reference, and the
+fast paths every event of the mapper and of the projections goes through (:func:`encode_event`,
+:func:`decode_event`, :func:`decode_clear`; see "the fast paths" below), which give the same
+bytes and values and leave whatever they are not sure of to the general functions."""
 
 from __future__ import annotations
 

@@ -6,10 +6,12 @@ runs of the two trees alternating.
         [--http-requests 6000] [--http-seconds 20] [--codec-only [--codec-rounds 3]]
         [--reads]
 
-``--base``: a checkout of the code before form 2 (default: ``git archive`` of the merge base
-with ``main`` into a temporary directory). Both trees run with this checkout's interpreter and
-packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on 127.0.0.1:5432 (user postgres,
-trust auth; TIMELINE_TEST_PG_* override); every database is made here and dropped at the end.
+``--base``: a checkout of the code to compare with (default: ``git archive`` of the merge base
+with ``main`` into a temporary directory; for the sizes and HTTP figures of form 2 against form
+1, the code before form 2: ``--base`` of a ``git archive 6408a5f``). Both trees run with this
+checkout's interpreter and packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on
+127.0.0.1:5432 (user postgres, trust auth; TIMELINE_TEST_PG_* override); every database is
+made here and dropped at the end.
 Prints, per tree: events, the events table's total bytes (heap with TOAST and indexes) per
 event and the ``state`` column's average; the index table's; the key table's (form 2); then
 each HTTP round and the medians, with the ratio form 2 / before.
@@ -394,7 +396,7 @@ def _demo_sizes(base: Path, tmp: Path, seekers: int) -> None:
     )
     lines = demo.read_bytes().count(b"\n")
     print(f"demo: {seekers:,} seekers, seed 1, {lines:,} lines")
-    _sizes(base, "before (form 1, the library's JSON)", demo)
+    _sizes(base, "before (--base)", demo)
     _sizes(HERE, "form 2", demo)
 
 

@@ -3,19 +3,34 @@ event on a demo imported into PostgreSQL, and the HTTP append rate (bench.py's f
 runs of the two trees alternating.
 
     python ops/bench/stored_form.py [--base DIR] [--seekers 1000] [--rounds 2]
-        [--http-requests 6000] [--http-seconds 20]
+        [--http-requests 6000] [--http-seconds 20] [--codec-only [--codec-rounds 3]]
+        [--reads]
 
-``--base``: a checkout of the code before form 2 (default: ``git archive`` of the merge base
-with ``main`` into a temporary directory). Both trees run with this checkout's interpreter and
-packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on 127.0.0.1:5432 (user postgres,
-trust auth; TIMELINE_TEST_PG_* override); every database is made here and dropped at the end.
+``--base``: a checkout of the code to compare with (default: ``git archive`` of the merge base
+with ``main`` into a temporary directory; for the sizes and HTTP figures of form 2 against form
+1, the code before form 2: ``--base`` of a ``git archive 6408a5f``). Both trees run with this
+checkout's interpreter and packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on
+127.0.0.1:5432 (user postgres, trust auth; TIMELINE_TEST_PG_* override); every database is
+made here and dropped at the end.
 Prints, per tree: events, the events table's total bytes (heap with TOAST and indexes) per
 event and the ``state`` column's average; the index table's; the key table's (form 2); then
-each HTTP round and the medians, with the ratio form 2 / before."""
+each HTTP round and the medians, with the ratio form 2 / before.
+
+``--codec-only``: the codec's CPU per event (µs, ``time.process_time``) in each tree, in a
+process of its own, the trees alternating ``--codec-rounds`` times: the mapper's encode and
+decode and the projections' ``FactDecoder``, each on the library's JSON (form 1) and on form 2,
+on a 100-seeker demo in the memory store. No PostgreSQL needed.
+
+``--reads``: a demo of ``--seekers`` imported once into PostgreSQL, then in each tree, in a
+process of its own, the trees alternating ``--rounds`` times: CPU µs per event (this process,
+not the server) and wall-clock events/s of every stored event read through the mapper (bench.py
+(c)'s bare read loop), the online rebuilds of obligations and statistics, and cold history
+reads (no timeline cache) of 100 seekers with and without ``as_of``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -23,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,12 +126,14 @@ def _sizes(tree: Path, label: str, demo: Path) -> None:
             _codec(url)
 
 
-def _codec(url: str, rounds: int = 3) -> None:
-    """CPU per event of the mapper on the demo's events (in this process, this tree): the
-    library's JSON (form 1) against form 2 (sealing included), encode and decode, rounds
-    alternating; the figures of the best round."""
+def _codec_figures(url: str, rounds: int) -> tuple[dict[str, float], int, int]:
+    """CPU µs per event (the best of ``rounds``, work alternating) of this process's tree on
+    the store at ``url`` (``memory:``: a 100-seeker demo made here): the mapper's encode and
+    decode in the library's JSON (form 1) and form 2 (sealing included), and the projections'
+    ``FactDecoder`` on both forms; with the number of events and of sealed ones."""
     from eventsourcing.persistence import Mapper  # noqa: PLC0415 - this tree's code, here only
 
+    from projections.runtime.decode import FactDecoder  # noqa: PLC0415
     from timeline.application import TimelineApp  # noqa: PLC0415
     from timeline.settings import Settings  # noqa: PLC0415
 
@@ -129,6 +148,7 @@ def _codec(url: str, rounds: int = 3) -> None:
         events = [app.mapper.to_domain_event(n) for n in stored]
         mapper = app.mapper
         form1 = [Mapper.to_stored_event(mapper, e) for e in events]
+        facts = FactDecoder(mapper)
         best: dict[str, float] = {}
         for _ in range(rounds):
             for name, work in (
@@ -136,21 +156,138 @@ def _codec(url: str, rounds: int = 3) -> None:
                 ("encode form 2", lambda: [mapper.to_stored_event(e) for e in events]),
                 ("decode form 1", lambda: [mapper.to_domain_event(s) for s in form1]),
                 ("decode form 2", lambda: [mapper.to_domain_event(s) for s in stored]),
+                ("facts form 1", lambda: [facts(s, 1) for s in form1]),
+                ("facts form 2", lambda: [facts(s, 1) for s in stored]),
             ):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 work()
-                per = (time.perf_counter() - t0) / len(events) * 1e6
+                per = (time.process_time() - t0) / len(events) * 1e6
                 best[name] = min(best.get(name, per), per)
     finally:
         app.close()
     sealed = sum(1 for n in stored if _has_personal(n.state))
+    return best, len(events), sealed
+
+
+def _codec(url: str, rounds: int = 3) -> None:
+    """The figures of :func:`_codec_figures` for this tree, printed."""
+    best, n, sealed = _codec_figures(url, rounds)
     print(
-        f"    mapper, µs/event (best of {rounds}, {len(events):,} demo events, "
-        f"{sealed / len(events):.0%} with a sealed part):"
+        f"    CPU µs/event (best of {rounds}, {n:,} demo events, {sealed / n:.0%} with a "
+        "sealed part):"
     )
-    for what in ("encode", "decode"):
+    for what in ("encode", "decode", "facts"):
         one, two = best[f"{what} form 1"], best[f"{what} form 2"]
         print(f"      {what}: form 1 {one:.1f}, form 2 {two:.1f} (ratio {two / one:.2f})")
+
+
+def _codec_trees(base: Path, rounds: int) -> None:
+    """The figures of :func:`_codec_figures` of ``base`` (before) and this tree (after), each
+    in its own process, the trees alternating ``rounds`` times; the medians and the ratios."""
+    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    for i in range(rounds):
+        for label, tree in (("before", base), ("after", HERE)):
+            out = _run(tree, str(Path(__file__).resolve()), "--codec-json").stdout
+            figures = json.loads(out.strip().splitlines()[-1])
+            runs[label].append(figures)
+            shown = ", ".join(f"{k} {v:.1f}" for k, v in figures.items())
+            print(f"round {i + 1} {label:<6} (load {os.getloadavg()[0]:.1f}): {shown}")
+    print("medians, CPU µs/event (best of 3 within each run):")
+    print(f"    {'':<14} {'before':>7} {'after':>7} {'after/before':>13}")
+    for name in runs["after"][0]:
+        b = statistics.median(r[name] for r in runs["before"])
+        a = statistics.median(r[name] for r in runs["after"])
+        print(f"    {name:<14} {b:>7.1f} {a:>7.1f} {a / b:>13.2f}")
+
+
+def _reads_figures(url: str) -> dict[str, float]:
+    """This process's tree on the store at ``url``: CPU µs per event (``time.process_time``:
+    this process only, not PostgreSQL's) and wall-clock events/s of bench.py's (c) reads —
+    every stored event through the mapper (its bare read loop), the online rebuild of
+    obligations and of statistics (outcomes) — and of cold history reads (no timeline cache),
+    with and without ``as_of``, of 100 of the demo's seekers."""
+    from projections.obligations import ObligationsView  # noqa: PLC0415 - this tree's code
+    from projections.outcomes import OutcomesView  # noqa: PLC0415
+    from timeline.application import TimelineApp  # noqa: PLC0415
+    from timeline.settings import Settings  # noqa: PLC0415
+
+    os.environ["TIMELINE_MASTER_KEY"] = BENCH_MASTER_KEY
+    app = TimelineApp(settings=Settings(database_url=url))
+    cold = TimelineApp(settings=Settings(database_url=url, aggregate_cache_size=0))
+    out: dict[str, float] = {}
+
+    def timed(name: str, work: Callable[[], int]) -> None:
+        c0, w0 = time.process_time(), time.perf_counter()
+        n = work()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        out[f"{name}, CPU µs/ev"] = cpu / n * 1e6
+        out[f"{name}, wall ev/s"] = n / wall
+
+    def bare() -> int:
+        total = after = 0
+        while batch := app.recorder.select_notifications(after, 5000, inclusive_of_start=False):
+            for n in batch:
+                app.mapper.to_domain_event(n)
+            total += len(batch)
+            after = batch[-1].id
+        return total
+
+    try:
+        seekers = sorted(
+            {str(n.originator_id) for n in app.recorder.select_notifications(1, 20_000)}
+        )
+        seekers = seekers[:100]
+        at = datetime.now(UTC)
+        timed("read + mapper decode", bare)
+        timed("rebuild obligations", ObligationsView(app).rebuild)
+        timed("rebuild statistics", OutcomesView(app).rebuild)
+        timed("cold history", lambda: sum(len(cold.history(s)) for s in seekers))
+        timed("cold as-of history", lambda: sum(len(cold.history(s, as_of=at)) for s in seekers))
+    finally:
+        app.close()
+        cold.close()
+    return out
+
+
+def _reads_trees(base: Path, tmp: Path, seekers: int, rounds: int) -> None:
+    """A demo imported once (this tree; both trees store the same form), then
+    :func:`_reads_figures` of ``base`` (before) and this tree (after), each in its own
+    process, alternating ``rounds`` times; the medians and the ratios."""
+    demo = tmp / "demo.jsonl"
+    _run(
+        HERE,
+        "-m",
+        "timeline.cli.main",
+        "demo",
+        "--seekers",
+        str(seekers),
+        "--seed",
+        "1",
+        "--out",
+        str(demo),
+        "--quiet",
+    )
+    with scratch_database("timeline_form") as dbname:
+        url = db_url(dbname)
+        _run(HERE, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet")
+        with admin(dbname) as conn:
+            conn.execute("VACUUM ANALYZE")
+        print(f"demo: {seekers:,} seekers, seed 1, imported into PostgreSQL")
+        runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for i in range(rounds):
+            for label, tree in (("before", base), ("after", HERE)):
+                load = os.getloadavg()[0]
+                out = _run(tree, str(Path(__file__).resolve()), "--reads-json", url).stdout
+                figures = json.loads(out.strip().splitlines()[-1])
+                runs[label].append(figures)
+                shown = ", ".join(f"{k} {v:,.1f}" for k, v in figures.items())
+                print(f"round {i + 1} {label:<6} (load {load:.1f}): {shown}")
+    print("medians:")
+    print(f"    {'':<40} {'before':>9} {'after':>9} {'after/before':>13}")
+    for name in runs["after"][0]:
+        b = statistics.median(r[name] for r in runs["before"])
+        a = statistics.median(r[name] for r in runs["after"])
+        print(f"    {name:<40} {b:>9,.1f} {a:>9,.1f} {a / b:>13.2f}")
 
 
 def _has_personal(state: bytes) -> bool:
@@ -205,16 +342,36 @@ def main() -> None:
     parser.add_argument(
         "--codec-only",
         action="store_true",
-        help="the mapper's CPU per event only, on a 100-seeker demo in memory",
+        help="the codec's CPU per event only (mapper and FactDecoder, both forms), on a "
+        "100-seeker demo in memory, before (--base) and this tree alternating",
     )
+    parser.add_argument("--codec-rounds", type=int, default=3, help="with --codec-only")
+    parser.add_argument("--codec-json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reads",
+        action="store_true",
+        help="CPU per event of the mapper's read loop, the rebuilds and cold history reads "
+        "on a demo in PostgreSQL (--seekers; --rounds), before (--base) and this tree "
+        "alternating",
+    )
+    parser.add_argument("--reads-json", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"machine: {machine()}")
-    if args.codec_only:
-        print("mapper on a 100-seeker demo (seed 1) in the memory store")
-        _codec("memory:", rounds=5)
+    if args.codec_json:  # one run of --codec-only, in the tree on PYTHONPATH
+        print(json.dumps(_codec_figures("memory:", 3)[0]))
         return
+    if args.reads_json:  # one run of --reads, in the tree on PYTHONPATH
+        print(json.dumps(_reads_figures(args.reads_json)))
+        return
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base or _base_tree(Path(tmp))
+        if args.codec_only:
+            print("codec on a 100-seeker demo (seed 1) in the memory store")
+            _codec_trees(base, args.codec_rounds)
+            return
+        if args.reads:
+            _reads_trees(base, Path(tmp), args.seekers, args.rounds)
+            return
         if not args.http_only:
             _demo_sizes(base, Path(tmp), args.seekers)
         if args.skip_http:
@@ -239,7 +396,7 @@ def _demo_sizes(base: Path, tmp: Path, seekers: int) -> None:
     )
     lines = demo.read_bytes().count(b"\n")
     print(f"demo: {seekers:,} seekers, seed 1, {lines:,} lines")
-    _sizes(base, "before (form 1, the library's JSON)", demo)
+    _sizes(base, "before (--base)", demo)
     _sizes(HERE, "form 2", demo)
 
 

@@ -32,7 +32,13 @@ not know and every explicit null: the form is lossless and nothing unknown is ev
 Evolution: fields and codes are appended, never reordered; a new layout is a new form byte.
 
 An event whose personal part cannot be opened (its seeker's key was destroyed) decodes into its
-clear fields only, its ``data`` a :class:`ClearOnly` dict: :func:`is_erased` says so."""
+clear fields only, its ``data`` a :class:`ClearOnly` dict: :func:`is_erased` says so.
+
+Two codes read and write these bytes: the general functions (:func:`encode`, :func:`parse`,
+:func:`open_personal`, :func:`decode_content`, :func:`decode_data`), the reference, and the
+fast paths every event of the mapper and of the projections goes through (:func:`encode_event`,
+:func:`decode_event`, :func:`decode_clear`; see "the fast paths" below), which give the same
+bytes and values and leave whatever they are not sure of to the general functions."""
 
 from __future__ import annotations
 
@@ -146,6 +152,8 @@ class Kind:
     name: str
     enc: Callable[[Any], Any]
     dec: Callable[[Any], Any]
+    #: an enumeration's codes, in stored order (the fast paths' look-up tables)
+    codes: tuple[str, ...] = ()
 
 
 def _same(v: Any) -> Any:
@@ -161,7 +169,7 @@ def _enum(values: Sequence[str]) -> Kind:
     def dec(v: Any) -> Any:
         return values[v] if isinstance(v, int) else v
 
-    return Kind("enum", enc, dec)
+    return Kind("enum", enc, dec, tuple(values))
 
 
 def _day_enc(v: Any) -> Any:
@@ -688,3 +696,371 @@ def clear_data(type_: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
     and statistics read without any key."""
     clear, _ = encode_data(type_, data)
     return decode_data(type_, clear, None)
+
+
+# -- the fast paths ------------------------------------------------------------------------------
+#
+# What the mapper and the projections' decoder call for every event: the same bytes and the same
+# values as the general code above (encode, parse, open_personal, decode_content, decode_data),
+# which stays the reference and decides every event the fast paths are not sure of (an unknown
+# key, an explicit null, a value that does not fit its kind, a correction's replacement, an
+# actor of another shape…), as ``timeline.vocabulary.fast`` does for import lines. What makes
+# them faster: no ``Parsed``/``Content`` objects, no call for a value stored as it is (text,
+# integers, instants, lists of text), enumerations as a dict or tuple look-up, and the days
+# memoised (a store names a few thousand distinct days). tests/unit/test_form2_fast.py holds
+# them to the general code on every type and edge value, and to bytes main's code wrote.
+
+#: memo size of each day table (a day's text ⇄ its number: ~100 B an entry)
+_MEMO: Final = 100_000
+_DAY_NUMBER: dict[str, Any] = {}  # day text → what _day_enc stores for it
+_DAY_TEXT: dict[int, str] = {}  # days since 1970 → the day's ISO text
+_DAY_DATE: dict[int, date] = {}  # days since 1970 → the date
+
+
+def _day_number(v: str) -> Any:
+    """``_day_enc(v)`` of a text ``v``, memoised."""
+    found = _DAY_NUMBER.get(v)
+    if found is None:
+        found = _day_enc(v)
+        if len(_DAY_NUMBER) < _MEMO:
+            _DAY_NUMBER[v] = found
+    return found
+
+
+def _day_text(v: Any) -> Any:
+    """``_day_dec(v)``, memoised for day numbers."""
+    if type(v) is not int:
+        return _day_dec(v)
+    found = _DAY_TEXT.get(v)
+    if found is None:
+        found = _day_dec(v)
+        if len(_DAY_TEXT) < _MEMO:
+            _DAY_TEXT[v] = found
+    return found
+
+
+def day_date(v: Any) -> date:
+    """The date of an envelope's stored ``occurred_on``: ``date.fromisoformat(_day_dec(v))``,
+    memoised for day numbers (dates are immutable: one object serves every event)."""
+    if type(v) is not int:
+        return date.fromisoformat(_day_dec(v))
+    found = _DAY_DATE.get(v)
+    if found is None:
+        found = date.fromisoformat(_day_dec(v))
+        if len(_DAY_DATE) < _MEMO:
+            _DAY_DATE[v] = found
+    return found
+
+
+# encoding ops: text stored as it is (STR, INSTANT), a 64-bit integer, a day (memoised), an
+# enumeration's index (the dict), or the kind's own ``enc`` (raising _Unfit)
+_AS_TEXT: Final = "text"
+_AS_INT: Final = "int"
+_AS_DAY: Final = "day"
+_EncOp = str | dict[str, int] | Callable[[Any], Any]
+
+
+def _enc_op(kind: Kind) -> _EncOp:
+    if kind is STR or kind is INSTANT:
+        return _AS_TEXT
+    if kind is INT:
+        return _AS_INT
+    if kind is DAY:
+        return _AS_DAY
+    if kind.name == "enum":
+        return {v: i for i, v in enumerate(kind.codes)}
+    return kind.enc
+
+
+def _dec_op(kind: Kind) -> Callable[[Any], Any] | None:
+    """None: the stored value is the value (no call)."""
+    if kind.dec is _same:
+        return None
+    if kind is DAY:
+        return _day_text
+    return kind.dec
+
+
+_ENC_OPS: Final = {
+    t: (tuple((n, _enc_op(k)) for n, k in c), tuple((n, _enc_op(k)) for n, k in p))
+    for t, (c, p) in LAYOUT.items()
+}
+_DEC_OPS: Final = {
+    t: (tuple((n, _dec_op(k)) for n, k in c), tuple((n, _dec_op(k)) for n, k in p))
+    for t, (c, p) in LAYOUT.items()
+}
+_INT_MIN: Final = -(2**63)
+_INT_END: Final = 2**64
+
+
+def _pack_fast(  # noqa: PLR0912 - one flat chain of tests per field: the point of it
+    ops: tuple[tuple[str, _EncOp], ...], data: dict[str, Any]
+) -> list[Any] | None:
+    """``_pack`` of ``data`` with nothing for the extras; None when something would go there
+    (an explicit null, a value not of its kind's type)."""
+    out: list[Any] = []
+    for name, op in ops:
+        v = data.get(name)
+        if v is None:
+            if name in data:
+                return None
+            out.append(None)
+        elif op is _AS_TEXT:
+            if type(v) is not str:
+                return None
+            out.append(v)
+        elif type(op) is dict:
+            if type(v) is not str:
+                return None
+            out.append(op.get(v, v))
+        elif op is _AS_DAY:
+            if type(v) is not str:
+                return None
+            out.append(_day_number(v))
+        elif op is _AS_INT:
+            if type(v) is not int or not _INT_MIN <= v < _INT_END:
+                return None
+            out.append(v)
+        else:
+            try:
+                out.append(op(v))  # type: ignore[operator]
+            except _Unfit:
+                return None
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+def _encode_data_fast(type_: EventType, data: Any) -> tuple[list[Any], list[Any]] | None:
+    """``encode_data(type_, data)`` when ``data`` has no extras (no unknown key, no replacement,
+    no explicit null, every value of its kind's type); None otherwise."""
+    if type(data) is not dict or not data.keys() <= _KNOWN[type_]:
+        return None
+    clear_ops, personal_ops = _ENC_OPS[type_]
+    clear = _pack_fast(clear_ops, data)
+    if clear is None:
+        return None
+    personal = _pack_fast(personal_ops, data) if personal_ops else []
+    if personal is None:
+        return None
+    return [clear], ([personal] if personal else [])
+
+
+def _head(n: int) -> bytes:
+    return bytes((n,)) if n < 0x80 else _uvarint(n)
+
+
+def encode_event(
+    type_: EventType,
+    *,
+    event_id: Any,
+    recorded_at: Any,
+    occurred_on: Any,
+    occurred_at: Any,
+    actor: Any,
+    source: Any,
+    data: Any,
+    digest_algorithm: Any,
+    originator_topic: str | None,
+    seeker_id: UUID,
+    version: int,
+    key: Callable[[], tuple[int, bytes]] | None,
+) -> bytes:
+    """``encode(Content(…), type_, …)``, byte for byte (the seal's nonce aside), faster for the
+    usual event; anything else goes through :func:`encode`."""
+    parts = None
+    if (
+        type(event_id) is str
+        and type(recorded_at) is datetime
+        and type(occurred_on) is str
+        and (occurred_at is None or type(occurred_at) is str)
+        and (source is None or type(source) is str)
+        and type(digest_algorithm) is int
+        and 0 <= digest_algorithm <= 255
+        and type(actor) is dict
+        and len(actor) == 3
+    ):
+        actor_id, role, organisation = actor.get("id"), actor.get("role"), actor.get("organisation")
+        if type(actor_id) is str and type(role) is str and type(organisation) is str:
+            parts = _encode_data_fast(type_, data)
+    if parts is None:
+        content = Content(
+            event_id=event_id,
+            recorded_at=recorded_at,
+            occurred_on=occurred_on,
+            occurred_at=occurred_at,
+            actor=actor,
+            source=source,
+            data=data,
+            digest_algorithm=digest_algorithm,
+            originator_topic=originator_topic,
+        )
+        return encode(content, type_, seeker_id=seeker_id, version=version, key=key)
+    clear_data, personal_data = parts
+    event_key = _uuid_enc(event_id)
+    envelope: list[Any] = [
+        event_key,
+        recorded_at if recorded_at.tzinfo is UTC else recorded_at.isoformat(),
+        _day_number(occurred_on),
+    ]
+    if originator_topic is not None:
+        envelope.append(originator_topic)
+    env = _ENC.encode(envelope)
+    clear = _ENC.encode([[actor_id, role, organisation, source], occurred_at, *clear_data])
+    head = b"".join(
+        (bytes((FORM, digest_algorithm)), _head(len(env)), env, _head(len(clear)), clear)
+    )
+    if not personal_data:
+        return head
+    plain = _ENC.encode(personal_data)
+    if key is None:
+        return b"".join((head, bytes((PLAIN,)), plain))
+    key_version, data_key = key()
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    bound = event_key if isinstance(event_key, bytes) else event_id.encode("utf-8")
+    sealed = _cipher(data_key).encrypt(
+        nonce, plain, seeker_id.bytes + bound + version.to_bytes(4, "big", signed=True)
+    )
+    return b"".join((head, bytes((SEALED, key_version)), nonce, sealed))
+
+
+def _split(state: bytes) -> tuple[list[Any], list[Any], bytes]:
+    """(envelope, clear part, personal bytes) of a form-2 state, as :func:`parse` reads them."""
+    if not state or state[0] != FORM:
+        msg = f"not stored form 2 (first byte {state[:1]!r})"
+        raise ValueError(msg)
+    n = state[2]
+    if n < 0x80:
+        i = 3
+    else:
+        n, i = _read_uvarint(state, 2)
+    j = i + n
+    envelope = _DEC.decode(state[i:j])
+    n = state[j]
+    if n < 0x80:
+        i = j + 1
+    else:
+        n, i = _read_uvarint(state, j)
+    j = i + n
+    return envelope, _DEC.decode(state[i:j]), state[j:]
+
+
+def _decode_data_fast(
+    type_: EventType, clear: Sequence[Any], personal: Sequence[Any] | None
+) -> dict[str, Any]:
+    """``decode_data(type_, clear, personal)``; the general code for a replacement or extras."""
+    if len(clear) != 1 or (personal is not None and len(personal) > 1):
+        return decode_data(type_, clear, personal)
+    clear_ops, personal_ops = _DEC_OPS[type_]
+    out: dict[str, Any] = {} if personal is not None else ClearOnly()
+    # (zip without strict=: the keyword alone costs ~70 ns a call; shorter values are the
+    # trailing nils dropped, as _unpack reads them)
+    for (name, dec), v in zip(clear_ops, clear[0]):  # noqa: B905
+        if v is not None:
+            out[name] = v if dec is None else dec(v)
+    if personal:
+        for (name, dec), v in zip(personal_ops, personal[0]):  # noqa: B905
+            if v is not None:
+                out[name] = v if dec is None else dec(v)
+    return out
+
+
+#: (digest algorithm, event id, recorded at, occurred on, originator topic or None, actor,
+#: source, occurred at, data)
+Decoded = tuple[int, Any, datetime, Any, Any, Any, Any, Any, dict[str, Any]]
+
+
+def decode_event(
+    state: bytes,
+    type_: EventType,
+    *,
+    seeker_id: UUID,
+    version: int,
+    key: Callable[[int], bytes | None],
+) -> Decoded:
+    """What ``decode_content(parse(state), type_, open_personal(…))`` gives, as a tuple (see
+    :data:`Decoded`). ``key(key_version)`` gives the data key a sealed part needs (None: it was
+    destroyed, and ``data`` is a :class:`ClearOnly` dict); raises as the general code does."""
+    envelope, clear, part = _split(state)
+    origin, occurred_at, *rest = clear
+    if len(origin) == 4:
+        actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
+        source = origin[3]
+    else:
+        actor, source = origin
+    event_key = envelope[0]
+    if type(event_key) is bytes and len(event_key) == 16:
+        h = event_key.hex()
+        event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    else:
+        event_id = _uuid_dec(event_key)
+    personal: list[Any] | None
+    if not part:
+        personal = []
+    elif part[0] == SEALED:
+        data_key = key(part[1])
+        if data_key is None or len(part) < 2 + NONCE_BYTES + TAG_BYTES:
+            # destroyed (None), or malformed (raises, with the general code's message)
+            personal = open_personal(
+                parse(state), seeker_id=seeker_id, version=version, key=data_key
+            )
+        else:
+            bound = event_key if isinstance(event_key, bytes) else event_id
+            try:
+                plain = _cipher(data_key).decrypt(
+                    part[2 : 2 + NONCE_BYTES],
+                    part[2 + NONCE_BYTES :],
+                    aad(seeker_id, bound, version),
+                )
+            except InvalidTag:
+                personal = open_personal(
+                    parse(state), seeker_id=seeker_id, version=version, key=data_key
+                )  # raises SealedPartError, with its message
+            else:
+                personal = list(_DEC.decode(plain))
+    else:  # plain (tests) or malformed: the general code
+        personal = open_personal(parse(state), seeker_id=seeker_id, version=version, key=None)
+    stamp = envelope[1]
+    return (
+        state[1],
+        event_id,
+        stamp if type(stamp) is datetime else _stamp_dec(stamp),
+        _day_text(envelope[2]),
+        envelope[3] if len(envelope) > 3 else None,
+        actor,
+        source,
+        occurred_at,
+        _decode_data_fast(type_, rest, personal),
+    )
+
+
+#: (event id, recorded at, stored occurred on — see :func:`day_date`, actor, source, occurred
+#: at, clear data)
+Clear = tuple[Any, datetime, Any, Any, Any, Any, dict[str, Any]]
+
+
+def decode_clear(state: bytes, type_: EventType) -> Clear:
+    """The clear part of ``state`` alone (no key, nothing decrypted): what
+    ``decode_content(parse(state), type_, None)`` gives, as a tuple (see :data:`Clear`)."""
+    envelope, clear, _ = _split(state)
+    origin, occurred_at, *rest = clear
+    if len(origin) == 4:
+        actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
+        source = origin[3]
+    else:
+        actor, source = origin
+    event_key, stamp, occurred_on = envelope[:3]
+    if type(event_key) is bytes and len(event_key) == 16:
+        h = event_key.hex()
+        event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    else:
+        event_id = _uuid_dec(event_key)
+    return (
+        event_id,
+        stamp if type(stamp) is datetime else _stamp_dec(stamp),
+        occurred_on,
+        actor,
+        source,
+        occurred_at,
+        _decode_data_fast(type_, rest, None),
+    )

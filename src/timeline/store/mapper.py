@@ -27,7 +27,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from timeline.domain.event_types import EventType
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
 from timeline.store import form2
-from timeline.store.form2 import Content, is_erased
+from timeline.store.form2 import is_erased
 from timeline.store.keys import KeyRing, MasterKeyError, SeekerErased
 
 __all__ = ["TOPICS", "TimelineMapper", "is_erased"]
@@ -78,24 +78,21 @@ class TimelineMapper(Mapper[UUID]):
         seeker = state["originator_id"]
         version = state["originator_version"]
         topic = state.get("originator_topic")
-        content = Content(
-            event_id=state["event_id"],
-            recorded_at=state["timestamp"],
-            occurred_on=state["occurred_on"],
-            occurred_at=state["occurred_at"],
-            actor=state["actor"],
-            source=state["source"],
-            data=state["data"],
-            digest_algorithm=state["digest_algorithm"],
-            originator_topic=topic if opened and topic != _TIMELINE_TOPIC else None,
-        )
         return StoredEvent(
             originator_id=seeker,
             originator_version=version,
             topic=get_topic(type(domain_event)),
-            state=form2.encode(
-                content,
+            state=form2.encode_event(
                 type_,
+                event_id=state["event_id"],
+                recorded_at=state["timestamp"],
+                occurred_on=state["occurred_on"],
+                occurred_at=state["occurred_at"],
+                actor=state["actor"],
+                source=state["source"],
+                data=state["data"],
+                digest_algorithm=state["digest_algorithm"],
+                originator_topic=topic if opened and topic != _TIMELINE_TOPIC else None,
                 seeker_id=seeker,
                 version=version,
                 key=lambda: self._write_key(seeker),
@@ -125,12 +122,15 @@ class TimelineMapper(Mapper[UUID]):
         cls, type_ = found
         try:
             seeker_id = seeker if isinstance(seeker, UUID) else UUID(str(seeker))
-            parsed = form2.parse(state)
-            key: bytes | None = None
-            if parsed.key_version is not None:
-                key = self._read_key(seeker_id, parsed.key_version)
-            personal = form2.open_personal(parsed, seeker_id=seeker_id, version=version, key=key)
-            content = form2.decode_content(parsed, type_, personal)
+            alg, event_id, recorded_at, occurred_on, topic, actor, source, occurred_at, data = (
+                form2.decode_event(
+                    state,
+                    type_,
+                    seeker_id=seeker_id,
+                    version=version,
+                    key=lambda key_version: self._read_key(seeker_id, key_version),
+                )
+            )
         except (MasterKeyError, MapperDeserialisationError):
             raise
         except Exception as e:
@@ -141,22 +141,33 @@ class TimelineMapper(Mapper[UUID]):
             )
             raise MapperDeserialisationError(msg) from e
         # (in the order the events' own construction gives their fields)
-        event_state: dict[str, Any] = {
-            "originator_id": seeker_id,
-            "originator_version": version,
-            "timestamp": content.recorded_at,
-        }
         if cls is Timeline.Opened:
-            event_state["originator_topic"] = content.originator_topic or _TIMELINE_TOPIC
-        event_state |= {
-            "event_id": content.event_id,
-            "occurred_at": content.occurred_at,
-            "occurred_on": content.occurred_on,
-            "actor": content.actor,
-            "source": content.source,
-            "data": content.data,
-            "digest_algorithm": content.digest_algorithm,
-        }
+            event_state: dict[str, Any] = {
+                "originator_id": seeker_id,
+                "originator_version": version,
+                "timestamp": recorded_at,
+                "originator_topic": topic or _TIMELINE_TOPIC,
+                "event_id": event_id,
+                "occurred_at": occurred_at,
+                "occurred_on": occurred_on,
+                "actor": actor,
+                "source": source,
+                "data": data,
+                "digest_algorithm": alg,
+            }
+        else:
+            event_state = {
+                "originator_id": seeker_id,
+                "originator_version": version,
+                "timestamp": recorded_at,
+                "event_id": event_id,
+                "occurred_at": occurred_at,
+                "occurred_on": occurred_on,
+                "actor": actor,
+                "source": source,
+                "data": data,
+                "digest_algorithm": alg,
+            }
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event  # type: ignore[no-any-return]

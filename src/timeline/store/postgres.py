@@ -80,15 +80,14 @@ def digest_bytes_sql(text: str) -> str:
     )
 
 
-#: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
-#: server, which is cheaper than converting each value in Python; the type's name, and the
-#: digest, hash and person_ref as hex text, made there too.
+#: The index columns as read (in INDEX_COLUMNS order), in binary results: uuids and the day
+#: cast to text by the server, which is cheaper than converting each value in Python; the
+#: type's code and the digest, hash and person_ref's bytes as stored, made the service's text
+#: by :func:`_row` (cheaper for the server than ``encode`` and the type's name in SQL, and the
+#: bytes travel raw: the reads cost what they did with layout 1's text; docs/benchmarks.md).
 SELECT_COLUMNS = SQL(
-    "event_id::text, seeker_id::text, version, position, "
-    + type_name_sql("type")
-    + ", occurred_at, occurred_on::text, recorded_at, "
-    + digest_text_sql("digest")
-    + ", encode(hash, 'hex'), encode(person_ref, 'hex')"
+    "event_id::text, seeker_id::text, version, position, type, occurred_at, occurred_on::text, "
+    "recorded_at, digest, hash, person_ref"
 )
 #: The SQL of each of INDEX_COLUMNS from ``r->>i``, its text in a save's JSON array (for the
 #: one-statement insert of a save's rows).
@@ -245,7 +244,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         """Rows of ``SELECT {cols} FROM {index} …`` (``sql`` is formatted here)."""
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as curs,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
         ):
             curs.execute(SQL(sql).format(cols=SELECT_COLUMNS, index=self._index), params)
             return [_row(r) for r in curs.fetchall()]
@@ -363,7 +362,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         sql += " ORDER BY version"
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as curs,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,  # (as _select)
         ):
             curs.execute(
                 SQL(sql).format(cols=SELECT_COLUMNS, index=self._index, events=self._events), params
@@ -430,20 +429,36 @@ def _compact(value: Any) -> str:
 
 
 def _row(r: TupleRow) -> IndexRow:
-    """An index row from the columns of SELECT_COLUMNS (ids and the day already as text)."""
+    """An index row from the columns of SELECT_COLUMNS (ids and the day already as text; the
+    type's code, the digest, hash and person_ref as bytes: the service's text made here, as
+    :func:`type_name_sql` and :func:`digest_text_sql` make it in SQL)."""
+    code, ref = r[4], r[10]
     return IndexRow(
         event_id=r[0],
         seeker_id=r[1],
         version=r[2],
         position=r[3],
-        type=r[4],
+        type=_TYPE_NAMES[code] if 0 < code < len(_TYPE_NAMES) else str(code),
         occurred_at=r[5],
         occurred_on=r[6],
         recorded_at=r[7].astimezone(UTC),
-        digest=r[8],
-        hash=r[9],
-        person_ref=r[10],
+        digest=digest_text(r[8]),
+        hash=r[9].hex(),
+        person_ref=None if ref is None else ref.hex(),
     )
+
+
+#: each type's name at its code (none at 0)
+_TYPE_NAMES = ("", *TYPE_NAMES_IN_CODE_ORDER)
+
+
+def digest_text(stored: bytes) -> str:
+    """A stored digest's text (as :func:`digest_text_sql`)."""
+    if len(stored) == 32:  # (SHA-256)
+        return stored.hex()
+    if len(stored) == 33 and stored[0] == JCS_BYTE:
+        return JCS_PREFIX + stored[1:].hex()
+    return "?" + stored.hex()
 
 
 def _copy_params(row: IndexRow) -> tuple[Any, ...]:

@@ -219,6 +219,23 @@ def _feed(side: Side) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _server(side: Side, picks: list[str]) -> tuple[float, float]:
+    """The server's execution time alone (``EXPLAIN (ANALYZE, TIMING OFF)``, which computes
+    every selected value but sends none): the as-of read per seeker, the whole feed; ms."""
+    curs, cols, _, _ = side
+    conn = curs.connection
+
+    def run(sql: str, params: tuple[Any, ...]) -> float:
+        plan = conn.execute("EXPLAIN (ANALYZE, TIMING OFF) " + sql, params).fetchall()
+        return float(next(str(r[0]) for r in plan if "Execution Time" in str(r[0])).split()[2])
+
+    sql, _ = PER_SEEKER["as-of read of a seeker (index_as_of)"]
+    as_of = sum(run(sql.replace("{cols}", cols), (s, s)) for s in picks) / len(picks)
+    [(last,)] = conn.execute("SELECT max(position) FROM timeline_event_index").fetchall()
+    feed = sum(run(FEED.replace("{cols}", cols), (p,)) for p in range(0, int(last), 1000))
+    return as_of, feed
+
+
 def _insert(side: Side) -> float:
     """µs per row of one 1,000-row JSON insert (rolled back), of rows like the stored ones."""
     from timeline.store.index import INDEX_COLUMNS  # noqa: PLC0415 - this tree
@@ -285,6 +302,10 @@ def interleaved(before_db: str, after_db: str, rounds: int, seekers: int) -> Non
                     side
                 )
                 found["insert of 1,000 rows as one JSON array, µs per row"] = _insert(side)
+                (
+                    found["server only: as-of read of a seeker"],
+                    found["server only: the whole feed"],
+                ) = _server(side, picks)
                 for name, value in found.items():
                     times.setdefault(name, {}).setdefault(label, []).append(value)
     print(

@@ -432,24 +432,25 @@ def _row(r: TupleRow) -> IndexRow:
     """An index row from the columns of SELECT_COLUMNS (ids and the day already as text; the
     type's code, the digest, hash and person_ref as bytes: the service's text made here, as
     :func:`type_name_sql` and :func:`digest_text_sql` make it in SQL)."""
-    code, ref = r[4], r[10]
+    code, digest, ref = r[4], r[8], r[10]
     return IndexRow(
-        event_id=r[0],
-        seeker_id=r[1],
-        version=r[2],
-        position=r[3],
-        type=_TYPE_NAMES[code] if 0 < code < len(_TYPE_NAMES) else str(code),
-        occurred_at=r[5],
-        occurred_on=r[6],
-        recorded_at=r[7].astimezone(UTC),
-        digest=digest_text(r[8]),
-        hash=r[9].hex(),
-        person_ref=None if ref is None else ref.hex(),
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        _TYPE_NAMES[code] if 0 < code < _TYPES_END else str(code),
+        r[5],
+        r[6],
+        r[7].astimezone(UTC),
+        digest.hex() if len(digest) == 32 else digest_text(digest),  # (32: SHA-256)
+        r[9].hex(),
+        None if ref is None else ref.hex(),
     )
 
 
 #: each type's name at its code (none at 0)
 _TYPE_NAMES = ("", *TYPE_NAMES_IN_CODE_ORDER)
+_TYPES_END = len(_TYPE_NAMES)
 
 
 def digest_text(stored: bytes) -> str:

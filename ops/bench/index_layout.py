@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,8 @@ BEFORE_TYPES = (
 )  # fmt: skip
 
 
-Side = tuple[Any, str, list[str]]  # (connection, its SELECT column list, its insert values)
+#: (a cursor, its SELECT column list, its insert values, its rows → the index rows' values)
+Side = tuple[Any, str, list[str], Any]
 FEED = "SELECT {cols} FROM timeline_event_index WHERE position > %s ORDER BY position LIMIT 1000"
 PER_SEEKER = {
     "as-of read of a seeker (index_as_of)": (
@@ -198,33 +200,52 @@ PER_SEEKER = {
 
 
 def _per_seeker(side: Side, sql: str, n: int, picks: list[str]) -> float:
-    conn, cols, _ = side
+    curs, cols, _, rows = side
     statement = sql.replace("{cols}", cols)
+    skip = 2 if "e.state" in sql else 0
     t0 = time.perf_counter()
     for s in picks:
-        conn.execute(statement, (s,) * n).fetchall()
+        rows([r[skip:] for r in curs.execute(statement, (s,) * n).fetchall()])
     return (time.perf_counter() - t0) / len(picks) * 1000
 
 
 def _feed(side: Side) -> float:
-    conn, cols, _ = side
+    curs, cols, _, rows = side
     statement = FEED.replace("{cols}", cols)
     t0 = time.perf_counter()
     after = 0
-    while page := conn.execute(statement, (after,)).fetchall():
-        after = int(page[-1][3])
+    while page := rows(curs.execute(statement, (after,)).fetchall()):
+        after = int(page[-1].position)
     return (time.perf_counter() - t0) * 1000
+
+
+def _server(side: Side, picks: list[str]) -> tuple[float, float]:
+    """The server's execution time alone (``EXPLAIN (ANALYZE, TIMING OFF)``, which computes
+    every selected value but sends none): the as-of read per seeker, the whole feed; ms."""
+    curs, cols, _, _ = side
+    conn = curs.connection
+
+    def run(sql: str, params: tuple[Any, ...]) -> float:
+        plan = conn.execute("EXPLAIN (ANALYZE, TIMING OFF) " + sql, params).fetchall()
+        return float(next(str(r[0]) for r in plan if "Execution Time" in str(r[0])).split()[2])
+
+    sql, _ = PER_SEEKER["as-of read of a seeker (index_as_of)"]
+    as_of = sum(run(sql.replace("{cols}", cols), (s, s)) for s in picks) / len(picks)
+    [(last,)] = conn.execute("SELECT max(position) FROM timeline_event_index").fetchall()
+    feed = sum(run(FEED.replace("{cols}", cols), (p,)) for p in range(0, int(last), 1000))
+    return as_of, feed
 
 
 def _insert(side: Side) -> float:
     """µs per row of one 1,000-row JSON insert (rolled back), of rows like the stored ones."""
     from timeline.store.index import INDEX_COLUMNS  # noqa: PLC0415 - this tree
 
-    conn, cols, values = side
-    page = conn.execute(FEED.replace("{cols}", cols), (0,)).fetchall()  # (the API's values)
+    curs, cols, values, convert = side
+    conn = curs.connection
+    page = convert(curs.execute(FEED.replace("{cols}", cols), (0,)).fetchall())  # (as the API)
     rows = []
     for r in page:
-        row = [v if isinstance(v, int | str | None) else str(v) for v in r]
+        row = list(r.as_params())
         row[0], row[2], row[3] = str(uuid.uuid4()), row[2] + 10**6, row[3] + 10**9
         rows.append(row)
     insert = (
@@ -239,14 +260,32 @@ def _insert(side: Side) -> float:
 
 def interleaved(before_db: str, after_db: str, rounds: int, seekers: int) -> None:
     """The index's own statements, the code before's SQL on its layout-1 table against this
-    code's on layout 2, in this process, alternating: wall time of the server's work and the
-    driver's (the Python around them is the same in both trees)."""
-    from timeline.store.postgres import INDEX_VALUES, SELECT_COLUMNS  # noqa: PLC0415
+    code's on layout 2, in this process, alternating: wall time of the server's work, the
+    driver's and the making of the index rows (each tree's ``_row``: the code before's made
+    here as it was, this code's imported)."""
+    from timeline.store.index import IndexRow  # noqa: PLC0415 - this tree
+    from timeline.store.postgres import INDEX_VALUES, SELECT_COLUMNS, _row  # noqa: PLC0415
+
+    def before_rows(rows: list[Any]) -> list[IndexRow]:
+        return [IndexRow(*r[:7], r[7].astimezone(UTC), *r[8:]) for r in rows]
+
+    def after_rows(rows: list[Any]) -> list[IndexRow]:
+        return [_row(r) for r in rows]
 
     with admin(before_db) as b, admin(after_db) as a:
         sides: dict[str, Side] = {
-            "before": (b, BEFORE_COLUMNS, [f"(r->>{i})::{t}" for i, t in enumerate(BEFORE_TYPES)]),
-            "after": (a, SELECT_COLUMNS.as_string(None), list(INDEX_VALUES)),
+            "before": (
+                b.cursor(),
+                BEFORE_COLUMNS,
+                [f"(r->>{i})::{t}" for i, t in enumerate(BEFORE_TYPES)],
+                before_rows,
+            ),
+            "after": (
+                a.cursor(binary=True),
+                SELECT_COLUMNS.as_string(None),
+                list(INDEX_VALUES),
+                after_rows,
+            ),
         }
         ids = sorted(
             str(r[0]) for r in a.execute("SELECT DISTINCT seeker_id FROM timeline_event_index")
@@ -263,6 +302,10 @@ def interleaved(before_db: str, after_db: str, rounds: int, seekers: int) -> Non
                     side
                 )
                 found["insert of 1,000 rows as one JSON array, µs per row"] = _insert(side)
+                (
+                    found["server only: as-of read of a seeker"],
+                    found["server only: the whole feed"],
+                ) = _server(side, picks)
                 for name, value in found.items():
                     times.setdefault(name, {}).setdefault(label, []).append(value)
     print(

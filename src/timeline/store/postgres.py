@@ -88,15 +88,14 @@ def digest_bytes_sql(text: str) -> str:
     )
 
 
-#: The index columns as read (in INDEX_COLUMNS order): uuids and the day cast to text by the
-#: server, which is cheaper than converting each value in Python; the type's name, and the
-#: digest, hash and person_ref as hex text, made there too.
+#: The index columns as read (in INDEX_COLUMNS order), in binary results: uuids and the day
+#: cast to text by the server, which is cheaper than converting each value in Python; the
+#: type's code and the digest, hash and person_ref's bytes as stored, made the service's text
+#: by :func:`_row` (cheaper for the server than ``encode`` and the type's name in SQL, and the
+#: bytes travel raw: the reads cost what they did with layout 1's text; docs/benchmarks.md).
 SELECT_COLUMNS = SQL(
-    "event_id::text, seeker_id::text, version, position, "
-    + type_name_sql("type")
-    + ", occurred_at, occurred_on::text, recorded_at, "
-    + digest_text_sql("digest")
-    + ", encode(hash, 'hex'), encode(person_ref, 'hex')"
+    "event_id::text, seeker_id::text, version, position, type, occurred_at, occurred_on::text, "
+    "recorded_at, digest, hash, person_ref"
 )
 
 
@@ -334,7 +333,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         """Rows of ``SELECT {cols} FROM {index} …`` (``sql`` is formatted here)."""
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as curs,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
         ):
             curs.execute(SQL(sql).format(cols=SELECT_COLUMNS, index=self._index), params)
             return [_row(r) for r in curs.fetchall()]
@@ -449,7 +448,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         sql += " ORDER BY version"
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as curs,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,  # (as _select)
         ):
             curs.execute(
                 SQL(sql).format(cols=SELECT_COLUMNS, index=self._index, events=self._events), params
@@ -560,20 +559,37 @@ def _compact(value: Any) -> str:
 
 
 def _row(r: TupleRow) -> IndexRow:
-    """An index row from the columns of SELECT_COLUMNS (ids and the day already as text)."""
+    """An index row from the columns of SELECT_COLUMNS (ids and the day already as text; the
+    type's code, the digest, hash and person_ref as bytes: the service's text made here, as
+    :func:`type_name_sql` and :func:`digest_text_sql` make it in SQL)."""
+    code, digest, ref = r[4], r[8], r[10]
     return IndexRow(
-        event_id=r[0],
-        seeker_id=r[1],
-        version=r[2],
-        position=r[3],
-        type=r[4],
-        occurred_at=r[5],
-        occurred_on=r[6],
-        recorded_at=r[7].astimezone(UTC),
-        digest=r[8],
-        hash=r[9],
-        person_ref=r[10],
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        _TYPE_NAMES[code] if 0 < code < _TYPES_END else str(code),
+        r[5],
+        r[6],
+        r[7].astimezone(UTC),
+        digest.hex() if len(digest) == 32 else digest_text(digest),  # (32: SHA-256)
+        r[9].hex(),
+        None if ref is None else ref.hex(),
     )
+
+
+#: each type's name at its code (none at 0)
+_TYPE_NAMES = ("", *TYPE_NAMES_IN_CODE_ORDER)
+_TYPES_END = len(_TYPE_NAMES)
+
+
+def digest_text(stored: bytes) -> str:
+    """A stored digest's text (as :func:`digest_text_sql`)."""
+    if len(stored) == 32:  # (SHA-256)
+        return stored.hex()
+    if len(stored) == 33 and stored[0] == JCS_BYTE:
+        return JCS_PREFIX + stored[1:].hex()
+    return "?" + stored.hex()
 
 
 def _copy_params(row: IndexRow) -> tuple[Any, ...]:

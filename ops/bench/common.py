@@ -160,3 +160,19 @@ def machine() -> str:
         f"{cores} cores ({cpu}), {int(mem) // 1024} MiB RAM, PostgreSQL {version} "
         f"(fsync={fsync}, synchronous_commit={sync}), Python {sys.version.split()[0]}"
     )
+
+
+def export_tree(ref: str, out: Path) -> Path:
+    """The code of this repository at ``ref`` (``git archive``), unpacked into the new directory
+    ``out``: the *before* tree of a bench that runs two trees alternating, each on its own
+    ``PYTHONPATH``."""
+    repo = Path(__file__).resolve().parents[2]
+    archive = subprocess.run(  # noqa: S603 - git, fixed arguments
+        ["git", "-C", str(repo), "archive", ref],  # noqa: S607
+        check=True,
+        capture_output=True,
+    ).stdout
+    out.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)  # noqa: S603, S607
+    print(f"before: {ref} exported with git archive")
+    return out

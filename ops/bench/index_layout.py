@@ -5,8 +5,8 @@ layout-1 table by ``timeline migrate-store``. Runs of the two trees alternate.
 
     python ops/bench/index_layout.py [--base DIR] [--seekers 1000] [--rounds 2] [--reads 300]
 
-``--base``: a checkout of the code before layout 2 (default: ``git archive`` of the merge base
-with ``main``). Both trees run with this checkout's interpreter, each on its own
+``--base``: a checkout of the code before layout 2 (default: ``git archive`` of ``3eb4794^``,
+the commit before layout 2). Both trees run with this checkout's interpreter, each on its own
 ``PYTHONPATH``. Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth;
 TIMELINE_TEST_PG_* override); every database is made here and dropped at the end. Prints
 the machine and its load average before each run; wall-clock figures are only comparable
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import admin, db_url, machine, scratch_database
+from common import admin, db_url, export_tree, machine, scratch_database
 
 HERE = Path(__file__).resolve().parents[2]
 #: a fixed master key, for the benchmark's throwaway databases only
@@ -110,23 +110,12 @@ def _run(tree: Path, *args: str) -> tuple[str, float, float]:
     return done.stdout, wall, cpu
 
 
+#: the default before tree: the commit before layout 2
+BEFORE_REF = "3eb4794^"
+
+
 def _base_tree(tmp: Path) -> Path:
-    base = subprocess.run(  # noqa: S603 - git, fixed arguments
-        ["git", "-C", str(HERE), "merge-base", "HEAD", "main"],  # noqa: S607
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    out = tmp / "base"
-    out.mkdir()
-    archive = subprocess.run(  # noqa: S603
-        ["git", "-C", str(HERE), "archive", base],  # noqa: S607
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)  # noqa: S603, S607
-    print(f"before: {base[:12]} (merge base with main)")
-    return out
+    return export_tree(BEFORE_REF, tmp / "base")
 
 
 def _load() -> str:

@@ -6,12 +6,12 @@ runs of the two trees alternating.
         [--http-requests 6000] [--http-seconds 20] [--codec-only [--codec-rounds 3]]
         [--reads]
 
-``--base``: a checkout of the code to compare with (default: ``git archive`` of the merge base
-with ``main`` into a temporary directory; for the sizes and HTTP figures of form 2 against form
-1, the code before form 2: ``--base`` of a ``git archive 6408a5f``). Both trees run with this
-checkout's interpreter and packages, each on its own ``PYTHONPATH``. Needs PostgreSQL on
-127.0.0.1:5432 (user postgres, trust auth; TIMELINE_TEST_PG_* override); every database is
-made here and dropped at the end.
+``--base``: a checkout of the code to compare with (default: ``git archive`` of ``d9d5e41^``,
+the commit before the codec's fast paths, into a temporary directory; for the sizes and HTTP
+figures of form 2 against form 1, the code before form 2: ``--base`` of a ``git archive
+6408a5f``). Both trees run with this checkout's interpreter and packages, each on its own
+``PYTHONPATH``. Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth;
+TIMELINE_TEST_PG_* override); every database is made here and dropped at the end.
 Prints, per tree: events, the events table's total bytes (heap with TOAST and indexes) per
 event and the ``state`` column's average; the index table's; the key table's (form 2); then
 each HTTP round and the medians, with the ratio form 2 / before.
@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import admin, db_url, machine, scratch_database
+from common import admin, db_url, export_tree, machine, scratch_database
 
 HERE = Path(__file__).resolve().parents[2]
 #: a fixed master key, for the benchmark's throwaway databases only
@@ -71,23 +71,12 @@ def _run(tree: Path, *args: str, cwd: Path | None = None) -> subprocess.Complete
     return done
 
 
+#: the default before tree: the commit before the codec's fast paths
+BEFORE_REF = "d9d5e41^"
+
+
 def _base_tree(tmp: Path) -> Path:
-    base = subprocess.run(  # noqa: S603 - git, fixed arguments
-        ["git", "-C", str(HERE), "merge-base", "HEAD", "main"],  # noqa: S607
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    out = tmp / "base"
-    out.mkdir()
-    archive = subprocess.run(  # noqa: S603
-        ["git", "-C", str(HERE), "archive", base],  # noqa: S607
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)  # noqa: S603, S607
-    print(f"before: {base[:12]} (merge base with main)")
-    return out
+    return export_tree(BEFORE_REF, tmp / "base")
 
 
 def _sizes(tree: Path, label: str, demo: Path) -> None:

@@ -9,6 +9,7 @@ ours, the baseline, the ratio (ours/baseline; for latencies and sizes, lower is 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -268,6 +269,11 @@ def bench_as_of(url: str, dbname: str, samples: int) -> None:
         moments.append(clock())
         clock.advance(hours=1)
     rng = random.Random(1)  # noqa: S311 - sampling, not security
+    # As `timeline serve` does once started: what is made so far is never scanned again by a
+    # collection (without it, full collections over the whole heap made the cold reads' p99
+    # 2-3x their p90: 58-72 ms against 25-28 ms, measured 2026-12-02; docs/benchmarks.md).
+    gc.collect()
+    gc.freeze()
     ours: list[float] = []
     ours_cold: list[float] = []
     base: list[float] = []
@@ -292,6 +298,7 @@ def bench_as_of(url: str, dbname: str, samples: int) -> None:
             assert [e.to_dict() for e in entries] == [e.to_dict() for e in cold_entries]
     app.close()
     cold.close()
+    gc.unfreeze()
     b99 = percentile(base, 99) * 1000
     for label, values in (("cached timeline", ours), ("cold, no cache", ours_cold)):
         p99 = percentile(values, 99) * 1000

@@ -16,6 +16,7 @@ has it."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -65,6 +66,7 @@ def _serve(options: dict[str, float | str]) -> tuple[FastAPI, Callable[[], None]
     api = create_app(services, append=committer)  # the route awaits submit_async
     if options.get("bench_noop_route"):
         add_bench_noop_route(api)
+    gc.freeze()  # as `timeline serve`: what start-up made is never scanned by a collection
 
     def close() -> None:
         committer.close()

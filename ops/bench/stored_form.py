@@ -238,10 +238,8 @@ def _reads_figures(url: str) -> dict[str, float]:
     return out
 
 
-def _reads_trees(base: Path, tmp: Path, seekers: int, rounds: int) -> None:
-    """A demo imported once (this tree; both trees store the same form), then
-    :func:`_reads_figures` of ``base`` (before) and this tree (after), each in its own
-    process, alternating ``rounds`` times; the medians and the ratios."""
+def _demo(tmp: Path, seekers: int) -> Path:
+    """``timeline demo --seekers N --seed 1`` of this tree, written to ``tmp/demo.jsonl``."""
     demo = tmp / "demo.jsonl"
     _run(
         HERE,
@@ -256,6 +254,14 @@ def _reads_trees(base: Path, tmp: Path, seekers: int, rounds: int) -> None:
         str(demo),
         "--quiet",
     )
+    return demo
+
+
+def _reads_trees(base: Path, tmp: Path, seekers: int, rounds: int) -> None:
+    """A demo imported once (this tree; both trees store the same form), then
+    :func:`_reads_figures` of ``base`` (before) and this tree (after), each in its own
+    process, alternating ``rounds`` times; the medians and the ratios."""
+    demo = _demo(tmp, seekers)
     with scratch_database("timeline_form") as dbname:
         url = db_url(dbname)
         _run(HERE, "-m", "timeline.cli.main", "import", str(demo), "--db", url, "--quiet")
@@ -369,20 +375,7 @@ def main() -> None:
 
 
 def _demo_sizes(base: Path, tmp: Path, seekers: int) -> None:
-    demo = tmp / "demo.jsonl"
-    _run(
-        HERE,
-        "-m",
-        "timeline.cli.main",
-        "demo",
-        "--seekers",
-        str(seekers),
-        "--seed",
-        "1",
-        "--out",
-        str(demo),
-        "--quiet",
-    )
+    demo = _demo(tmp, seekers)
     lines = demo.read_bytes().count(b"\n")
     print(f"demo: {seekers:,} seekers, seed 1, {lines:,} lines")
     _sizes(base, "before (--base)", demo)

@@ -214,9 +214,10 @@ class ObligationsProjection:
         at = positions or {}
 
         def compute(sid: str, fs: Sequence[Fact]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
-            found = evaluate(fs, on, self.rulesets, self.calendar)
+            effective = effective_facts(fs)  # (once, for the rules and for the place)
+            found = evaluate(effective, on, self.rulesets, self.calendar, effective=True)
             items = [item_row(sid, i, o) for i, o in enumerate(found)]
-            return items, (sid, *place(fs), at.get(sid, 0), kept_out.get(sid))
+            return items, (sid, *place_of(effective), at.get(sid, 0), kept_out.get(sid))
 
         results, failures = evaluate_each(NAME, facts, compute)
         failures += write_each(tx, NAME, results, _write_rows, facts, compute)
@@ -339,8 +340,12 @@ def place(facts: Sequence[Fact]) -> tuple[str | None, str | None, int, str | Non
     """Municipality now (:func:`~timeline.domain.scope.municipality_of`, the rule that decides a
     caller's scope), coach (latest assignment), whether the latest spell is open, and when it
     started."""
+    return place_of(effective_facts(facts))
+
+
+def place_of(effective: Sequence[Fact]) -> tuple[str | None, str | None, int, str | None]:
+    """:func:`place` of a seeker's :func:`~timeline.domain.facts.effective_facts`."""
     coach = None
-    effective = effective_facts(facts)
     for f in effective:
         if f.type == _COACH_ASSIGNED:
             coach = str(f.data.get("coach_id"))

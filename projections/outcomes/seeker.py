@@ -258,7 +258,7 @@ def contributions(
         for k in (3, 6):
             seg = days.state_on(add_months(service.ended_on, k))
             add(month, f"placement_{k}m", None if seg is None else float(seg.state in OPEN_MARKET))
-    _obligations(raw, horizon_end, rulesets, calendar, add)
+    _obligations(effective, horizon_end, rulesets, calendar, add)
     return out
 
 
@@ -302,14 +302,16 @@ def _flows(days: SeekerDays, sp: Spell, add: _Add) -> None:
 
 
 def _obligations(
-    raw: Sequence[Fact],
+    effective: Sequence[Fact],
     horizon_end: date,
     rulesets: Rulesets,
     calendar: WorkingDayCalendar,
     add: _Add,
 ) -> None:
     requirement: dict[str, list[tuple[int, bool]]] = {}
-    for o in evaluate(raw, horizon_end, rulesets, calendar):
+    # (``effective``: the seeker's effective facts up to ``horizon_end``, as ``evaluate`` would
+    # make them from the raw facts again)
+    for o in evaluate(effective, horizon_end, rulesets, calendar, effective=True):
         if o.status == "not_required" or o.due_on is None or o.due_on > horizon_end:
             continue
         month = month_of(o.due_on)

@@ -23,7 +23,7 @@ from typing import Protocol, cast
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from projections.runtime.decode import FactDecoder, placed
+from projections.runtime.decode import FactDecoder, positioned
 from projections.runtime.quarantine import Entry, describe, is_poison
 from timeline.domain.event_types import BY_NAME
 from timeline.domain.facts import Fact
@@ -263,15 +263,13 @@ class LogReader:
         upto: int,
         without: Collection[str],
     ) -> list[Fact]:
+        """The ``events`` (facts this reader has just decoded, each with its log position)
+        up to ``upto``, without those ``without``, each given its position."""
         facts = []
         for event, position in events:
             if position is None or position > upto or event.event_id in without:
                 continue
-            try:  # (as read() decodes: what fails there fails here)
-                facts.append(placed(event, position))
-            except Exception as exc:
-                if not is_poison(exc):
-                    raise
+            facts.append(positioned(event, position))
         return facts
 
     def _facts_by_notification(

@@ -39,6 +39,8 @@ def evaluate(
     rulesets: Rulesets | Sequence[Ruleset],
     calendar: WorkingDayCalendar = MONDAY_TO_FRIDAY,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    effective: bool = False,
 ) -> list[Obligation]:
     """The obligations of one seeker as on day ``on``.
 
@@ -46,10 +48,12 @@ def evaluate(
     effective here and only those that occurred on or before ``on`` are seen. Each obligation
     is judged by the ruleset in force on the day of its triggering event. ``overrides`` replaces
     [P]/[R] parameters (``name`` or ``"<ruleset id>.<name>"``). Sorted by spell, then by
-    the obligation's first day and kind.
+    the obligation's first day and kind. ``effective``: ``facts`` are already
+    :func:`~timeline.domain.facts.effective_facts`' answer (a caller that needs it too makes
+    it once; the obligations are the same).
     """
     registry = _registry(rulesets, overrides)
-    history = build_history(facts, on, registry, calendar)
+    history = build_history(facts, on, registry, calendar, effective=effective)
     out: list[Obligation] = []
     for part in history.spells:
         found: list[Obligation] = []

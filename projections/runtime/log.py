@@ -74,6 +74,13 @@ class PositionIndex(Protocol):
         ...
 
 
+class SeekersNotifications(Protocol):
+    """What an event index may have besides :class:`PositionIndex`: several seekers' stored
+    events with their log positions in one read (``seeker_notifications`` of each)."""
+
+    def __call__(self, seeker_ids: Sequence[str]) -> dict[str, list[Notification]]: ...
+
+
 class EventLog(Protocol):
     """What a projection reads: the log, its decoder, its index, and where it is stored."""
 
@@ -221,9 +228,11 @@ class LogReader:
         that cannot be decoded (kept out as ``decode``) and the events ``without`` (ids kept
         out as ``apply``) are left out. Seekers without facts are left out.
 
-        Two reads a page of ``page`` seekers: their stored events (one indexed range read each,
-        in one statement on PostgreSQL) and the positions of those events from the index. (A
-        page's stored and decoded events are let go before the next page is read.)"""
+        One read a page of ``page`` seekers where the index has ``seekers_notifications``
+        (PostgreSQL: their stored events with their positions, one indexed read of the events
+        table); else two: their stored events (one indexed range read each) and the positions
+        of those events from the index. (A page's stored and decoded events are let go before
+        the next page is read.)"""
         ids = list(dict.fromkeys(seeker_ids))
         out: dict[str, list[Fact]] = {}
         for i in range(0, len(ids), page):
@@ -234,6 +243,15 @@ class LogReader:
         self, ids: Sequence[str], upto: int, without: Collection[str]
     ) -> dict[str, list[Fact]]:
         decode = FactDecoder(self.log.mapper)
+        out: dict[str, list[Fact]] = {}
+        together = getattr(self.log.index, "seekers_notifications", None)
+        if together is not None:  # the events with their positions, in one read
+            found = cast(SeekersNotifications, together)(ids)
+            for seeker_id in ids:
+                facts = self._facts(self._decoded(decode, found.get(seeker_id, [])), upto, without)
+                if facts:
+                    out[seeker_id] = facts
+            return out
         decoded: dict[str, list[Fact]] = {}
         for seeker_id, stored in self.log.index.select_events_after(dict.fromkeys(ids, 0)).items():
             events = decoded.setdefault(seeker_id, [])
@@ -246,7 +264,6 @@ class LogReader:
         rows = self.log.index.index_by_event_ids(
             [e.event_id for events in decoded.values() for e in events]
         )
-        out: dict[str, list[Fact]] = {}
         for seeker_id in ids:
             events = decoded.get(seeker_id, [])
             if any(rows.get(e.event_id) is None for e in events):  # the index lacks an entry
@@ -278,14 +295,23 @@ class LogReader:
         """A seeker's facts read with their positions from the events table alone (for a
         seeker some of whose index entries are missing)."""
         decode = FactDecoder(self.log.mapper)
-        events = []
-        for n in self.log.index.seeker_notifications(seeker_id):
+        events = self._decoded(decode, self.log.index.seeker_notifications(seeker_id))
+        return self._facts(events, upto, without)
+
+    @staticmethod
+    def _decoded(
+        decode: FactDecoder, notifications: Iterable[Notification]
+    ) -> list[tuple[Fact, int | None]]:
+        """Each notification that can be read, as a fact and its position (what cannot be read
+        is left out: :meth:`read` kept it out)."""
+        events: list[tuple[Fact, int | None]] = []
+        for n in notifications:
             try:
                 events.append((decode(n), n.id))
             except Exception as exc:
                 if not is_poison(exc):
                     raise
-        return self._facts(events, upto, without)
+        return events
 
     def last_recorded_day(self, window: int = 100) -> date | None:
         """The Helsinki day on which the log's last readable event was recorded."""

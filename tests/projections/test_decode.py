@@ -20,6 +20,7 @@ from projections.runtime import LogReader
 from projections.runtime.decode import TOPICS, FactDecoder
 from projections.runtime.quarantine import describe
 from tests.factories import event, new_seeker
+from tests.projections.poison import set_topic
 from timeline.application import TimelineApp
 from timeline.clock import FixedClock
 from timeline.demo import generate, load_demo
@@ -238,3 +239,61 @@ def test_an_unreadable_event_is_kept_out_as_the_mapper_path_failed(state: bytes)
     assert entry.error == describe(mapper_error)
     facts = LogReader(app, "test").facts_of([str(n.originator_id)], upto=n.id)
     assert [f.event_id for f in facts[str(n.originator_id)]] == [decoder.slow(first).event_id]
+
+
+class _IndexOfTwoReads:
+    """An event index without ``seekers_notifications``: the reader's other way, its stored
+    events and then their positions from the index."""
+
+    def __init__(self, index: object) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "seekers_notifications":
+            raise AttributeError(name)
+        return getattr(self._index, name)
+
+
+class _LogOfTwoReads:
+    def __init__(self, app: TimelineApp) -> None:
+        self.recorder, self.mapper, self.settings = app.recorder, app.mapper, app.settings
+        self.index = _IndexOfTwoReads(app.index)
+
+
+def test_seekers_re_read_in_one_read_are_the_facts_of_two(postgres_url: str) -> None:
+    """On PostgreSQL the reader re-reads seekers' events with their positions in one read
+    (``seekers_notifications``); it gives the facts the stored events and the index gave —
+    events after ``upto``, unreadable events and those ``without`` left out, a seeker whose
+    index lacks an entry too."""
+    app, clock = _open(postgres_url)
+    load_demo(app, clock, generate(seekers=12, seed=3))
+    assert hasattr(app.index, "seekers_notifications")
+    log = _log(app)
+    last = log[-1].id
+    ids = [FactDecoder(app.mapper)(n).event_id for n in log]
+    unreadable = [log[5], log[len(log) // 2]]
+    for n in unreadable:
+        set_topic(app, n.id, "timeline.domain.timeline:Gone")
+    unindexed = log[len(log) // 3]  # its seeker is read the notifications' way
+    recorder: Any = app.index
+    with recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(
+            f'DELETE FROM "{recorder.datastore.schema}".timeline_event_index WHERE position = %s',
+            [unindexed.id],
+        )
+    seekers = list(dict.fromkeys(str(n.originator_id) for n in log))
+    without = {FactDecoder(app.mapper)(log[7]).event_id}
+    one, two = LogReader(app, "test"), LogReader(_LogOfTwoReads(app), "test")  # type: ignore[arg-type]
+    for upto in (last, log[len(log) * 2 // 3].id):
+        for page in (5, 200):
+            a = one.facts_of([*seekers, str(UUID(int=1))], upto, without, page=page)
+            b = two.facts_of([*seekers, str(UUID(int=1))], upto, without, page=page)
+            assert a.keys() == b.keys() and len(a) > 1
+            for seeker_id, facts in a.items():
+                assert len(facts) == len(b[seeker_id])
+                assert all(_same(x, y) for x, y in zip(facts, b[seeker_id], strict=True))
+            read = {f.event_id: f.position for fs in a.values() for f in fs}
+            kept = {ids[i] for i, n in enumerate(log) if n.id <= upto and n not in unreadable}
+            assert read.keys() == kept - without
+            assert all(read[ids[i]] == n.id for i, n in enumerate(log) if ids[i] in read)
+    app.close()

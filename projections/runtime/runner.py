@@ -7,8 +7,10 @@ library's per-event ``ProjectionRunner``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import cast
 
+from projections.runtime.heap import fewer_collections
 from projections.runtime.log import Batch, EventLog, LogReader
 from projections.runtime.partition import WHOLE, Partition
 from projections.runtime.protocols import BulkProjection, Projection
@@ -174,16 +176,18 @@ class Runner:
         end = self.log.max_position() if stop is None else stop
         behind = end - self.position()
         bulk = behind > limit and hasattr(self.projection, "load")
-        total = 0
-        while True:
-            try:
-                n = self.step(limit, bulk=bulk, stop=stop)
-            except LostRace:
-                continue
-            if not n:
-                break
-            total += n
-            if progress is not None:
-                progress(n)
-        self.settle()
+        # (a backlog: millions of short-lived objects; see projections.runtime.heap)
+        with fewer_collections() if bulk else nullcontext():
+            total = 0
+            while True:
+                try:
+                    n = self.step(limit, bulk=bulk, stop=stop)
+                except LostRace:
+                    continue
+                if not n:
+                    break
+                total += n
+                if progress is not None:
+                    progress(n)
+            self.settle()
         return total

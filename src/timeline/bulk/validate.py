@@ -88,8 +88,10 @@ class Validator:
         now: datetime,
         *,
         allow_test_codes: bool,
+        fast: bool = True,
     ) -> None:
         self.store = store
+        self.fast = fast  # False: every line through json.loads and parse_event
         self.appender = appender
         self.encoder = encoder
         self.now = now
@@ -113,9 +115,10 @@ class Validator:
         path first (:func:`~timeline.vocabulary.fast.parse_line`), then ``json.loads`` and
         :func:`parse_event` for a line it does not vouch for; a line these refuse is read again
         by :func:`read_jsonl` for the message."""
-        event = parse_line(raw, allow_test_identity_codes=self.allow_test_codes)
-        if event is not None:
-            return event
+        if self.fast:
+            event = parse_line(raw, allow_test_identity_codes=self.allow_test_codes)
+            if event is not None:
+                return event
         try:
             return self._parse(json.loads(raw.decode("utf-8")))
         except (ValueError, LineError, RecursionError):

@@ -210,6 +210,7 @@ class Validator:
                 event.type,
                 date.fromisoformat(event.occurred_on),
                 data,
+                known_spells=state.spells(),
             )
         version = current + 1
         digest = event_digest(event, data, self.appender.digest_algorithm)

@@ -385,3 +385,37 @@ def test_an_event_id_under_seekers_of_two_partitions_is_refused_before_anything_
     assert whole.problems and all("event_id" in p for p in whole.problems)
     assert parted == whole
     assert split_app.recorder.select_notifications(1, 10) == []
+
+
+def test_a_line_routed_to_another_partition_sends_the_file_to_one_process(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seeker id the raw search cannot read (an escape) goes to partition 0; the worker that
+    parses it sees another partition's seeker, and the partitions' answer is not used."""
+    split_app, one = pg_apps
+    lines = _demo(12)
+    _, b = _seekers_in_two_partitions(lines)
+    path = _write(tmp_path / "demo.jsonl", lines)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(
+        i for i, e in enumerate(lines) if e["seeker_id"] == b and e["type"] != "job_search_started"
+    )
+    escaped = f"\\u{ord(b[0]):04x}" + b[1:]
+    text[at] = text[at].replace(f'"seeker_id": "{b}"', f'"seeker_id": "{escaped}"')
+    assert escaped in text[at]
+    path.write_text("".join(text), encoding="utf-8")
+    answers: list[object] = []
+    real = parallel.validate
+    monkeypatch.setattr(
+        parallel, "validate", lambda *a, **k: answers.append(real(*a, **k)) or answers[-1]
+    )
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert answers == [None]
+    assert parted == whole
+    assert parted.accepted == len(lines)
+    assert split_app.index.index_after_position(0, 10_000) == one.index.index_after_position(
+        0, 10_000
+    )

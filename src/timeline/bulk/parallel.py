@@ -18,7 +18,11 @@ that is not its partition's, the partitions' answer is not used and the file is 
 in one process (whose messages are the contract) — before anything is written either way.
 
 PostgreSQL only: the workers read the store (and make the seekers' data keys) through
-connections of their own."""
+connections of their own, making no tables (the command's process has made them: statements
+that make tables race when several processes run them at once). They do not read the erasure
+register (the command's services do): each hands back the seekers it met, and if the register
+names one of them (or a worker met a destroyed key), the file goes to the one-process pass too,
+which refuses that seeker's lines as always."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from timeline.bulk.parts import Parts
 from timeline.bulk.rows import Record, StoredEvents
 from timeline.bulk.spool import Spool
 from timeline.bulk.validate import Line, Outcome, Validator
+from timeline.store.keys import SeekerErased
 
 _COUNT_EVERY = 1000  # lines a worker reads between updates of the shared count
 
@@ -53,6 +58,7 @@ class _Part:
     outcome: Outcome
     decided: bytes  # the sorted 16-byte ids of the lines it decided
     misrouted: bool
+    seekers: list[str]  # the seekers of its lines
 
 
 def _start(counter: Any) -> None:
@@ -81,7 +87,7 @@ def _validate_part(
     from timeline.application import TimelineApp  # noqa: PLC0415 (in the worker process)
     from timeline.clock import FixedClock  # noqa: PLC0415
 
-    app = TimelineApp(settings=settings, clock=FixedClock(now))
+    app = TimelineApp({"CREATE_TABLE": "false"}, settings=settings, clock=FixedClock(now))
     try:
         form = StoredEvents(app.mapper, now, direct=fast)
         validator = Validator(
@@ -107,7 +113,7 @@ def _validate_part(
             spool.flush()
         ids = validator.decided
         decided = b"".join(sorted(bytes(ids[i : i + 16]) for i in range(0, len(ids), 16)))
-        return _Part(outcome, decided, validator.misrouted)
+        return _Part(outcome, decided, validator.misrouted, list(validator.seekers))
     finally:
         app.close()
 
@@ -171,9 +177,14 @@ def validate(
             time.sleep(0.2)
             # each worker reads every line: the file's lines read by all of them, over N
             bar.update(max(0, counter.value // workers - bar.n))
-        parts = [f.result() for f in futures]
+        try:
+            parts = [f.result() for f in futures]
+        except SeekerErased:  # (a destroyed key met while encoding)
+            return None
     bar.update(max(0, (bar.total or 0) - bar.n))
     if any(p.misrouted for p in parts) or _repeated_across(parts):
+        return None
+    if app.erased([s for p in parts for s in p.seekers]):
         return None
     outcome = _merged(parts)
     files = [stack.enter_context(open(s, "rb")) for s in spools]  # noqa: SIM115 (the stack)

@@ -198,3 +198,26 @@ def test_an_event_id_repeated_in_standard_input_is_a_duplicate_or_a_conflict(
     assert run(same) == 0
     assert json.loads(capsys.readouterr().out) == {"accepted": len(lines), "duplicates": 1}
     assert _count(db) == len(lines)
+
+
+def test_workers_validate_in_partitions_with_the_same_answers(
+    url_for: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = url_for("postgres")
+    path, n = _valid_file(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert main(["import", str(path), "--db", db, "--quiet", "--workers", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": n, "duplicates": 0}
+    assert main(["import", str(path), "--db", db, "--quiet", "--workers", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": 0, "duplicates": n}
+    assert _count(db) == n
+
+
+def test_workers_need_postgresql(
+    url_for: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = url_for("sqlite")
+    path, _ = _valid_file(tmp_path)
+    assert main(["import", str(path), "--db", db, "--quiet", "--workers", "2"]) == 2
+    assert "--workers: a partitioned import needs PostgreSQL" in capsys.readouterr().err
+    assert _count(db) == 0

@@ -82,6 +82,24 @@ def test_an_import_line_for_an_erased_seeker_is_refused(
     assert "was erased" in capsys.readouterr().err
 
 
+def test_an_import_line_for_an_erased_seeker_is_refused_by_a_partitioned_import_too(
+    url_for: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """The workers do not read the register: the command's process does, and the file goes to
+    the one-process pass, which refuses the line with the same message."""
+    db = str(url_for("postgres"))
+    seeker = _seed(db, RECENT, VALID_CODE)
+    assert main(["erase", seeker, "--reason", "r", "--authority", "a", "--db", db, "--yes"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(envelope("coach_assigned", seeker)) + "\n")
+    assert main(["import", str(path), "--db", db, "--quiet"]) == 2
+    alone = capsys.readouterr().err
+    assert main(["import", str(path), "--db", db, "--quiet", "--workers", "2"]) == 2
+    assert capsys.readouterr().err == alone
+    assert "was erased" in alone
+
+
 def test_retention_lists_on_a_dry_run_and_erases_on_apply(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

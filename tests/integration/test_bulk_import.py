@@ -10,6 +10,8 @@ append path stores, and refuses exactly what the aggregate refuses.
 from __future__ import annotations
 
 import json
+import random
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,8 @@ from tests.factories import envelope, new_seeker
 from tests.stored import split
 from timeline.application import TimelineApp
 from timeline.audit.verify import verify_all
-from timeline.bulk import engine, import_file
+from timeline.bulk import engine, import_file, parallel
+from timeline.bulk.parts import Parts
 from timeline.bulk.validate import refusal_lines
 from timeline.clock import FixedClock
 from timeline.demo import generate
@@ -226,3 +229,193 @@ def test_a_chunk_that_loses_a_race_is_appended_again_as_live_appends(
         [e["event_id"] for e in lines] + [rival["event_id"]]
     )
     assert list(verify_all(bulk)) == []
+
+
+def _import_with_fixed_randomness(
+    app: TimelineApp, path: Path, monkeypatch: pytest.MonkeyPatch, *, fast: bool
+) -> engine.ImportResult:
+    """``import_file`` with every random byte drawn from one seeded generator (the seekers'
+    data keys, the seals' nonces): two imports of one file draw the same bytes in the same
+    order, so their stored states can be compared whole, sealed parts included."""
+    monkeypatch.setattr(secrets, "token_bytes", random.Random(7).randbytes)
+    return import_file(app, str(path), quiet=True, fast=fast)
+
+
+def test_the_fast_paths_store_the_same_bytes_as_the_slow_paths(
+    apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import's fast paths (msgspec reading, the state encoded without the domain event and
+    the mapper) on and off: the same answer and byte for byte the same rows."""
+    fast, slow = apps
+    lines = _demo(12)
+    lines.insert(40, lines[3])  # a duplicate
+    path = _write(tmp_path / "demo.jsonl", lines)
+
+    on = _import_with_fixed_randomness(fast, path, monkeypatch, fast=True)
+    off = _import_with_fixed_randomness(slow, path, monkeypatch, fast=False)
+
+    assert on == off
+    assert on.accepted == len(lines) - 1
+    stored = fast.recorder.select_notifications(1, 10_000)
+    expected = slow.recorder.select_notifications(1, 10_000)
+    assert len(stored) == len(lines) - 1
+    assert any(split(n.state)[1] for n in stored)  # sealed personal parts among them
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored] == [
+        (n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in expected
+    ]
+    assert fast.index.index_after_position(0, 10_000) == slow.index.index_after_position(0, 10_000)
+
+
+@pytest.fixture
+def pg_apps(url_for: Callable[[str], str]) -> Iterator[tuple[TimelineApp, TimelineApp]]:
+    made = [
+        TimelineApp(
+            settings=Settings(database_url=url_for("postgres"), environment="test"),
+            clock=FixedClock(NOW),
+        )
+        for _ in range(2)
+    ]
+    yield made[0], made[1]
+    for app in made:
+        app.close()
+
+
+def _seekers_in_two_partitions(lines: list[dict[str, Any]]) -> tuple[str, str]:
+    parts = Parts(2)
+    by_part: dict[int, str] = {}
+    for e in lines:
+        by_part.setdefault(parts.of(e["seeker_id"]), e["seeker_id"])
+    return by_part[0], by_part[1]
+
+
+def test_a_partitioned_validation_stores_what_one_process_stores(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    split_app, one = pg_apps
+    lines = _demo(12)
+    lines.insert(40, lines[3])  # a duplicate
+    _seekers_in_two_partitions(lines)  # (both partitions have seekers)
+    path = _write(tmp_path / "demo.jsonl", lines)
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert parted == whole
+    assert parted.accepted == len(lines) - 1
+    stored = split_app.recorder.select_notifications(1, 10_000)
+    expected = one.recorder.select_notifications(1, 10_000)
+    same = [(n.id, n.originator_id, n.originator_version, n.topic) for n in expected]
+    assert [(n.id, n.originator_id, n.originator_version, n.topic) for n in stored] == same
+    assert [split(n.state)[0] for n in stored] == [split(n.state)[0] for n in expected]
+    assert [split_app.mapper.to_domain_event(n) for n in stored] == [
+        one.mapper.to_domain_event(n) for n in expected
+    ]
+    assert split_app.index.index_after_position(0, 10_000) == one.index.index_after_position(
+        0, 10_000
+    )
+    assert list(verify_all(split_app)) == []
+
+
+def test_a_partitioned_validation_refuses_what_one_process_refuses(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    split_app, one = pg_apps
+    demo = _demo(12)
+    a, b = _seekers_in_two_partitions(demo)
+    s, t = new_seeker(), new_seeker()
+    lines = demo + _crafted(s, t)
+    lines += [{**e, "event_id": new_seeker(), "seeker_id": s} for e in demo[-30:]]
+    # refusals in both partitions, interleaved (in the future)
+    lines += [envelope("meeting_held", x, on="2099-01-01") for x in (b, a, b, a)]
+    path = _write(tmp_path / "bad.jsonl", lines)
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert len(whole.problems) >= 12
+    assert parted == whole
+    assert split_app.recorder.select_notifications(1, 10) == []
+
+
+def test_a_partitioned_validation_lists_unreadable_lines_as_one_process(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+) -> None:
+    split_app, one = pg_apps
+    lines = _demo(12)
+    a, b = _seekers_in_two_partitions(lines)
+    path = _write(tmp_path / "demo.jsonl", lines)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text.insert(5, '{"seeker_id": "' + a + '", "event_id": 1}\n')  # bad fields, partition 0
+    text.insert(9, '{"seeker_id": "' + b + '", "type": "nope"}\n')  # bad fields, partition 1
+    text.insert(12, "not json\n")
+    text.insert(20, '{"seeker_id": "' + b.upper() + '", "x": [}\n')
+    path.write_text("".join(text), encoding="utf-8")
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert [p.split(":")[0] for p in whole.problems][:1] == ["line 6"]
+    assert {"line 10", "line 13", "line 21"} <= {p.split(":")[0] for p in whole.problems}
+    assert parted == whole
+    assert split_app.recorder.select_notifications(1, 10) == []
+
+
+def test_an_event_id_under_seekers_of_two_partitions_is_refused_before_anything_is_written(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No partition sees the other's lines: the repeated id is found across them, and the file
+    validated again in one process for the messages."""
+    split_app, one = pg_apps
+    lines = _demo(12)
+    a, b = _seekers_in_two_partitions(lines)
+    of_a = next(e for e in lines if e["seeker_id"] == a and e["type"] == "contact_made")
+    of_b = next(e for e in lines if e["seeker_id"] == b and e["type"] == "contact_made")
+    lines[lines.index(of_b)] = {**of_b, "event_id": of_a["event_id"]}
+    path = _write(tmp_path / "repeat.jsonl", lines)
+    repeated: list[bool] = []
+    real = parallel._repeated_across
+    monkeypatch.setattr(
+        parallel, "_repeated_across", lambda parts: repeated.append(real(parts)) or repeated[-1]
+    )
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert repeated == [True]
+    assert whole.problems and all("event_id" in p for p in whole.problems)
+    assert parted == whole
+    assert split_app.recorder.select_notifications(1, 10) == []
+
+
+def test_a_line_routed_to_another_partition_sends_the_file_to_one_process(
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seeker id the raw search cannot read (an escape) goes to partition 0; the worker that
+    parses it sees another partition's seeker, and the partitions' answer is not used."""
+    split_app, one = pg_apps
+    lines = _demo(12)
+    _, b = _seekers_in_two_partitions(lines)
+    path = _write(tmp_path / "demo.jsonl", lines)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(
+        i for i, e in enumerate(lines) if e["seeker_id"] == b and e["type"] != "job_search_started"
+    )
+    escaped = f"\\u{ord(b[0]):04x}" + b[1:]
+    text[at] = text[at].replace(f'"seeker_id": "{b}"', f'"seeker_id": "{escaped}"')
+    assert escaped in text[at]
+    path.write_text("".join(text), encoding="utf-8")
+    answers: list[object] = []
+    real = parallel.validate
+    monkeypatch.setattr(
+        parallel, "validate", lambda *a, **k: answers.append(real(*a, **k)) or answers[-1]
+    )
+
+    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    whole = import_file(one, str(path), quiet=True)
+
+    assert answers == [None]
+    assert parted == whole
+    assert parted.accepted == len(lines)
+    assert split_app.index.index_after_position(0, 10_000) == one.index.index_after_position(
+        0, 10_000
+    )

@@ -11,15 +11,18 @@
    is appended again batch by batch as a live append would be.
 
 A crash between chunks leaves whole chunks written; a rerun finds them stored (duplicates)
-and writes the rest. Standard input is copied to a temporary file first (two passes)."""
+and writes the rest. Standard input is copied to a temporary file first (two passes).
+
+With ``workers`` > 1 (``timeline import --workers N``, PostgreSQL), pass 1 runs in N processes,
+one partition of the seekers each, and pass 2 writes their spools merged in the file's order
+(:mod:`timeline.bulk.parallel`): the same answer and the same rows as one process."""
 
 from __future__ import annotations
 
-import marshal
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
@@ -27,8 +30,10 @@ from typing import IO, Any
 from eventsourcing.persistence import IntegrityError
 from tqdm import tqdm
 
+from timeline.bulk import parallel
 from timeline.bulk.rows import BulkSink, Record, StoredEvents, sink_for
-from timeline.bulk.validate import Line, Validator, read_event
+from timeline.bulk.spool import Spool
+from timeline.bulk.validate import Line, Outcome, Validator, read_event
 from timeline.vocabulary import ParsedEvent
 
 CHUNK = 20_000  # events a transaction of the write pass
@@ -50,50 +55,38 @@ def _count_lines(source: IO[bytes]) -> int:
     return n
 
 
-class _Spool:
-    """The accepted rows between the passes, in a temporary file: blocks of ``(the offsets of
-    their lines, records)``."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.offsets: list[int] = []
-        self.block: list[Record] = []
-
-    def add(self, line: Line, record: Record) -> None:
-        self.offsets.append(line.offset)
-        self.block.append(record)
-        if len(self.block) >= 5_000:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.block:
-            marshal.dump((self.offsets, self.block), self.file)
-            self.offsets, self.block = [], []
-
-    def chunks(self, size: int) -> Iterator[tuple[int, list[Record]]]:
-        """``(offset of the first record's line, records)``, ``size`` records at a time."""
-        self.flush()
-        self.file.seek(0)
-        offsets: list[int] = []
-        records: list[Record] = []
-        while True:
-            try:
-                more = marshal.load(self.file)  # noqa: S302 (our own spool)
-            except EOFError:
-                break
-            offsets += more[0]
-            records += more[1]
-            while len(records) >= size:
-                yield offsets[0], records[:size]
-                del offsets[:size], records[:size]
-        if records:
-            yield offsets[0], records
+def _chunks(records: Iterable[tuple[int, Record]], size: int) -> Iterator[tuple[int, list[Record]]]:
+    """``(offset of the first record's line, records)``, ``size`` records at a time."""
+    first = -1
+    chunk: list[Record] = []
+    for offset, record in records:
+        if not chunk:
+            first = offset
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield first, chunk
+            chunk = []
+    if chunk:
+        yield first, chunk
 
 
-def import_file(app: Any, path: str, *, quiet: bool, bar: BarFactory | None = None) -> ImportResult:
+def import_file(
+    app: Any,
+    path: str,
+    *,
+    quiet: bool,
+    bar: BarFactory | None = None,
+    fast: bool = True,
+    workers: int = 1,
+) -> ImportResult:
     """Import the JSON lines file at ``path`` (``-``: standard input) into ``app``'s store (a
     :class:`~timeline.application.TimelineApp`). ``bar(desc, total=, unit=, quiet=)`` makes
-    the progress bars (the command line's, with honest rates; a plain one by default)."""
+    the progress bars (the command line's, with honest rates; a plain one by default).
+    ``fast`` False: without the fast paths (every line read by ``parse_event``, every event
+    encoded through its domain event and the mapper) — the same answer and the same stored
+    bytes, slower; for the tests that hold the fast paths to that. ``workers`` > 1: the
+    validation pass in that many processes, each for a partition of the seekers
+    (:mod:`timeline.bulk.parallel`; PostgreSQL only) — the same answer and the same rows."""
     bar = bar or _plain_bar
     with ExitStack() as stack:
         if path == "-":
@@ -103,26 +96,40 @@ def import_file(app: Any, path: str, *, quiet: bool, bar: BarFactory | None = No
             path = copy.name  # (read through handles of its own: each keeps its offset)
         source = stack.enter_context(open(path, "rb"))
         reread = stack.enter_context(open(path, "rb"))
-        spool = _Spool(stack.enter_context(tempfile.TemporaryFile(prefix="timeline-spool-")))
         now = app.clock()
-        form = StoredEvents(app.mapper, now)
-        validator = Validator(
-            app, app.appender, form, now, allow_test_codes=app.settings.test_codes_allowed
-        )
+        form = StoredEvents(app.mapper, now, direct=fast)
         total = _count_lines(source)
-        shown = stack.enter_context(bar("validating", total=total, unit="line", quiet=quiet))
+        outcome: Outcome | None = None
+        if workers > 1:
+            shown = stack.enter_context(bar("validating", total=total, unit="line", quiet=quiet))
+            found = parallel.validate(app, path, now, workers, shown, stack, fast=fast)
+            shown.close()
+            if found is not None:
+                outcome, records = found
+        if outcome is None:  # one process (or the partitions' answer was not sure: see there)
+            spool = Spool(stack.enter_context(tempfile.TemporaryFile(prefix="timeline-spool-")))
+            validator = Validator(
+                app,
+                app.appender,
+                form,
+                now,
+                allow_test_codes=app.settings.test_codes_allowed,
+                fast=fast,
+            )
+            shown = stack.enter_context(bar("validating", total=total, unit="line", quiet=quiet))
 
-        def emit(line: Line, record: Record) -> None:
-            spool.add(line, record)
+            def emit(line: Line, record: Record) -> None:
+                spool.add(line, record)
 
-        outcome = validator.run(_counted(source, shown), reread, emit)
-        shown.close()
-        del validator  # its per-seeker state: the write pass reuses that memory
+            outcome = validator.run(_counted(source, shown), reread, emit)
+            shown.close()
+            del validator  # its per-seeker state: the write pass reuses that memory
+            records = spool.records()
         if outcome.problems:
             return ImportResult(outcome.problems, 0, 0)
         sink = sink_for(app.recorder, form)
         with bar("writing", total=outcome.accepted, unit="event", quiet=quiet) as writing:
-            written = _write(app, sink, spool, reread, writing)
+            written = _write(app, sink, records, reread, writing)
         return ImportResult([], written, outcome.events - written)
 
 
@@ -134,10 +141,17 @@ def _counted(source: IO[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
     bar.update(max(0, (bar.total or 0) - bar.n))
 
 
-def _write(app: Any, sink: BulkSink, spool: _Spool, source: IO[bytes], bar: tqdm[Any]) -> int:
-    """Pass 2; the number of events written."""
+def _write(
+    app: Any,
+    sink: BulkSink,
+    records: Iterable[tuple[int, Record]],
+    source: IO[bytes],
+    bar: tqdm[Any],
+) -> int:
+    """Pass 2 (``records``: the spooled ``(line offset, record)`` pairs in the file's order);
+    the number of events written."""
     written = 0
-    for first, chunk in spool.chunks(CHUNK):
+    for first, chunk in _chunks(records, CHUNK):
         try:
             sink.write(chunk)
         except IntegrityError:

@@ -23,10 +23,13 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from timeline.domain.canonical import digest_algorithm
+from timeline.domain.canonical import JCS, JCS_PREFIX, LEGACY, digest_algorithm
+from timeline.domain.event_types import EventType
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
+from timeline.store import form2
 from timeline.store.index import IndexRow
 from timeline.store.keys import KeyRing, SeekerErased
+from timeline.store.mapper import TimelineMapper
 from timeline.vocabulary import ParsedEvent
 
 #: a spool record: plain values only (written with ``marshal``)
@@ -62,16 +65,30 @@ class BulkSink(Protocol):
 
 
 _TIMELINE_TOPIC = get_topic(Timeline)
+#: the opening event's stored topic and the type its payload is laid out as (the mapper's)
+_OPENED = (get_topic(Timeline.Opened), Timeline.Opened.WIRE_TYPE)
+#: every other event's, by its type
+_RECORDED: dict[EventType, tuple[str, EventType]] = {
+    type_: (get_topic(cls), type_) for type_, cls in EVENT_CLASSES.items()
+}
 
 
 class StoredEvents:
     """Today's stored form: the library's stored event (the mapper's: form 2) and our index
-    row."""
+    row.
 
-    def __init__(self, mapper: Mapper[UUID], recorded_at: datetime) -> None:
+    With the timeline's own mapper (:class:`~timeline.store.mapper.TimelineMapper`) and
+    ``direct`` (the default), an event's state is encoded straight from what the validation
+    pass decided (:meth:`encode_direct`: :func:`form2.encode_event` with the arguments the
+    mapper would give it), without the domain event and the mapper's look at it; otherwise,
+    and always when ``direct`` is False, through :meth:`domain_event` and the mapper. The
+    bytes are the same (``tests/integration/test_bulk_import.py`` imports a file both ways)."""
+
+    def __init__(self, mapper: Mapper[UUID], recorded_at: datetime, *, direct: bool = True) -> None:
         self.mapper = mapper
         self.recorded_at = recorded_at
         self.keys: KeyRing | None = getattr(mapper, "keys", None)
+        self.direct = direct and type(mapper) is TimelineMapper and self.keys is not None
 
     def prepare(self, seeker_ids: Sequence[str]) -> None:
         """The block's seekers' keys in one read, the missing ones made in one write (and
@@ -105,14 +122,48 @@ class StoredEvents:
             return Timeline.Opened(originator_topic=_TIMELINE_TOPIC, **fields)
         return EVENT_CLASSES[e.type](**fields)
 
+    def encode_direct(self, a: Accepted) -> tuple[str, bytes]:
+        """(topic, state) of the event as the mapper stores :meth:`domain_event`'s."""
+        e = a.event
+        topic, layout = _OPENED if a.version == 1 else _RECORDED[e.type]
+        keys = self.keys
+        assert keys is not None
+        seeker = a.seeker
+
+        def key() -> tuple[int, bytes]:  # (the mapper's: made and committed if missing)
+            found = keys.data_key(seeker, create=True)
+            assert found is not None
+            return found
+
+        state = form2.encode_event(
+            layout,
+            event_id=e.event_id,
+            recorded_at=self.recorded_at,
+            occurred_on=e.occurred_on,
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            source=e.source,
+            data=a.data,
+            digest_algorithm=JCS if a.digest.startswith(JCS_PREFIX) else LEGACY,
+            originator_topic=None,  # (the opening event's is the timeline's own: not stored)
+            seeker_id=seeker,
+            version=a.version,
+            key=key,
+        )
+        return topic, state
+
     def encode(self, a: Accepted) -> Record:
-        stored = self.mapper.to_stored_event(self.domain_event(a))
+        if self.direct:
+            topic, state = self.encode_direct(a)
+        else:
+            stored = self.mapper.to_stored_event(self.domain_event(a))
+            topic, state = stored.topic, stored.state
         e = a.event
         return (
             e.seeker_id,
             a.version,
-            stored.topic,
-            stored.state,
+            topic,
+            state,
             e.event_id,
             str(e.type),
             e.occurred_at,

@@ -24,7 +24,8 @@ from typing import Any
 from uuid import UUID
 
 from timeline.domain.event_types import AMENDMENTS, SPELL_BOUNDS, EventType
-from timeline.domain.facts import Fact
+from timeline.domain.facts import Fact, Spell
+from timeline.domain.timeline_rules import spells_of
 
 TYPES: tuple[EventType, ...] = tuple(EventType)
 CODES: dict[EventType, int] = {t: i for i, t in enumerate(TYPES)}
@@ -51,6 +52,7 @@ class SeekerState:
     line) and the facts the rules need (see the module)."""
 
     __slots__ = (
+        "_spells",
         "bounds",
         "head",
         "ids",
@@ -72,6 +74,14 @@ class SeekerState:
         self.lines = array("q")  # the offset of the event's line in the file, or STORED
         self.bounds: list[Fact] = []  # spell bounds, corrections and retractions, in full
         self.services: dict[str, list[int]] = {}  # service_id -> versions naming it
+        self._spells: list[Spell] | None = None  # spells_of(bounds), until bounds change
+
+    def spells(self) -> list[Spell]:
+        """The seeker's spells (:func:`~timeline.domain.timeline_rules.spells_of` its facts: of
+        the spell bounds and amendments, all in :attr:`bounds`), kept until one is added."""
+        if self._spells is None:
+            self._spells = spells_of(self.bounds)
+        return self._spells
 
     def index_of(self, event_id: str) -> int:
         """The 0-based place of ``event_id`` among this seeker's events, or -1."""
@@ -97,6 +107,7 @@ class SeekerState:
         self.version += 1
         if type_ in _KEPT_IN_FULL:
             self.bounds.append(full())
+            self._spells = None
         service = data.get("service_id")
         if service is not None:
             self.services.setdefault(str(service), []).append(self.version)

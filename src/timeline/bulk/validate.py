@@ -24,6 +24,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import IO, Any, cast
 
+from timeline.bulk.parts import Parts
 from timeline.bulk.rows import Accepted, Record, RowEncoder
 from timeline.bulk.state import STORED, IdTable, SeekerState, id_bytes
 from timeline.decisions import Appender, Decisions, TimelineStore, event_digest, version_conflict
@@ -88,8 +89,15 @@ class Validator:
         now: datetime,
         *,
         allow_test_codes: bool,
+        fast: bool = True,
+        part: tuple[Parts, int] | None = None,
     ) -> None:
         self.store = store
+        # (the partitions and this one: only the lines routed to it, see timeline.bulk.parts)
+        self.part = part
+        self.misrouted = False  # an event of another partition's seeker was routed here
+        self.decided = bytearray()  # with ``part``: the 16-byte ids of the lines decided
+        self.fast = fast  # False: every line through json.loads and parse_event
         self.appender = appender
         self.encoder = encoder
         self.now = now
@@ -113,9 +121,10 @@ class Validator:
         path first (:func:`~timeline.vocabulary.fast.parse_line`), then ``json.loads`` and
         :func:`parse_event` for a line it does not vouch for; a line these refuse is read again
         by :func:`read_jsonl` for the message."""
-        event = parse_line(raw, allow_test_identity_codes=self.allow_test_codes)
-        if event is not None:
-            return event
+        if self.fast:
+            event = parse_line(raw, allow_test_identity_codes=self.allow_test_codes)
+            if event is not None:
+                return event
         try:
             return self._parse(json.loads(raw.decode("utf-8")))
         except (ValueError, LineError, RecursionError):
@@ -134,9 +143,13 @@ class Validator:
             text = raw[len(BOM) :] if number == 1 and raw.startswith(BOM) else raw
             if not text.strip():
                 continue
+            if self.part is not None and self.part[0].route(text) != self.part[1]:
+                continue
             self.outcome.events += 1
             event = self.read(number, text)
             if event is not None:
+                if self.part is not None and self.part[0].of(event.seeker_id) != self.part[1]:
+                    self.misrouted = True
                 block.append(Line(number, at, event))
             if len(block) >= BLOCK:
                 yield block
@@ -159,6 +172,8 @@ class Validator:
             self._load([x.event.seeker_id for x in block])
             self.encoder.prepare([x.event.seeker_id for x in block])
             for line in block:
+                if self.part is not None:
+                    self.decided += id_bytes(line.event.event_id)
                 try:
                     record = self.decide(line, known)
                 except (InvalidEvent, Conflict) as exc:
@@ -207,6 +222,7 @@ class Validator:
                 event.type,
                 date.fromisoformat(event.occurred_on),
                 data,
+                known_spells=state.spells(),
             )
         version = current + 1
         digest = event_digest(event, data, self.appender.digest_algorithm)

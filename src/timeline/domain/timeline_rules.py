@@ -5,6 +5,7 @@ the reason (kind ``timeline_rule``); nothing here changes anything. The aggregat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -19,16 +20,28 @@ def _spell_on(all_spells: list[Spell], day: date) -> Spell | None:
     return next((s for s in reversed(all_spells) if s.covers(day)), None)
 
 
+def spells_of(facts: Iterable[Fact]) -> list[Spell]:
+    """The spells ``facts`` (a seeker's, in version order) make, as :func:`check_event` reads
+    them: only spell boundaries and what amends them decide spells."""
+    return spells(effective_facts(f for f in facts if f.type in _SPELL_INPUTS))
+
+
 def check_event(
-    facts: list[Fact], type_: EventType, occurred_on: date, data: dict[str, Any]
+    facts: list[Fact],
+    type_: EventType,
+    occurred_on: date,
+    data: dict[str, Any],
+    *,
+    known_spells: list[Spell] | None = None,
 ) -> None:
     """Raise :class:`InvalidEvent` if an event of ``type_`` on ``occurred_on`` may not follow
-    ``facts`` (this seeker's recorded facts, in version order)."""
+    ``facts`` (this seeker's recorded facts, in version order). ``known_spells``: the caller's
+    ``spells_of(facts)`` if it keeps them between events (the bulk import does: they change
+    only with a spell bound or an amendment); computed here otherwise."""
     if type_ in AMENDMENTS:
         _check_amendment(facts, type_, data)
         return
-    # Only spell boundaries (and what amends them) decide spells: a much smaller sort.
-    all_spells = spells(effective_facts(f for f in facts if f.type in _SPELL_INPUTS))
+    all_spells = spells_of(facts) if known_spells is None else known_spells
     spell = _spell_on(all_spells, occurred_on)
     if type_ == EventType.JOB_SEARCH_STARTED:
         if spell is not None:

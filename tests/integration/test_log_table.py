@@ -263,3 +263,37 @@ def test_an_update_through_the_events_view_is_kept_verbatim(
         )
         [read] = recorder.select_events(seeker)
         assert bytes(read.state) == written
+
+
+def test_a_topic_filter_pages_exactly_by_the_topic_each_row_reads_with(
+    recorder: TimelinePostgresRecorder,
+) -> None:
+    """Type 1 reads as ``Timeline.Opened`` at version 1 and as ``JobSearchStarted`` after: a
+    page of notifications of one of them is never cut short by rows of the other."""
+    opened = "timeline.domain.timeline:Timeline.Opened"
+    started = "timeline.domain.timeline:Timeline.JobSearchStarted"
+    seeker = uuid.uuid4()
+    events, rows = [], []
+    for version, topic in ((1, opened), (2, started), (3, started), (4, opened)):
+        event_id = str(uuid.uuid4())
+        row = _row(seeker, version, event_id, AT)
+        rows.append(
+            IndexRow(*(("job_search_started" if f == "type" else v) for f, v in _fields(row)))
+        )
+        events.append(StoredEvent(seeker, version, topic, b"{}"))
+    ids = recorder.insert_events(events, index_rows=rows)
+    kept = _sql(recorder, "SELECT originator_version, topic FROM timeline_log ORDER BY 1")
+    assert kept == [(1, None), (2, None), (3, None), (4, opened)]  # (only v4's is not implied)
+    assert [n.id for n in recorder.select_notifications(None, 1, topics=[started])] == [ids[1]]
+    assert [n.id for n in recorder.select_notifications(None, 5, topics=[opened])] == [
+        ids[0],
+        ids[3],
+    ]
+    assert [n.topic for n in recorder.select_notifications(ids[1], 9, topics=[started])] == [
+        started,
+        started,
+    ]
+
+
+def _fields(row: IndexRow) -> list[tuple[str, Any]]:
+    return [(f, getattr(row, f)) for f in row.__slots__]  # type: ignore[attr-defined]

@@ -123,8 +123,3 @@ def unpack_state(
 
 #: every type code a derived topic can come from (0: none)
 TYPE_CODE_RANGE: Final = range(1, max(TYPE_CODES.values()) + 1)
-
-
-def derived_topics(code: int) -> frozenset[str]:
-    """The topics a row of this type code may read with when its ``topic`` is NULL."""
-    return frozenset(t for t in (derived_topic(code, 1), derived_topic(code, 2)) if t)

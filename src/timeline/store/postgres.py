@@ -32,7 +32,6 @@ from timeline.store.log import (
     STRIPPED,
     TYPE_CODE_RANGE,
     derived_topic,
-    derived_topics,
     pack_state,
     unpack_state,
 )
@@ -548,11 +547,11 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             where.append("notification_id <= %s")
             params.append(stop)
         if topics:
-            wanted = set(topics)
-            # (the codes and versions whose derived topic is wanted; filtered again below)
-            codes = sorted({c for c in TYPE_CODE_RANGE if derived_topics(c) & wanted})
-            where.append("(topic = ANY(%s) OR (topic IS NULL AND type = ANY(%s)))")
-            params += [list(wanted), codes]
+            # (a row's topic is its column, or when NULL the one its type and version imply)
+            where.append(
+                f"(topic = ANY(%s) OR (topic IS NULL AND {derived_topic_sql()} = ANY(%s)))"
+            )
+            params += [list(topics), list(topics)]
         sql = f"SELECT notification_id, {_EVENT_COLUMNS} FROM {{}}"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -560,10 +559,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         params.append(limit)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(SQL(sql).format(self._log), params, prepare=True)
-            out = [_notification(r) for r in curs.fetchall()]
-        if topics:
-            out = [n for n in out if n.topic in wanted]
-        return out
+            return [_notification(r) for r in curs.fetchall()]
 
     # -- the index reads ----------------------------------------------------------------------
 

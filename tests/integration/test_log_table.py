@@ -20,7 +20,14 @@ from tests import pg
 from timeline.domain.event_types import EventType
 from timeline.store import form2
 from timeline.store.index import IndexRow
-from timeline.store.log import ESCAPED, STRIPPED, envelope, pack_state, unpack_state
+from timeline.store.log import (
+    ESCAPED,
+    STRIPPED,
+    day_number,
+    envelope,
+    pack_state,
+    unpack_state,
+)
 from timeline.store.postgres import TimelinePostgresRecorder
 
 AT = datetime(2025, 6, 10, 9, 0, 0, 123456, tzinfo=UTC)
@@ -236,11 +243,11 @@ def test_the_sql_envelope_is_the_python_one(
     [(made,)] = _sql(
         recorder, "SELECT timeline_log_envelope(%s, %s, %s)", [event_id, recorded_at, day]
     )
-    assert bytes(made) == envelope(event_id.bytes, recorded_at, day)
+    assert bytes(made) == envelope(event_id.bytes, recorded_at, day_number(day))
     state = _state(str(event_id), recorded_at, day.isoformat())
     body = pack_state(state, str(event_id), recorded_at, day.isoformat())
     assert body[0] == STRIPPED
-    assert unpack_state(body, event_id, recorded_at, day) == state
+    assert unpack_state(body, event_id.bytes, recorded_at, day_number(day)) == state
     [(rebuilt,)] = _sql(
         recorder, "SELECT timeline_log_state(%s, %s, %s, %s)", [body, event_id, recorded_at, day]
     )

@@ -47,12 +47,16 @@ def derived_topic(code: int | None, version: int) -> str | None:
     return _TOPIC_OF_CODE.get(code)
 
 
-def envelope(event_id: bytes, recorded_at: datetime, occurred_on: date) -> bytes:
-    """E as form 2 writes it for an event with these values (a uuid's 16 bytes, a UTC
-    instant as a msgpack timestamp, the day as days since 1970-01-01)."""
-    return _ENC.encode(
-        [event_id, recorded_at.astimezone(UTC), occurred_on.toordinal() - EPOCH_ORDINAL]
-    )
+def envelope(event_id: bytes, recorded_at: datetime, day: int) -> bytes:
+    """E as form 2 writes it for an event with these values: the uuid's 16 bytes, the instant
+    (timezone-aware: whatever its zone, msgpack's timestamp of the instant), the day as days
+    since 1970-01-01 (:func:`day_number`)."""
+    return _ENC.encode([event_id, recorded_at, day])
+
+
+def day_number(day: date) -> int:
+    """A day as days since 1970-01-01 (as form 2 and the SQL ``occurred_on - '1970-01-01'``)."""
+    return day.toordinal() - EPOCH_ORDINAL
 
 
 def _uvarint(n: int) -> bytes:
@@ -93,7 +97,11 @@ def pack_state(
         if n >= 0x80:
             n, i = _read_uvarint(state, 2)
         try:
-            made = envelope(UUID(event_id).bytes, recorded_at, date.fromisoformat(occurred_on))
+            made = envelope(
+                UUID(event_id).bytes,
+                recorded_at.astimezone(UTC),
+                day_number(date.fromisoformat(occurred_on)),
+            )
         except ValueError:
             made = b""
         if made and state[i : i + n] == made:
@@ -104,17 +112,19 @@ def pack_state(
 
 
 def unpack_state(
-    body: bytes, event_id: UUID | None, recorded_at: datetime | None, occurred_on: date | None
+    body: bytes, event_id: bytes | None, recorded_at: datetime | None, day: int | None
 ) -> bytes:
-    """The stored event's ``state`` from the log's ``state`` column and the row's values (a
+    """The stored event's ``state`` from the log's ``state`` column and the row's values: the
+    event id's 16 bytes (SQL ``uuid_send(event_id)``), the recorded instant and the day's
+    :func:`day_number` (SQL ``occurred_on - '1970-01-01'``), as read without any parsing (a
     stripped state whose columns were cleared reads as it is stored: unreadable)."""
     if not body:
         return body
     first = body[0]
     if first == STRIPPED:
-        if event_id is None or recorded_at is None or occurred_on is None:
+        if event_id is None or recorded_at is None or day is None:
             return body
-        e = envelope(event_id.bytes, recorded_at, occurred_on)
+        e = envelope(event_id, recorded_at, day)
         return b"".join((bytes((FORM, body[1])), _uvarint(len(e)), e, body[2:]))
     if first == ESCAPED:
         return body[1:]

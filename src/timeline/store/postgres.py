@@ -9,7 +9,7 @@ import time
 from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -302,8 +302,10 @@ LOG_SELECT_COLUMNS = SQL(
     "occurred_at, occurred_on::text, recorded_at, digest, hash, person_ref"
 )
 #: A stored event's columns as :func:`_stored` reads them
+#: (the values E is rebuilt from as :func:`unpack_state` takes them: no parsing in Python)
 _EVENT_COLUMNS = (
-    "originator_id, originator_version, topic, type, state, event_id, recorded_at, occurred_on"
+    "originator_id, originator_version, topic, type, state, uuid_send(event_id), recorded_at, "
+    "occurred_on - date '1970-01-01'"
 )
 #: the index rows of some event ids from the log
 LOG_BY_EVENT_IDS = "SELECT {cols} FROM {index} WHERE event_id = ANY(%s::uuid[])"
@@ -407,7 +409,7 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         self._select_after = (
             SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.type, e.state, "
-                "e.event_id, e.recorded_at, e.occurred_on "
+                "uuid_send(e.event_id), e.recorded_at, e.occurred_on - date '1970-01-01' "
                 "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) CROSS JOIN LATERAL ("
                 "SELECT * FROM {} e WHERE e.originator_id = k.id "
                 "AND e.originator_version > k.after ORDER BY e.originator_version OFFSET 0) e"
@@ -660,8 +662,8 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         self, seeker_id: str, *, recorded_until: datetime | None = None
     ) -> list[tuple[StoredEvent, IndexRow]]:
         sql = (
-            "SELECT topic, state, {cols} FROM {index} "
-            "WHERE originator_id = %s AND event_id IS NOT NULL"
+            "SELECT topic, state, uuid_send(event_id), occurred_on - date '1970-01-01', {cols} "
+            "FROM {index} WHERE originator_id = %s AND event_id IS NOT NULL"
         )
         params: list[Any] = [seeker_id]
         if recorded_until is not None:
@@ -679,15 +681,10 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
             out = []
             uuid = None
             for r in curs.fetchall():
-                row = _row(r[2:])
+                row = _row(r[4:])
                 uuid = uuid or UUID(row.seeker_id)
-                code = r[6]
-                state = unpack_state(
-                    bytes(r[1] or b""),
-                    UUID(row.event_id),
-                    r[9],
-                    date.fromisoformat(row.occurred_on),
-                )
+                code = r[8]
+                state = unpack_state(bytes(r[1] or b""), r[2], row.recorded_at, r[3])
                 topic = r[0] or derived_topic(code, row.version) or str(code)
                 out.append(
                     (

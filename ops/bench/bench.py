@@ -87,22 +87,17 @@ def bench_import(url: str, dbname: str, events: int, workdir: Path) -> Path:
     )
     ours = n / (time.perf_counter() - start)
     with admin(dbname) as conn:
-        conn.execute("CREATE TABLE raw_events (LIKE timeline_events INCLUDING ALL)")
-        conn.execute("CREATE TABLE raw_index (LIKE timeline_event_index INCLUDING ALL)")
+        # (PostgreSQL's one event table, the log: index layout 3, docs/storage.md)
+        conn.execute("CREATE TABLE raw_log (LIKE timeline_log INCLUDING ALL)")
         start = time.perf_counter()
         with conn.transaction():
-            conn.execute("INSERT INTO raw_events SELECT * FROM timeline_events")
-            conn.execute("INSERT INTO raw_index SELECT * FROM timeline_event_index")
+            conn.execute("INSERT INTO raw_log SELECT * FROM timeline_log")
         base = n / (time.perf_counter() - start)
-        conn.execute("DROP TABLE raw_events, raw_index")
-        total = conn.execute(
-            "SELECT pg_total_relation_size('timeline_events') "
-            "+ pg_total_relation_size('timeline_event_index')"
-        ).fetchone()[0]  # type: ignore[index]
+        conn.execute("DROP TABLE raw_log")
+        total = conn.execute("SELECT pg_total_relation_size('timeline_log')").fetchone()[0]  # type: ignore[index]
         parts = conn.execute(
-            "SELECT pg_relation_size('timeline_events'), pg_indexes_size('timeline_events'), "
-            "pg_relation_size('timeline_event_index'), pg_indexes_size('timeline_event_index'), "
-            "(SELECT avg(octet_length(state)) FROM timeline_events)"
+            "SELECT pg_table_size('timeline_log'), pg_indexes_size('timeline_log'), "
+            "(SELECT avg(octet_length(state)) FROM timeline_log)"
         ).fetchone()
         assert parts is not None
     report(
@@ -128,9 +123,8 @@ def bench_import(url: str, dbname: str, events: int, workdir: Path) -> Path:
         per_event <= 500,
     )
     print(
-        f"    per event: events heap {parts[0] / n:.0f} B (state JSON {parts[4]:.0f} B), "
-        f"their indexes {parts[1] / n:.0f} B; index heap {parts[2] / n:.0f} B, "
-        f"its indexes {parts[3] / n:.0f} B"
+        f"    per event: the log's heap and TOAST {parts[0] / n:.0f} B (state column "
+        f"{parts[2]:.0f} B), its indexes {parts[1] / n:.0f} B"
     )
     return path
 
@@ -288,9 +282,8 @@ def bench_as_of(url: str, dbname: str, samples: int) -> None:
             ours_cold.append(time.perf_counter() - t)
             t = time.perf_counter()
             conn.execute(
-                "SELECT e.state, i.* FROM timeline_events e JOIN timeline_event_index i ON "
-                "i.seeker_id = e.originator_id AND i.version = e.originator_version "
-                "WHERE e.originator_id = %s AND i.recorded_at <= %s ORDER BY e.originator_version",
+                "SELECT * FROM timeline_log WHERE originator_id = %s AND recorded_at <= %s "
+                "ORDER BY originator_version",
                 [UUID(seeker), at],
             ).fetchall()
             base.append(time.perf_counter() - t)
@@ -342,7 +335,7 @@ def bench_http(url: str, dbname: str, args: argparse.Namespace) -> None:
     ours = result.ok / result.seconds
     with admin(dbname) as conn:
         avg_state = int(
-            conn.execute("SELECT avg(octet_length(state)) FROM timeline_events").fetchone()[0]  # type: ignore[index]
+            conn.execute("SELECT avg(octet_length(state)) FROM timeline_log").fetchone()[0]  # type: ignore[index]
         )
         conn.execute(
             "CREATE TABLE raw_http (id bigserial PRIMARY KEY, originator_id uuid NOT NULL, "

@@ -69,6 +69,13 @@ def timeline(*argv: str, pythonpath: str | None = None) -> tuple[str, float]:
     return done.stdout, wall
 
 
+def _events_table(conn: Any) -> str:
+    """PostgreSQL's events table: the log once the store is in index layout 3, before it the
+    library's ``timeline_events`` (a view over the log after)."""
+    [(log,)] = conn.execute("SELECT to_regclass('timeline_log') IS NOT NULL").fetchall()
+    return "timeline_log" if log else "timeline_events"
+
+
 def events_bytes(url: str) -> int:
     """The events table's bytes, its dead rows reclaimed first."""
     if url.startswith("sqlite"):
@@ -77,9 +84,10 @@ def events_bytes(url: str) -> int:
             row = conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'stored_events'")
             return int(row.fetchone()[0])
     with admin(url.rsplit("/", 1)[1]) as conn:
-        conn.execute("VACUUM (FULL) timeline_events")
+        table = _events_table(conn)
+        conn.execute(f"VACUUM (FULL) {table}")
         conn.execute("CHECKPOINT")
-        found = conn.execute("SELECT pg_total_relation_size('timeline_events')").fetchone()
+        found = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [table]).fetchone()
         return int(found[0])  # type: ignore[index]
 
 
@@ -89,7 +97,9 @@ def state_bytes(url: str) -> int:
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             return int(conn.execute("SELECT sum(length(state)) FROM stored_events").fetchone()[0])
     with admin(url.rsplit("/", 1)[1]) as conn:
-        found = conn.execute("SELECT sum(octet_length(state)) FROM timeline_events").fetchone()
+        found = conn.execute(
+            f"SELECT sum(octet_length(state)) FROM {_events_table(conn)}"
+        ).fetchone()
         return int(found[0])  # type: ignore[index]
 
 
@@ -105,7 +115,7 @@ def bare_read(url: str) -> tuple[int, float]:
         dbname = url.rsplit("/", 1)[1]
         with admin(dbname) as conn, conn.transaction(), conn.cursor(name="bare") as cur:
             cur.itersize = 5000
-            cur.execute("SELECT state FROM timeline_events ORDER BY notification_id")
+            cur.execute(f"SELECT state FROM {_events_table(conn)} ORDER BY notification_id")
             for (state,) in cur:
                 n += state is not None
     return n, time.perf_counter() - started

@@ -13,8 +13,10 @@ FACTOR × N, each in a fresh throwaway database on the same PostgreSQL server:
 - `timeline rebuild obligations` + `timeline rebuild outcomes` (events / seconds of both) vs
   one process reading every stored event through a server-side cursor, `json.loads` of each
   (stored form 2: `msgspec` of its two msgpack parts in clear);
-- bytes per event of the event tables (the library's events table + the event index, with
-  indexes and TOAST) and of every table of the database, vs the JSON line;
+- bytes per event of the event tables (PostgreSQL's log, `timeline_log`; before index layout 3
+  the library's events table + the event index: `--events-table timeline_events --index-table
+  timeline_event_index`), with indexes and TOAST, and of every table of the database, vs the
+  JSON line;
 
 then, on the larger store, HTTP appends with `wrk` (16 connections, a fresh envelope per
 request) vs a no-op POST route of the same server (`python -m timeline.api.grouped
@@ -175,10 +177,12 @@ def _bare_decode(value: bytes | str) -> None:
     """The cheapest generic decode of a stored state: ``json.loads`` of stored form 1 (the
     library's JSON); of stored form 2 (first byte 2, then the digest algorithm's byte), its
     two length-prefixed msgpack parts in clear — the envelope and the clear fields — by
-    ``msgspec`` (the sealed personal part after them is not opened: no projection reads it)."""
-    if isinstance(value, bytes) and value[:1] == b"\x02":
+    ``msgspec`` (the sealed personal part after them is not opened: no projection reads it);
+    of form 2 as PostgreSQL's log keeps it without the envelope (first byte 3,
+    timeline.store.log), its one part in clear."""
+    if isinstance(value, bytes) and value[:1] in (b"\x02", b"\x03"):
         i = 2
-        for _ in range(2):
+        for _ in range(2 if value[0] == 2 else 1):
             n = shift = 0
             while True:  # (a length as an unsigned LEB128 varint)
                 byte = value[i]
@@ -357,7 +361,7 @@ def measure_size(
     )
 
     tables = relations(dbname)
-    wanted = {f"public.{t}" for t in (args.events_table, args.index_table)}
+    wanted = {f"public.{t}" for t in (args.events_table, args.index_table) if t}
     found = [r for r in tables if r.name in wanted]
     if len(found) != len(wanted):
         missing = wanted - {r.name for r in found}
@@ -613,8 +617,18 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the demo files here and reuse them in later runs (default: a temporary "
         "directory, removed at the end)",
     )
-    parser.add_argument("--events-table", default="timeline_events", help="the library's table")
-    parser.add_argument("--index-table", default="timeline_event_index")
+    parser.add_argument(
+        "--events-table",
+        default="timeline_log",
+        help="the table of the events (PostgreSQL's log since index layout 3; timeline_events "
+        "for a store written before)",
+    )
+    parser.add_argument(
+        "--index-table",
+        default="",
+        help="the index table, if not in the events table (timeline_event_index for a store "
+        "written before index layout 3; none since: the log holds the index)",
+    )
     # A baseline in a fresh process of this script: --baseline copy|read --url URL [--file F].
     parser.add_argument("--baseline", choices=["copy", "read"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

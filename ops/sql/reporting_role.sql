@@ -2,7 +2,7 @@
 --
 -- Grants SELECT on the published statistics tables only: outcomes_monthly, outcomes_state,
 -- outcomes_tracking (documented in docs/statistics-tables.md). Nothing personal: NOT the event
--- store (timeline_events), NOT its index (timeline_event_index), NOT the obligations tables,
+-- store (timeline_log, and its views timeline_events and timeline_event_index), NOT the obligations tables,
 -- NOT the outcomes projection's private working tables (outcomes_work_seekers,
 -- outcomes_work_contributions, outcomes_quarantine).
 --

@@ -157,7 +157,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("retention", ["--dry-run", "--apply"], "argument --apply: not allowed with argument"),
     ("retention", ["--now", "2025-06-01T12:00:00", "--dry-run"], "no UTC offset"),
     ("retention", [], "one of the arguments --dry-run --apply is required"),
-    ("migrate-store", ["--to", "3"], "argument --to: invalid choice"),
+    ("migrate-store", ["--to", "4"], "argument --to: invalid choice"),
     ("migrate-store", ["--to", "1"], "--to 1: this build writes stored form 2"),
     ("migrate-store", ["--to", "2", "--batch", "0"], "argument --batch: '0' is not a whole number"),
     ("migrate-store", ["--to", "2", "--db", "memory:"], "not a SQLite or PostgreSQL database"),
@@ -227,7 +227,7 @@ RUNS = {
     "erase": ["{seeker}", *ERASE, "--yes"],
     "erasures": [],
     "retention": ["--dry-run"],
-    "migrate-store": ["--to", "2"],
+    "migrate-store": ["--to", "3"],
 }
 
 

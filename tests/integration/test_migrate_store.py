@@ -34,7 +34,7 @@ from timeline.bootstrap import bootstrap
 from timeline.cli.main import main
 from timeline.clock import FixedClock
 from timeline.settings import Settings
-from timeline.store.migrate import convert_index
+from timeline.store.migrate import convert_index, convert_log
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store_v1"
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
@@ -176,10 +176,11 @@ def test_a_v1_store_migrated_to_form_2_answers_as_before(
     v1_store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = v1_store
-    # PostgreSQL: the index table converted to layout 2 first (what the migration's first step
-    # does; tests/integration/test_index_layout.py), so this build can read the store before
-    # its events are rewritten
+    # PostgreSQL: the index table converted to layout 2 and both tables moved into the log
+    # first (what the migration's first steps do; tests/integration/test_index_layout.py), so
+    # this build can read the store before its events are rewritten
     convert_index(Settings(database_url=url, environment="test"))
+    convert_log(Settings(database_url=url, environment="test"))
     before = raw_rows(url)
     n = EXPECTED["events"]
     assert len(before) == n and all(state[:1] == b"{" for *_, state in before)

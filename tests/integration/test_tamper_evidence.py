@@ -146,6 +146,12 @@ def test_deleting_the_last_stored_event_is_detected_by_its_orphaned_index_entry(
         f"DELETE FROM {events} WHERE originator_id=%s AND originator_version=3", (_id(app, seeker),)
     )
     broken = verify_seeker(app, seeker)
+    if _kind(app) == "postgres":
+        # On PostgreSQL the event and its index entry are one row of the log (docs/storage.md):
+        # a seeker's last event deleted leaves no orphaned entry to compare with. The daily
+        # digests catch it (test_moving_an_event_…_is_caught_by_the_kept_digests's kind).
+        assert broken is None
+        return
     assert broken is not None
     assert broken.version == 3
     assert "deleted" in broken.reason
@@ -213,6 +219,13 @@ def test_swapping_two_events_positions_in_the_events_table_is_detected(
     a, c = _three_events(app, clock), _three_events(app, clock)
     [row_a] = app.index.index_for_seeker(a, after_version=1, to_version=2)
     _swap_positions(execute, events, kind, _id(app, a), _id(app, c))
+    if kind == "postgres":
+        # one row of the log per event: the index entries move with their events, so the feed
+        # still pairs each entry with its own payload; the seekers' orders are what break
+        broken = {b.seeker_id: b for b in verify_all(app)}
+        assert set(broken) == {a, c}
+        assert all(b.fields == ("position",) for b in broken.values())
+        return
     # the attack works: the feed now pairs A's index entry with C's payload
     [served] = app.feed(after=row_a.position - 1, limit=1)  # type: ignore[operator]
     assert served["seeker_id"] == a and served["data"] == {"coach_id": "coach-7"}
@@ -282,10 +295,30 @@ def test_altering_any_index_column_is_detected_and_named(
     )
     broken = [b for b in verify_all(app) if b.seeker_id == seeker]
     assert len(broken) == 1, list(verify_all(app))
-    assert broken[0].version == 2
-    assert column in broken[0].fields
-    assert column in broken[0].reason
+    caught = LOG_CAUGHT_BY.get(column) if _kind(app) == "postgres" else None
+    if caught is None:
+        assert broken[0].version == 2
+        assert column in broken[0].fields
+        assert column in broken[0].reason
+    else:
+        assert broken[0].version == (3 if column == "position" else 2)
+        assert caught in broken[0].reason
     assert verify_seeker(app, other) is None
+
+
+#: On PostgreSQL an index entry and its stored event are one row of the log (docs/storage.md):
+#: altering one of these columns alters the event too, so verify cannot name the column; it
+#: is caught by what the value is sealed in (the digest covers the event id, type and day, the
+#: chain hash the recorded time), by the version left missing, or by the seeker's order.
+LOG_CAUGHT_BY = {
+    "event_id": "digest",
+    "type": "digest",
+    "occurred_on": "digest",
+    "recorded_at": "hash",
+    "seeker_id": "missing",
+    "version": "missing",
+    "position": "position",
+}
 
 
 def test_editing_the_index_type_changes_the_history_and_is_detected(
@@ -305,6 +338,9 @@ def test_editing_the_index_type_changes_the_history_and_is_detected(
     assert (shown["type"], shown["occurred_on"]) == ("meeting_held", "2025-05-30")
     broken = verify_seeker(app, seeker)
     assert broken is not None
+    if _kind(app) == "postgres":  # (the event changed with its entry: LOG_CAUGHT_BY)
+        assert broken.fields == ("digest",)
+        return
     assert broken.fields == ("type", "occurred_on")
     assert "'meeting_held' in the index but 'contact_made'" in broken.reason
 
@@ -346,6 +382,12 @@ def test_a_seeker_whose_index_entries_are_all_removed_is_still_verified(
     seeker = _three_events(app, clock)
     _three_events(app, clock)
     execute("DELETE FROM timeline_event_index WHERE seeker_id=%s", (seeker,))
+    if _kind(app) == "postgres":
+        # the view's rows are the log's: the seeker's events went with their entries, and
+        # verify has nothing left of it to compare (the daily digests catch the deletion)
+        assert list(verify_all(app)) == []
+        assert app.index.seeker_notifications(seeker) == []
+        return
     [broken] = list(verify_all(app))
     assert (broken.seeker_id, broken.version) == (seeker, 1)
     assert "no index entry" in broken.reason

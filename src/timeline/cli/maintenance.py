@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from typing import Any
@@ -14,13 +13,13 @@ from timeline.cli.input import add_command
 from timeline.cli.wiring import services
 from timeline.store.migrate import (
     DEFAULT_BATCH,
-    FORMS,
+    TARGETS,
     check,
     check_target,
     convert_index,
+    convert_log,
     migrate_store,
 )
-from timeline.store.postgres import tolerating_index_layout_1
 
 
 def register(subparsers: Any) -> None:
@@ -36,9 +35,12 @@ def register(subparsers: Any) -> None:
         "exported before still pass. Before: stop every writer (the service, the jobs' "
         "process, imports) and take a backup (pg_dump, or a copy of the SQLite file); set "
         "TIMELINE_MASTER_KEY (and TIMELINE_KEYS_URL) as the service has them: each seeker's "
-        "data key is made there. On PostgreSQL it first converts the event index table to "
-        "layout 2 (hashes as bytes, the type as its code: the service refuses layout 1), in "
-        "one transaction, values unchanged; printed as index_table. It is "
+        "data key is made there. On PostgreSQL it first brings the tables to index layout 3, "
+        "the single log table timeline_log (the service refuses layouts 1 and 2): a layout-1 "
+        "index table is converted to layout 2 (printed as index_table), then the library's "
+        "events table and the index table are moved into the log, positions kept, in one "
+        "transaction, every event compared as read back, the old tables dropped (printed as "
+        "log_table). It is "
         "resumable: a rerun (after a crash, or Ctrl-C) skips the events already in form "
         "--to; a second run rewrites nothing. After: run `timeline verify`. On PostgreSQL "
         "the old row versions stay in the table until `VACUUM (FULL) timeline_events` or "
@@ -48,9 +50,10 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--to",
         type=int,
-        choices=FORMS,
+        choices=TARGETS,
         required=True,
-        help="the stored form to move to (it must be the one this build writes)",
+        help="the stored form to move to (it must be the one this build writes: 3, stored form 2 "
+        "in PostgreSQL's single log table; 2 does the same on this build)",
     )
     p.add_argument(
         "--dry-run",
@@ -75,13 +78,20 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"timeline migrate-store: {text}", file=sys.stderr)
 
-    index = convert_index(cli_input.settings(args), dry_run=args.dry_run, say=say)
+    settings = cli_input.settings(args)
+    index = convert_index(settings, dry_run=args.dry_run, say=say)
     if index is not None and index.layout_before == 1 and not args.dry_run:
         say(f"index table converted to layout 2 in {index.seconds:.1f} s")
-    # (a dry run leaves a layout-1 index: its services read the events table only)
-    unconverted = index is not None and index.layout_after == 1
-    tolerate = tolerating_index_layout_1() if unconverted else contextlib.nullcontext()
-    with tolerate, services(args) as built:
+    log = convert_log(settings, dry_run=args.dry_run, say=say)
+    if log is not None and log.layout_before == 2 and not args.dry_run:
+        say(f"moved into the log table in {log.seconds:.1f} s")
+    tables = {"index_table": index and index.to_dict(), "log_table": log and log.to_dict()}
+    if log is not None and log.layout_after != 3:
+        # a dry run on a store not yet in the log: this build's services cannot read its
+        # events, so what the conversion would move is all it tells
+        print(json.dumps({"to": args.to, "dry_run": True, **tables}))
+        return 0
+    with services(args) as built:
         recorder = built.app.recorder
         check(recorder, built.app.mapper, to=args.to, batch=args.batch)  # (before the bar)
         total = recorder.max_notification_id() or 0
@@ -95,7 +105,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 progress=shown.update,
             )
-    print(json.dumps({**run.to_dict(), "index_table": index and index.to_dict()}))
+    print(json.dumps({**run.to_dict(), **tables}))
     if not args.dry_run and run.rewritten:
         print(
             "timeline migrate-store: done; now run `timeline verify` (and `--digests FILE` "

@@ -42,14 +42,29 @@ from timeline.store.keys import SeekerErased
 from timeline.store.mapper import TimelineMapper
 from timeline.store.postgres import (
     IndexConversion,
+    LogConversion,
     TimelinePostgresRecorder,
     convert_index_layout,
+    convert_to_log,
+    pack_state_sql,
 )
 from timeline.store.sqlite import TimelineSQLiteRecorder
 
 #: The forms a state can be in, by its first byte.
 FORM_BY_FIRST_BYTE = {form2.FORM1_FIRST: 1, form2.FORM: 2}
 FORMS = (1, 2)
+#: ``--to 3``: stored form 2 in the single log table (PostgreSQL's index layout 3; SQLite's
+#: tables are unchanged by it): the store as this build writes it
+LOG_TARGET = 3
+#: what ``--to`` accepts
+TARGETS = (*FORMS, LOG_TARGET)
+
+
+def form_of(to: int) -> int:
+    """The stored form ``--to`` asks for (3: form 2, in the log)."""
+    return form2.FORM if to == LOG_TARGET else to
+
+
 #: Events read and rewritten per transaction, unless told otherwise.
 DEFAULT_BATCH = 2_000
 
@@ -169,12 +184,15 @@ class _PostgresWriter(_Writer):
             "COPY timeline_migrate_chunk (notification_id, originator_id, originator_version, "
             "state) FROM STDIN"
         )
+        # (the state as the log keeps it: without E when E is the row's columns)
         self._update = SQL(
-            "UPDATE {} e SET state = m.state FROM timeline_migrate_chunk m "
+            "UPDATE {} e SET state = "
+            + pack_state_sql("m.state", "e.")
+            + " FROM timeline_migrate_chunk m "
             "WHERE e.originator_id = m.originator_id "
             "AND e.originator_version = m.originator_version "
             "AND e.notification_id = m.notification_id"
-        ).format(events)
+        ).format(events, Identifier(schema))
         self._size = SQL("SELECT pg_total_relation_size({}::regclass)").format(
             Literal(f'"{schema}"."{table}"')
         )
@@ -215,7 +233,7 @@ def _writer(recorder: ApplicationRecorder) -> _Writer:
 def check(recorder: ApplicationRecorder, mapper: Mapper[UUID], *, to: int, batch: int) -> _Writer:
     """The rewriter of ``recorder``'s store, or :class:`MigrationRefused` when the migration
     asked for cannot run (before anything is read or written)."""
-    check_target(to, mapper_form(mapper))
+    check_target(form_of(to), mapper_form(mapper))
     if batch < 1:
         raise MigrationRefused(f"--batch {batch}: must be at least 1")
     return _writer(recorder)
@@ -223,9 +241,10 @@ def check(recorder: ApplicationRecorder, mapper: Mapper[UUID], *, to: int, batch
 
 def check_target(to: int, written: int = form2.FORM) -> None:
     """:class:`MigrationRefused` unless ``to`` is the form ``written`` (by default the one the
-    service's mapper writes): checked before anything is converted."""
-    if to not in FORMS:
-        raise MigrationRefused(f"--to {to}: no such stored form (known: {FORMS})")
+    service's mapper writes; 3: form 2 in the log): checked before anything is converted."""
+    if to not in TARGETS:
+        raise MigrationRefused(f"--to {to}: no such stored form (known: {TARGETS})")
+    to = form_of(to)
     if written != to:
         raise MigrationRefused(
             f"--to {to}: this build writes stored form {written}, so it cannot move events "
@@ -250,6 +269,24 @@ def convert_index(
         return convert_index_layout(conn, db.schema, dry_run=dry_run, say=say)
 
 
+def convert_log(
+    settings: Settings, *, dry_run: bool = False, say: Callable[[str], object] | None = None
+) -> LogConversion | None:
+    """PostgreSQL: a layout-2 store (the library's events table and the index table) moved into
+    the log, in place, in one transaction (:func:`timeline.store.postgres.convert_to_log`;
+    nothing to do when it is there already, or with ``dry_run``). None for SQLite and the
+    memory store. Runs after :func:`convert_index` and before the services are built: they
+    refuse layouts 1 and 2."""
+    db = database(settings.database_url)
+    if db.kind != "postgres":
+        return None
+    import psycopg  # noqa: PLC0415 (PostgreSQL only)
+
+    conninfo = psycopg.conninfo.make_conninfo(**db.libpq())
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return convert_to_log(conn, db.schema, dry_run=dry_run, say=say)
+
+
 def migrate_store(
     recorder: ApplicationRecorder,
     mapper: Mapper[UUID],
@@ -268,6 +305,7 @@ def migrate_store(
     duration, not a moment)."""
     writer = check(recorder, mapper, to=to, batch=batch)
     run = Migration(to=to, dry_run=dry_run, size_of=writer.size_of)
+    form = form_of(to)
     started = clock()
     run.size_before = writer.size()
     after = 0
@@ -277,16 +315,16 @@ def migrate_store(
             break
         todo: list[Notification] = []
         for n in chunk:
-            form = stored_form(n.state)
-            if form is None:
+            found = stored_form(n.state)
+            if found is None:
                 raise MigrationRefused(
                     f"position {n.id} (seeker {n.originator_id} version "
                     f"{n.originator_version}): its state is in no known stored form (first "
                     f"byte {n.state[:1].hex() or 'none'}); run `timeline verify` and restore "
                     "it from a backup before migrating"
                 )
-            run.found[form] = run.found.get(form, 0) + 1
-            if form == to:
+            run.found[found] = run.found.get(found, 0) + 1
+            if found == form:
                 run.already += 1
             else:
                 todo.append(n)

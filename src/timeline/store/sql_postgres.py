@@ -95,20 +95,21 @@ ERASURE_OF = f"SELECT {_ERASURE_COLUMNS} FROM timeline_erasures WHERE seeker_id 
 ERASURES_HEAD_BEFORE = (
     "SELECT seq, hash FROM timeline_erasures WHERE erased_at < %s ORDER BY seq DESC LIMIT 1"
 )
+# (the event index is the log's columns: docs/storage.md, "The log table on PostgreSQL")
 ERASURE_CLEAR_PERSON_REF = (
-    "UPDATE timeline_event_index SET person_ref = NULL "
-    "WHERE seeker_id = %s::uuid AND person_ref IS NOT NULL"
+    "UPDATE timeline_log SET person_ref = NULL "
+    "WHERE originator_id = %s::uuid AND person_ref IS NOT NULL"
 )
 ERASURE_COVERED = (
-    "SELECT count(*), max(version), max(position) FROM timeline_event_index "
-    "WHERE seeker_id = %s::uuid"
+    "SELECT count(*), max(originator_version), max(notification_id) FROM timeline_log "
+    "WHERE originator_id = %s::uuid AND event_id IS NOT NULL"
 )
 RETENTION_CANDIDATES = (
-    "SELECT i.seeker_id::text, max(i.recorded_at), max(i.occurred_on)::text "
-    "FROM timeline_event_index i WHERE NOT EXISTS (SELECT 1 FROM timeline_erasures e "
-    "WHERE e.seeker_id = i.seeker_id::text) GROUP BY i.seeker_id "
+    "SELECT i.originator_id::text, max(i.recorded_at), max(i.occurred_on)::text "
+    "FROM timeline_log i WHERE i.event_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "timeline_erasures e WHERE e.seeker_id = i.originator_id::text) GROUP BY i.originator_id "
     "HAVING max(i.recorded_at) < %s::timestamptz AND max(i.occurred_on) < %s::date "
-    "ORDER BY i.seeker_id"
+    "ORDER BY i.originator_id"
 )
 
 

@@ -762,8 +762,8 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
     def seekers_notifications(self, seeker_ids: Sequence[str]) -> dict[str, list[Notification]]:
         """Each seeker's stored events with their log positions, in version order, under the
         spelling of ``seeker_ids`` (seekers without events left out): what
-        :meth:`seeker_notifications` gives each, in one indexed read of the events table for
-        them all. (A projection re-reading seekers' facts in bulk: the positions come with the
+        :meth:`seeker_notifications` gives each, in one read of the log's primary key for them
+        all. (A projection re-reading seekers' facts in bulk: the positions come with the
         events, not from a second read of the index.)"""
         if not seeker_ids:
             return {}
@@ -774,23 +774,15 @@ class TimelinePostgresRecorder(PostgresApplicationRecorder):
         ):
             curs.execute(
                 SQL(
-                    "SELECT originator_id, notification_id, originator_version, topic, state "
-                    "FROM {} WHERE originator_id = ANY(%s::uuid[]) "
+                    f"SELECT notification_id, {_EVENT_COLUMNS} FROM {{}} "
+                    "WHERE originator_id = ANY(%s::uuid[]) "
                     "ORDER BY originator_id, originator_version"
-                ).format(self._events),
+                ).format(self._log),
                 [list(key)],
             )
             out: dict[str, list[Notification]] = {}
             for r in curs.fetchall():
-                out.setdefault(key[r[0]], []).append(
-                    Notification(
-                        id=r[1],
-                        originator_id=r[0],
-                        originator_version=r[2],
-                        topic=r[3],
-                        state=bytes(r[4] or b""),  # (NULL only if altered: then unreadable)
-                    )
-                )
+                out.setdefault(key[r[1]], []).append(_notification(r))
             return out
 
 

@@ -3,7 +3,9 @@
 event sealed in form 2 in place, and everything the store answers unchanged — positions, index,
 chain heads, counts, the HTTP history, the look-up by identity code, `verify` and the digests
 sealed before, the projections rebuilt. A second run and a dry run write nothing; a migration
-killed mid-way and run again completes."""
+killed mid-way and run again completes. And `--to 3` on a store written by the code just before
+the single log table (tests/fixtures/store_v2, main at 34d41bd): moved into the log, it answers
+as that code did."""
 
 from __future__ import annotations
 
@@ -29,16 +31,21 @@ from fastapi.testclient import TestClient
 
 from tests import pg
 from timeline.api import create_app
+from timeline.application import TimelineApp
 from timeline.auth import token_hash
 from timeline.bootstrap import bootstrap
 from timeline.cli.main import main
 from timeline.clock import FixedClock
 from timeline.settings import Settings
 from timeline.store.migrate import convert_index, convert_log
+from timeline.store.postgres import IndexLayoutOutdated
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store_v1"
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
 DIGESTS = str(FIXTURE / "digests.jsonl")
+#: the same demo stored by the code just before the single log table (tests/fixtures/store_v2)
+FIXTURE_V2 = Path(__file__).parents[1] / "fixtures" / "store_v2"
+EXPECTED_V2: dict[str, Any] = json.loads((FIXTURE_V2 / "expected.json").read_text(encoding="utf-8"))
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 TOKEN = "migrate-admin"
 #: after the fixture's sealed days; the moment the tests read at
@@ -113,8 +120,8 @@ def index_rows(url: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def answers(url: str) -> dict[str, Any]:
-    """What the store answers, as expected.json records it."""
+def answers(url: str, expected: dict[str, Any] = EXPECTED) -> dict[str, Any]:
+    """What the store answers, as ``expected`` (a fixture's expected.json) records it."""
     tokens = json.dumps([{"name": "a", "sha256": token_hash(TOKEN), "role": "admin", "scope": "*"}])
     settings = Settings(database_url=url, environment="test", tokens=tokens)  # type: ignore[arg-type]
     services = bootstrap(settings, FixedClock(LATER))
@@ -124,11 +131,11 @@ def answers(url: str) -> dict[str, Any]:
             r.seeker_id: {"version": r.version, "hash": r.hash, "position": r.position}
             for r in rows
         }
-        seeker = EXPECTED["seeker"]
+        seeker = expected["seeker"]
         headers = {"Authorization": f"Bearer {TOKEN}", "X-Purpose": "testing"}
         with TestClient(create_app(services), headers=headers) as client:
             history = client.get(f"/v1/seekers/{seeker}/events", params={"limit": 1000})
-            code = EXPECTED["personal_identity_code"]
+            code = expected["personal_identity_code"]
             lookup = client.post("/v1/seekers/lookup", json={"personal_identity_code": code})
         assert history.status_code == 200, history.text
         assert lookup.status_code == 200, lookup.text
@@ -165,8 +172,8 @@ def projections(capsys: pytest.CaptureFixture[str], url: str) -> tuple[str, str]
     return obligations, stats
 
 
-def verify(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
-    code, out, err = run(capsys, "verify", "--db", url, "--digests", DIGESTS, "--quiet")
+def verify(capsys: pytest.CaptureFixture[str], url: str, digests: str = DIGESTS) -> dict[str, Any]:
+    code, out, err = run(capsys, "verify", "--db", url, "--digests", digests, "--quiet")
     assert code == 0, err
     report: dict[str, Any] = json.loads(out)
     return report
@@ -317,3 +324,64 @@ def test_a_state_in_no_known_form_stops_the_migration_before_its_chunk(
     forms = [state[:1] for _, _, _, _, state in raw_rows(url)]
     assert forms[:200] == [b"\x02"] * 200  # the chunks before it were migrated and committed
     assert set(forms[200:]) == {b"{", b"\x00"}  # its own chunk and the rest were not
+
+
+def _log_states(url: str) -> list[tuple[int, bytes]]:
+    with psycopg.connect(pg.admin_dsn(url.rsplit("/", 1)[1])) as conn:
+        rows = conn.execute(
+            "SELECT notification_id, state FROM timeline_log ORDER BY notification_id"
+        ).fetchall()
+    return [(p, bytes(s)) for p, s in rows]
+
+
+def test_a_store_written_before_the_log_is_moved_into_it_and_answers_as_before(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """tests/fixtures/store_v2: a store written by main at 34d41bd, the last code before the
+    single log table (stored form 2, the library's events table beside the index in layout 2).
+    The service refuses it and names the command; ``migrate-store --to 3`` moves it into the
+    log; then the store answers exactly what that code answered (positions, chain heads,
+    counts, the HTTP history, the look-up), ``verify`` passes with the digests it sealed,
+    personal values stay sealed, the projections rebuild, and a second run changes nothing."""
+    with pg.temporary_database() as name:
+        restored = subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.admin_dsn(name)],
+            input=gzip.decompress((FIXTURE_V2 / "store_v2.sql.gz").read_bytes()),
+            capture_output=True,
+            check=False,
+        )
+        assert restored.returncode == 0, restored.stderr.decode()
+        url = pg.url(name)
+        with pytest.raises(IndexLayoutOutdated, match="migrate-store --to 3"):
+            TimelineApp(settings=Settings(database_url=url, environment="test"))
+
+        code, out, err = run(capsys, "migrate-store", "--to", "3", "--db", url, "--quiet")
+        assert code == 0, err
+        n = EXPECTED_V2["events"]
+        assert json.loads(out)["log_table"]["converted"] == n
+
+        states = _log_states(url)
+        assert len(states) == n
+        sealed = b"".join(s for _, s in states)
+        assert [v for v in EXPECTED_V2["personal_values"] if v.encode() in sealed] == []
+        assert verify(capsys, url, str(FIXTURE_V2 / "digests.jsonl")) == {
+            "ok": True,
+            "seekers_checked": len(EXPECTED_V2["heads"]),
+            "broken": 0,
+            "access_log": "ok",
+            "erasure_register": "ok",
+            "digest_problems": [],
+        }
+        found = answers(url, EXPECTED_V2)
+        for key in ("events", "last_position", "per_type", "heads", "lookup"):
+            assert found[key] == EXPECTED_V2[key], key
+        # (that code answered ``erased`` too, which answers() takes off each entry: none is)
+        history = json.loads(json.dumps(EXPECTED_V2["history"]))
+        assert all(e.pop("erased") is False for e in history["events"])
+        assert found["history"] == history
+        assert found["lookup"] == {"seeker_ids": [EXPECTED_V2["seeker"]]}
+        projections(capsys, url)
+
+        code, _, err = run(capsys, "migrate-store", "--to", "3", "--db", url, "--quiet")
+        assert code == 0, err
+        assert _log_states(url) == states  # a second run moves and rewrites nothing

@@ -280,16 +280,23 @@ def pg_apps(url_for: Callable[[str], str]) -> Iterator[tuple[TimelineApp, Timeli
         app.close()
 
 
-def _seekers_in_two_partitions(lines: list[dict[str, Any]]) -> tuple[str, str]:
-    parts = Parts(2)
+def _seekers_in_two_partitions(lines: list[dict[str, Any]], n: int = 2) -> tuple[str, str]:
+    """A seeker of partition 0 and one of partition 1 of ``n``."""
+    parts = Parts(n)
     by_part: dict[int, str] = {}
     for e in lines:
         by_part.setdefault(parts.of(e["seeker_id"]), e["seeker_id"])
     return by_part[0], by_part[1]
 
 
+#: (workers, partitions): two processes at once, and three partitions taking turns in one
+#: process after another (``--partitions``: the memory of one partition at a time)
+SPLITS = [(2, None), (1, 3)]
+
+
+@pytest.mark.parametrize("parting", SPLITS)
 def test_a_partitioned_validation_stores_what_one_process_stores(
-    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path
+    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, parting: tuple[int, int | None]
 ) -> None:
     split_app, one = pg_apps
     lines = _demo(12)
@@ -297,7 +304,9 @@ def test_a_partitioned_validation_stores_what_one_process_stores(
     _seekers_in_two_partitions(lines)  # (both partitions have seekers)
     path = _write(tmp_path / "demo.jsonl", lines)
 
-    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    parted = import_file(
+        split_app, str(path), quiet=True, workers=parting[0], partitions=parting[1]
+    )
     whole = import_file(one, str(path), quiet=True)
 
     assert parted == whole
@@ -360,14 +369,18 @@ def test_a_partitioned_validation_lists_unreadable_lines_as_one_process(
     assert split_app.recorder.select_notifications(1, 10) == []
 
 
+@pytest.mark.parametrize("parting", SPLITS)
 def test_an_event_id_under_seekers_of_two_partitions_is_refused_before_anything_is_written(
-    pg_apps: tuple[TimelineApp, TimelineApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_apps: tuple[TimelineApp, TimelineApp],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parting: tuple[int, int | None],
 ) -> None:
     """No partition sees the other's lines: the repeated id is found across them, and the file
     validated again in one process for the messages."""
     split_app, one = pg_apps
     lines = _demo(12)
-    a, b = _seekers_in_two_partitions(lines)
+    a, b = _seekers_in_two_partitions(lines, parting[1] or parting[0])
     of_a = next(e for e in lines if e["seeker_id"] == a and e["type"] == "contact_made")
     of_b = next(e for e in lines if e["seeker_id"] == b and e["type"] == "contact_made")
     lines[lines.index(of_b)] = {**of_b, "event_id": of_a["event_id"]}
@@ -378,7 +391,9 @@ def test_an_event_id_under_seekers_of_two_partitions_is_refused_before_anything_
         parallel, "_repeated_across", lambda parts: repeated.append(real(parts)) or repeated[-1]
     )
 
-    parted = import_file(split_app, str(path), quiet=True, workers=2)
+    parted = import_file(
+        split_app, str(path), quiet=True, workers=parting[0], partitions=parting[1]
+    )
     whole = import_file(one, str(path), quiet=True)
 
     assert repeated == [True]

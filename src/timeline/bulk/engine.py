@@ -78,6 +78,7 @@ def import_file(
     bar: BarFactory | None = None,
     fast: bool = True,
     workers: int = 1,
+    partitions: int | None = None,
 ) -> ImportResult:
     """Import the JSON lines file at ``path`` (``-``: standard input) into ``app``'s store (a
     :class:`~timeline.application.TimelineApp`). ``bar(desc, total=, unit=, quiet=)`` makes
@@ -86,7 +87,8 @@ def import_file(
     encoded through its domain event and the mapper) — the same answer and the same stored
     bytes, slower; for the tests that hold the fast paths to that. ``workers`` > 1: the
     validation pass in that many processes, each for a partition of the seekers
-    (:mod:`timeline.bulk.parallel`; PostgreSQL only) — the same answer and the same rows."""
+    (:mod:`timeline.bulk.parallel`; PostgreSQL only) — the same answer and the same rows;
+    ``partitions`` > ``workers``: that many partitions, taking turns (bounded memory)."""
     bar = bar or _plain_bar
     with ExitStack() as stack:
         if path == "-":
@@ -100,9 +102,11 @@ def import_file(
         form = StoredEvents(app.mapper, now, direct=fast)
         total = _count_lines(source)
         outcome: Outcome | None = None
-        if workers > 1:
+        if workers > 1 or (partitions or 1) > 1:
             shown = stack.enter_context(bar("validating", total=total, unit="line", quiet=quiet))
-            found = parallel.validate(app, path, now, workers, shown, stack, fast=fast)
+            found = parallel.validate(
+                app, path, now, workers, shown, stack, fast=fast, partitions=partitions
+            )
             shown.close()
             if found is not None:
                 outcome, records = found

@@ -1,5 +1,6 @@
-"""``timeline import --workers N``: the validation pass in N processes, each for one partition
-of the seekers (:mod:`timeline.bulk.parts`, the projections' partitions of ADR 0011).
+"""``timeline import --workers N [--partitions P]``: the validation pass in N processes, each for
+one partition of the seekers at a time (P partitions, N unless given; :mod:`timeline.bulk.parts`,
+the projections' partitions of ADR 0011).
 
 Every worker reads the whole file, skips the lines routed to the others, and validates and
 decides its own lines exactly as the one-process pass does (:class:`Validator`: the rules are
@@ -56,7 +57,7 @@ class _Part:
     """What a worker hands back."""
 
     outcome: Outcome
-    decided: bytes  # the sorted 16-byte ids of the lines it decided
+    decided: str  # the file of the sorted 16-byte ids of the lines it decided
     misrouted: bool
     seekers: list[str]  # the seekers of its lines
 
@@ -112,7 +113,9 @@ def _validate_part(
             outcome = validator.run(_counting(source), reread, emit)
             spool.flush()
         ids = validator.decided
-        decided = b"".join(sorted(bytes(ids[i : i + 16]) for i in range(0, len(ids), 16)))
+        decided = spool_path + ".ids"
+        with open(decided, "wb") as out:  # (a file: the parent keeps none of them in memory)
+            out.write(b"".join(sorted(bytes(ids[i : i + 16]) for i in range(0, len(ids), 16))))
         return _Part(outcome, decided, validator.misrouted, list(validator.seekers))
     finally:
         app.close()
@@ -121,8 +124,11 @@ def _validate_part(
 def _repeated_across(parts: list[_Part]) -> bool:
     """Whether an event id was decided by two workers."""
 
-    def ids(k: int, blob: bytes) -> Iterator[tuple[bytes, int]]:
-        return ((blob[i : i + 16], k) for i in range(0, len(blob), 16))
+    def ids(k: int, path: str) -> Iterator[tuple[bytes, int]]:
+        with open(path, "rb") as file:
+            while block := file.read(16 << 12):
+                for i in range(0, len(block), 16):
+                    yield block[i : i + 16], k
 
     last, last_k = b"", -1
     for key, k in heapq.merge(*(ids(k, p.decided) for k, p in enumerate(parts))):
@@ -158,25 +164,38 @@ def validate(
     stack: ExitStack,
     *,
     fast: bool,
+    partitions: int | None = None,
 ) -> tuple[Outcome, Iterator[tuple[int, Record]]] | None:
-    """The validation pass of ``path`` in ``workers`` processes: the outcome and the accepted
-    records in the file's order, or None when the partitions cannot answer for the whole file
-    (an id decided in two, a misrouted line: see the module; validate it in one process)."""
+    """The validation pass of ``path`` in ``partitions`` partitions of the seekers (default:
+    ``workers``), at most ``workers`` processes at a time: the outcome and the accepted records
+    in the file's order, or None when the partitions cannot answer for the whole file (an id
+    decided in two, a misrouted line: see the module; validate it in one process).
+
+    More partitions than workers bound the memory: a process validates one partition and
+    ends (its per-seeker state, ~90 B an event of its seekers, goes with it), and the parent
+    keeps only each partition's seekers; each partition reads the whole file once."""
     context = multiprocessing.get_context("spawn")  # (no fork of a process with threads)
     counter = context.Value("q", 0)
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="timeline-spools-")))
-    spools = [str(folder / f"part-{k}") for k in range(workers)]
+    n = partitions or workers
+    spools = [str(folder / f"part-{k}") for k in range(n)]
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(counter,)
+        min(workers, n),
+        mp_context=context,
+        initializer=_start,
+        initargs=(counter,),
+        # a fresh process for each partition when they take turns: the memory of one
+        # partition's state is given back before the next (ends with the process)
+        max_tasks_per_child=1 if n > workers else None,
     ) as pool:
         futures = [
-            pool.submit(_validate_part, app.settings, now, path, workers, k, spools[k], fast)
-            for k in range(workers)
+            pool.submit(_validate_part, app.settings, now, path, n, k, spools[k], fast)
+            for k in range(n)
         ]
         while not all(f.done() for f in futures):
             time.sleep(0.2)
-            # each worker reads every line: the file's lines read by all of them, over N
-            bar.update(max(0, counter.value // workers - bar.n))
+            # each partition reads every line: the file's lines read by all of them, over N
+            bar.update(max(0, counter.value // n - bar.n))
         try:
             parts = [f.result() for f in futures]
         except SeekerErased:  # (a destroyed key met while encoding)

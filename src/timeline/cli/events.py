@@ -46,6 +46,16 @@ def register(subparsers: Any) -> None:
         "the partitions cannot judge alone, is validated again in one process for its "
         "messages. Worth it with a free core per worker; default 1",
     )
+    p.add_argument(
+        "--partitions",
+        type=cli_input.positive_int,
+        metavar="P",
+        help="PostgreSQL only: validate in P partitions of the seekers, at most --workers "
+        "processes at a time, each process one partition and then gone: the memory of the "
+        "validation is that of one partition's seekers (~90 B an event of theirs) where one "
+        "pass holds every event's; each partition reads the whole file. For files too large "
+        "for one pass's memory (e.g. P = events / 2,000,000); default: --workers",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_import)
 
@@ -72,10 +82,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     # on any problem), then write in chunks (COPY on PostgreSQL): timeline.bulk.
 
     with services(args) as built:
-        if args.workers > 1 and not callable(getattr(built.app.recorder, "copy_events", None)):
-            raise cli_input.UsageError("--workers: a partitioned import needs PostgreSQL")
+        parted = args.workers > 1 or (args.partitions or 1) > 1
+        if parted and not callable(getattr(built.app.recorder, "copy_events", None)):
+            option = "--workers" if args.workers > 1 else "--partitions"
+            raise cli_input.UsageError(f"{option}: a partitioned import needs PostgreSQL")
         result = import_file(
-            built.app, args.file, quiet=args.quiet, bar=progress.bar, workers=args.workers
+            built.app,
+            args.file,
+            quiet=args.quiet,
+            bar=progress.bar,
+            workers=args.workers,
+            partitions=args.partitions,
         )
     if result.problems:
         for p in result.problems:

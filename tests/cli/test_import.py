@@ -213,11 +213,15 @@ def test_workers_validate_in_partitions_with_the_same_answers(
     assert _count(db) == n
 
 
+@pytest.mark.parametrize("option", ["--workers", "--partitions"])
 def test_workers_need_postgresql(
-    url_for: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    url_for: Callable[[str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
 ) -> None:
     db = url_for("sqlite")
     path, _ = _valid_file(tmp_path)
-    assert main(["import", str(path), "--db", db, "--quiet", "--workers", "2"]) == 2
-    assert "--workers: a partitioned import needs PostgreSQL" in capsys.readouterr().err
+    assert main(["import", str(path), "--db", db, "--quiet", option, "2"]) == 2
+    assert f"{option}: a partitioned import needs PostgreSQL" in capsys.readouterr().err
     assert _count(db) == 0

@@ -454,7 +454,7 @@ _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
 
-def _uvarint(n: int) -> bytes:
+def uvarint(n: int) -> bytes:
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -466,7 +466,7 @@ def _uvarint(n: int) -> bytes:
             return bytes(out)
 
 
-def _read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
+def read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
     n = shift = 0
     while True:
         byte = buf[i]
@@ -576,7 +576,7 @@ def encode(
         origin = [actor, c.source]
     env = _ENC.encode(envelope)
     clear = _ENC.encode([origin, c.occurred_at, *clear_data])
-    head = bytes((FORM, c.digest_algorithm)) + _uvarint(len(env)) + env + _uvarint(len(clear))
+    head = bytes((FORM, c.digest_algorithm)) + uvarint(len(env)) + env + uvarint(len(clear))
     if not personal_data:
         return head + clear
     plain = _ENC.encode(personal_data)
@@ -617,10 +617,10 @@ def parse(state: bytes) -> Parsed:
     if not state or state[0] != FORM:
         msg = f"not stored form 2 (first byte {state[:1]!r})"
         raise ValueError(msg)
-    n, i = _read_uvarint(state, 2)
+    n, i = read_uvarint(state, 2)
     envelope = _DEC.decode(state[i : i + n])
     i += n
-    n, i = _read_uvarint(state, i)
+    n, i = read_uvarint(state, i)
     origin, occurred_at, *clear = _DEC.decode(state[i : i + n])
     if len(origin) == 4:
         actor: Any = {"id": origin[0], "role": origin[1], "organisation": origin[2]}
@@ -847,7 +847,7 @@ def _encode_data_fast(type_: EventType, data: Any) -> tuple[list[Any], list[Any]
 
 
 def _head(n: int) -> bytes:
-    return bytes((n,)) if n < 0x80 else _uvarint(n)
+    return bytes((n,)) if n < 0x80 else uvarint(n)
 
 
 def encode_event(
@@ -933,14 +933,14 @@ def _split(state: bytes) -> tuple[list[Any], list[Any], bytes]:
     if n < 0x80:
         i = 3
     else:
-        n, i = _read_uvarint(state, 2)
+        n, i = read_uvarint(state, 2)
     j = i + n
     envelope = _DEC.decode(state[i:j])
     n = state[j]
     if n < 0x80:
         i = j + 1
     else:
-        n, i = _read_uvarint(state, j)
+        n, i = read_uvarint(state, j)
     j = i + n
     return envelope, _DEC.decode(state[i:j]), state[j:]
 

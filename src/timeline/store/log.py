@@ -23,7 +23,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from timeline.domain.timeline import EVENT_CLASSES, Timeline
-from timeline.store.form2 import EPOCH_ORDINAL, FORM, TYPE_CODES
+from timeline.store.form2 import EPOCH_ORDINAL, FORM, TYPE_CODES, read_uvarint, uvarint
 
 #: first byte of a state kept without its envelope E
 STRIPPED: Final = 3
@@ -59,28 +59,6 @@ def day_number(day: date) -> int:
     return day.toordinal() - EPOCH_ORDINAL
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if not n:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
-def _read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
-    n = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        n |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return n, i
-        shift += 7
-
-
 def pack_state(
     state: bytes, event_id: str | None, recorded_at: datetime | None, occurred_on: str | None
 ) -> bytes:
@@ -95,7 +73,7 @@ def pack_state(
     ):
         n, i = state[2], 3
         if n >= 0x80:
-            n, i = _read_uvarint(state, 2)
+            n, i = read_uvarint(state, 2)
         try:
             made = envelope(
                 UUID(event_id).bytes,
@@ -125,7 +103,7 @@ def unpack_state(
         if event_id is None or recorded_at is None or day is None:
             return body
         e = envelope(event_id, recorded_at, day)
-        return b"".join((bytes((FORM, body[1])), _uvarint(len(e)), e, body[2:]))
+        return b"".join((bytes((FORM, body[1])), uvarint(len(e)), e, body[2:]))
     if first == ESCAPED:
         return body[1:]
     return body

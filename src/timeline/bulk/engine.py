@@ -1,4 +1,5 @@
-"""``timeline import FILE`` in two passes with flat memory.
+"""``timeline import FILE`` in two passes, streaming (the validation keeps a compact state per
+seeker: ~90 B an event of the file in one pass, that of one partition with ``--partitions``).
 
 1. **Validate** (:class:`~timeline.bulk.validate.Validator`): every line read, parsed and
    decided in order, keeping a compact state per seeker; the accepted events' rows go to a

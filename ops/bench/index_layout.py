@@ -122,13 +122,16 @@ def _load() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
 
 
-def sizes(dbname: str) -> dict[str, Any]:
-    """Bytes of the event tables and of each of their indexes (after VACUUM ANALYZE)."""
+def sizes(
+    dbname: str, tables: tuple[str, ...] = ("timeline_events", "timeline_event_index")
+) -> dict[str, Any]:
+    """Bytes of the event tables and of each of their indexes (after VACUUM ANALYZE); the
+    events counted in the first."""
     with admin(dbname) as conn:
         conn.execute("VACUUM ANALYZE")
-        [(events,)] = conn.execute("SELECT count(*) FROM timeline_events").fetchall()
+        [(events,)] = conn.execute(f"SELECT count(*) FROM {tables[0]}").fetchall()
         out: dict[str, Any] = {"events": int(events)}  # type: ignore[call-overload]
-        for table in ("timeline_events", "timeline_event_index"):
+        for table in tables:
             total, heap, indexes = conn.execute(
                 "SELECT pg_total_relation_size(%s::regclass), pg_table_size(%s::regclass), "
                 "pg_indexes_size(%s::regclass)",

@@ -23,40 +23,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import admin, db_url, export_tree, machine, scratch_database
-from index_layout import HERE, READS, _load, _run
+from common import db_url, export_tree, machine, scratch_database
+from index_layout import HERE, READS, _load, _run, sizes
 
 #: the default before tree: main before the log (index layout 2)
 BEFORE_REF = "34d41bd"
 #: the event tables of each layout
 TABLES = {"before": ("timeline_events", "timeline_event_index"), "after": ("timeline_log",)}
-
-
-def sizes(dbname: str, tables: tuple[str, ...]) -> dict[str, Any]:
-    """Bytes of the event tables and of each of their indexes (after VACUUM ANALYZE)."""
-    with admin(dbname) as conn:
-        conn.execute("VACUUM ANALYZE")
-        [(events,)] = conn.execute(f"SELECT count(*) FROM {tables[0]}").fetchall()
-        out: dict[str, Any] = {"events": int(events)}  # type: ignore[call-overload]
-        for table in tables:
-            total, heap, indexes = conn.execute(
-                "SELECT pg_total_relation_size(%s::regclass), pg_table_size(%s::regclass), "
-                "pg_indexes_size(%s::regclass)",
-                [table, table, table],
-            ).fetchone()  # type: ignore[misc]
-            each = conn.execute(
-                "SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x "
-                "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass "
-                "ORDER BY i.relname",
-                [table],
-            ).fetchall()
-            out[table] = {
-                "total": int(total),
-                "heap": int(heap),
-                "indexes": int(indexes),
-                "each": {str(k): int(v) for k, v in each},  # type: ignore[call-overload]
-            }
-    return out
 
 
 def _print_sizes(found: dict[str, Any], tables: tuple[str, ...], line: float) -> float:
